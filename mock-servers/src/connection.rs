@@ -1,0 +1,97 @@
+//! The server side of one connection: framed lines in, bytes out, TLS upgrade.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::{TlsAcceptor, TlsStream};
+
+use crate::line::{Line, LineBuffer};
+use crate::stream::{AsyncStream, MaybeTls};
+
+/// Why a server stopped reading from its client.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The client closed its side.
+    #[error("client closed the connection")]
+    Closed,
+    /// Nothing arrived within the idle timeout.
+    #[error("client idle for {0:?}")]
+    Idle(Duration),
+    /// The transport failed.
+    #[error("transport error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// A server's connection to one client over any stream.
+pub struct Connection<S> {
+    stream: MaybeTls<S>,
+    lines: LineBuffer,
+    idle_timeout: Duration,
+}
+
+impl<S: AsyncStream> Connection<S> {
+    /// Wraps a fresh plaintext stream.
+    pub fn new(stream: S, max_line: usize, idle_timeout: Duration) -> Self {
+        Connection {
+            stream: MaybeTls::Plain(stream),
+            lines: LineBuffer::new(max_line),
+            idle_timeout,
+        }
+    }
+
+    /// Whether the session is protected by TLS.
+    pub fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    /// The line framer, e.g. to raise its cap while message text is read.
+    pub fn lines_mut(&mut self) -> &mut LineBuffer {
+        &mut self.lines
+    }
+
+    /// Reads the next line, waiting at most the idle timeout for each chunk.
+    pub async fn read_line(&mut self) -> Result<Line, ReadError> {
+        loop {
+            if let Some(line) = self.lines.next_line() {
+                return Ok(line);
+            }
+            let mut chunk = [0u8; 4096];
+            let read = tokio::time::timeout(self.idle_timeout, self.stream.read(&mut chunk))
+                .await
+                .map_err(|_| ReadError::Idle(self.idle_timeout))??;
+            if read == 0 {
+                return Err(ReadError::Closed);
+            }
+            self.lines.ingest(&chunk[..read]);
+        }
+    }
+
+    /// Writes bytes and flushes them.
+    pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
+    /// Runs the server side of a TLS handshake on the current stream.
+    ///
+    /// Bytes the client pipelined before the handshake are discarded.
+    pub async fn accept_tls(&mut self, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
+        self.lines.clear();
+        let MaybeTls::Plain(plain) = self.stream.detach() else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let accept = TlsAcceptor::from(config).accept(plain);
+        let tls = tokio::time::timeout(self.idle_timeout, accept)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.stream = MaybeTls::Tls(Box::new(TlsStream::Server(tls)));
+        Ok(())
+    }
+
+    /// Closes the connection, sending TLS close_notify where TLS is active.
+    pub async fn shutdown(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}

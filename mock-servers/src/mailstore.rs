@@ -1,0 +1,207 @@
+//! Accounts and mailboxes shared by the SMTP and POP3 servers of one world.
+//!
+//! Mail accepted by SMTP for a local address lands here and is what POP3
+//! lists. The store is shared behind [`SharedStore`]; every operation is a short
+//! critical section, so a plain mutex is enough.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A store shared between servers.
+#[derive(Debug, Clone, Default)]
+pub struct SharedStore(Arc<Mutex<MailStore>>);
+
+impl SharedStore {
+    /// Wraps a store for sharing.
+    pub fn new(store: MailStore) -> Self {
+        SharedStore(Arc::new(Mutex::new(store)))
+    }
+
+    /// Locks the store. A panic elsewhere cannot leave it half-written, so a
+    /// poisoned lock is taken over rather than propagated.
+    pub fn lock(&self) -> MutexGuard<'_, MailStore> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One mail account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The login name.
+    pub user: String,
+    /// The password, compared exactly.
+    pub password: String,
+    /// The account's mail address, e.g. `taro@other.example`.
+    pub address: String,
+}
+
+impl Account {
+    /// The domain part of the address, lowercased.
+    pub fn domain(&self) -> String {
+        domain_of(&self.address)
+    }
+}
+
+/// The domain part of an address (`a@B.example` → `b.example`).
+pub fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, domain)| domain)
+        .unwrap_or("")
+        .trim_end_matches('>')
+        .to_ascii_lowercase()
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// A unique id that stays with the message (POP3 UIDL).
+    pub uid: String,
+    /// The message as received, CRLF line endings, without the final dot.
+    pub content: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    account: Option<Account>,
+    messages: Vec<Message>,
+    locked: bool,
+}
+
+/// All accounts and mailboxes of a world.
+#[derive(Debug, Default)]
+pub struct MailStore {
+    mailboxes: BTreeMap<String, Mailbox>,
+    next_uid: u64,
+}
+
+impl MailStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MailStore::default()
+    }
+
+    /// Adds an account with an empty mailbox.
+    pub fn add_account(&mut self, account: Account) {
+        let key = account.user.clone();
+        self.mailboxes.entry(key).or_default().account = Some(account);
+    }
+
+    /// The account for a login name.
+    pub fn account(&self, user: &str) -> Option<&Account> {
+        self.mailboxes.get(user)?.account.as_ref()
+    }
+
+    /// The account whose address is `address` (case-insensitive).
+    pub fn account_by_address(&self, address: &str) -> Option<&Account> {
+        self.mailboxes
+            .values()
+            .filter_map(|mailbox| mailbox.account.as_ref())
+            .find(|account| account.address.eq_ignore_ascii_case(address))
+    }
+
+    /// Checks a login. `domains` limits which accounts a server serves; empty
+    /// means every account.
+    pub fn authenticate(&self, user: &str, password: &str, domains: &[String]) -> bool {
+        self.account(user).is_some_and(|account| {
+            account.password == password && serves(domains, &account.domain())
+        })
+    }
+
+    /// Appends a message to the mailbox of `user`.
+    pub fn deliver(&mut self, user: &str, content: Vec<u8>) {
+        self.next_uid += 1;
+        let uid = format!("mp{:08}", self.next_uid);
+        self.mailboxes
+            .entry(user.to_string())
+            .or_default()
+            .messages
+            .push(Message { uid, content });
+    }
+
+    /// The messages of `user`, oldest first.
+    pub fn messages(&self, user: &str) -> &[Message] {
+        self.mailboxes
+            .get(user)
+            .map(|mailbox| mailbox.messages.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Takes the maildrop lock of RFC 1939 section 8. Returns false if held.
+    pub fn lock_mailbox(&mut self, user: &str) -> bool {
+        let mailbox = self.mailboxes.entry(user.to_string()).or_default();
+        !std::mem::replace(&mut mailbox.locked, true)
+    }
+
+    /// Releases the maildrop lock.
+    pub fn unlock_mailbox(&mut self, user: &str) {
+        if let Some(mailbox) = self.mailboxes.get_mut(user) {
+            mailbox.locked = false;
+        }
+    }
+
+    /// Removes the messages with the given uids (the POP3 update state).
+    pub fn remove(&mut self, user: &str, uids: &[String]) {
+        if let Some(mailbox) = self.mailboxes.get_mut(user) {
+            mailbox
+                .messages
+                .retain(|message| !uids.contains(&message.uid));
+        }
+    }
+}
+
+/// Whether a server that serves `domains` serves `domain` (empty: all).
+pub fn serves(domains: &[String], domain: &str) -> bool {
+    domains.is_empty() || domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> MailStore {
+        let mut store = MailStore::new();
+        store.add_account(Account {
+            user: "taro".into(),
+            password: "hunter2".into(),
+            address: "taro@other.example".into(),
+        });
+        store
+    }
+
+    #[test]
+    fn authenticates_only_matching_password_and_domain() {
+        let store = store();
+        assert!(store.authenticate("taro", "hunter2", &[]));
+        assert!(store.authenticate("taro", "hunter2", &["Other.Example".into()]));
+        assert!(!store.authenticate("taro", "hunter3", &[]));
+        assert!(!store.authenticate("taro", "hunter2", &["isp.example".into()]));
+        assert!(!store.authenticate("jiro", "hunter2", &[]));
+    }
+
+    #[test]
+    fn delivered_messages_get_distinct_uids_and_can_be_removed() {
+        let mut store = store();
+        store.deliver("taro", b"one".to_vec());
+        store.deliver("taro", b"two".to_vec());
+        let uids: Vec<String> = store
+            .messages("taro")
+            .iter()
+            .map(|m| m.uid.clone())
+            .collect();
+        assert_ne!(uids[0], uids[1]);
+        store.remove("taro", &uids[..1]);
+        assert_eq!(store.messages("taro")[0].content, b"two");
+    }
+
+    #[test]
+    fn mailbox_lock_is_exclusive() {
+        let mut store = store();
+        assert!(store.lock_mailbox("taro"));
+        assert!(!store.lock_mailbox("taro"));
+        store.unlock_mailbox("taro");
+        assert!(store.lock_mailbox("taro"));
+    }
+}

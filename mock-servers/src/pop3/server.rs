@@ -1,0 +1,77 @@
+//! The POP3 server: configuration plus store, serving connections over any stream.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::line::Line;
+use crate::mailstore::SharedStore;
+use crate::pop3::session::{Pop3Config, Pop3Session, MAX_COMMAND_LINE};
+use crate::serve::{serve_session, LineSession};
+use crate::stream::AsyncStream;
+use crate::{Next, TlsMode};
+
+/// A POP3 server: configuration, mail store and TLS identity.
+#[derive(Debug, Clone)]
+pub struct Pop3Server {
+    config: Arc<Pop3Config>,
+    store: SharedStore,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Pop3Server {
+    /// A server; without `tls`, STLS is not offered and implicit TLS fails.
+    pub fn new(
+        config: Pop3Config,
+        store: SharedStore,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        Pop3Server {
+            config: Arc::new(config),
+            store,
+            tls,
+        }
+    }
+
+    /// Serves one client over `stream` until QUIT, idle timeout or disconnect.
+    pub async fn serve<S: AsyncStream>(&self, stream: S, mode: TlsMode) -> io::Result<()> {
+        let session = Pop3Session::new(
+            self.config.clone(),
+            self.store.clone(),
+            mode == TlsMode::StartTls && self.tls.is_some(),
+        );
+        serve_session(
+            stream,
+            session,
+            mode,
+            self.tls.clone(),
+            self.config.idle_timeout,
+        )
+        .await
+    }
+}
+
+impl LineSession for Pop3Session {
+    fn greeting(&self) -> Vec<u8> {
+        Pop3Session::greeting(self).to_wire()
+    }
+
+    fn max_line(&self) -> usize {
+        MAX_COMMAND_LINE
+    }
+
+    fn handle(&mut self, line: Line) -> (Vec<u8>, Next) {
+        let response = match line {
+            Line::Complete(line) => self.handle_line(&line),
+            Line::TooLong => self.line_too_long(),
+        };
+        (response.to_wire(), response.next)
+    }
+
+    fn idle_goodbye(&self) -> Vec<u8> {
+        b"-ERR idle timeout, closing\r\n".to_vec()
+    }
+
+    fn tls_established(&mut self) {
+        Pop3Session::tls_established(self);
+    }
+}

@@ -1,0 +1,476 @@
+//! The POP3 server state machine (RFC 1939): lines in, responses out, no I/O.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::mailstore::{Message, SharedStore};
+use crate::pop3::command::{Command, CommandError, Status};
+use crate::Next;
+
+/// RFC 2449: a command line is at most 255 octets with CRLF.
+pub const MAX_COMMAND_LINE: usize = 255;
+
+/// How a POP3 server behaves, apart from its transport.
+#[derive(Debug, Clone)]
+pub struct Pop3Config {
+    /// The name in the greeting.
+    pub hostname: String,
+    /// Domains whose accounts may log in (empty: all).
+    pub domains: Vec<String>,
+    /// RFC 1939 section 3: an inactivity timer of at least 10 minutes.
+    pub idle_timeout: Duration,
+}
+
+impl Pop3Config {
+    /// Defaults for `hostname`: accounts of its parent domain, 10 minutes idle.
+    pub fn new(hostname: &str) -> Self {
+        Pop3Config {
+            hostname: hostname.to_string(),
+            domains: vec![crate::smtp::session::parent_domain(hostname)],
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A response: status line, optional multi-line body, and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// `+OK` or `-ERR` with text.
+    pub status: Status,
+    /// Body lines of a multi-line response, not yet dot-stuffed.
+    pub body: Option<Vec<Vec<u8>>>,
+    /// What the I/O loop does after sending.
+    pub next: Next,
+}
+
+impl Response {
+    fn ok(text: impl Into<String>) -> Self {
+        Response {
+            status: Status {
+                ok: true,
+                text: text.into(),
+            },
+            body: None,
+            next: Next::Continue,
+        }
+    }
+
+    fn err(text: impl Into<String>) -> Self {
+        Response {
+            status: Status {
+                ok: false,
+                text: text.into(),
+            },
+            body: None,
+            next: Next::Continue,
+        }
+    }
+
+    fn with_body(mut self, lines: Vec<Vec<u8>>) -> Self {
+        self.body = Some(lines);
+        self
+    }
+
+    fn then(mut self, next: Next) -> Self {
+        self.next = next;
+        self
+    }
+
+    /// The response as it goes on the wire, with dot-stuffing and the final dot.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut out = format!("{}\r\n", self.status).into_bytes();
+        if let Some(body) = &self.body {
+            for line in body {
+                if line.starts_with(b".") {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(line);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b".\r\n");
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Authorization {
+        user: Option<String>,
+    },
+    Transaction {
+        user: String,
+        messages: Vec<Message>,
+        deleted: BTreeSet<usize>,
+    },
+    Done,
+}
+
+/// One POP3 session's state.
+#[derive(Debug)]
+pub struct Pop3Session {
+    config: Arc<Pop3Config>,
+    store: SharedStore,
+    stls_available: bool,
+    state: State,
+}
+
+impl Pop3Session {
+    /// A session on a fresh connection; `stls_available` says whether STLS can
+    /// upgrade the transport.
+    pub fn new(config: Arc<Pop3Config>, store: SharedStore, stls_available: bool) -> Self {
+        Pop3Session {
+            config,
+            store,
+            stls_available,
+            state: State::Authorization { user: None },
+        }
+    }
+
+    /// The greeting.
+    pub fn greeting(&self) -> Response {
+        Response::ok(format!(
+            "{} POP3 mailprobe mock ready",
+            self.config.hostname
+        ))
+    }
+
+    /// Records that the TLS handshake after STLS completed.
+    pub fn tls_established(&mut self) {
+        self.stls_available = false;
+    }
+
+    /// The response to a line over the length limit.
+    pub fn line_too_long(&self) -> Response {
+        Response::err("line too long")
+    }
+
+    /// Handles one received line (without CRLF).
+    pub fn handle_line(&mut self, line: &[u8]) -> Response {
+        match Command::parse(line) {
+            Ok(command) => self.command(command),
+            Err(CommandError::Unknown(verb)) => Response::err(format!("unknown command {verb}")),
+            Err(CommandError::Syntax(why)) => Response::err(why),
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Response {
+        match command {
+            Command::Capa => Response::ok("Capability list follows").with_body(self.capabilities()),
+            Command::Noop => Response::ok(""),
+            Command::Quit => self.quit(),
+            _ if matches!(self.state, State::Authorization { .. }) => self.authorization(command),
+            _ => self.transaction(command),
+        }
+    }
+
+    fn capabilities(&self) -> Vec<Vec<u8>> {
+        let mut capabilities = vec!["TOP", "UIDL", "RESP-CODES", "PIPELINING"];
+        if matches!(self.state, State::Authorization { .. }) {
+            capabilities.push("USER");
+            if self.stls_available {
+                capabilities.push("STLS");
+            }
+        }
+        capabilities.push("IMPLEMENTATION mailprobe-mock");
+        capabilities
+            .into_iter()
+            .map(|c| c.as_bytes().to_vec())
+            .collect()
+    }
+
+    fn authorization(&mut self, command: Command) -> Response {
+        let State::Authorization { user } = &mut self.state else {
+            unreachable!("checked by the caller");
+        };
+        match command {
+            Command::Stls if self.stls_available && user.is_none() => {
+                Response::ok("Begin TLS negotiation").then(Next::StartTls)
+            }
+            Command::Stls => Response::err("STLS not available"),
+            Command::User(name) => {
+                *user = Some(name);
+                Response::ok("send PASS")
+            }
+            Command::Pass(password) => {
+                let Some(name) = user.take() else {
+                    return Response::err("send USER first");
+                };
+                self.login(name, &password)
+            }
+            _ => Response::err("not logged in"),
+        }
+    }
+
+    fn login(&mut self, user: String, password: &str) -> Response {
+        let mut store = self.store.lock();
+        if !store.authenticate(&user, password, &self.config.domains) {
+            return Response::err("[AUTH] invalid user name or password");
+        }
+        if !store.lock_mailbox(&user) {
+            return Response::err("[IN-USE] mailbox is locked by another session");
+        }
+        let messages = store.messages(&user).to_vec();
+        drop(store);
+        let count = messages.len();
+        self.state = State::Transaction {
+            user,
+            messages,
+            deleted: BTreeSet::new(),
+        };
+        Response::ok(format!("logged in, {count} messages"))
+    }
+
+    fn transaction(&mut self, command: Command) -> Response {
+        let State::Transaction {
+            messages, deleted, ..
+        } = &mut self.state
+        else {
+            return Response::err("session is over");
+        };
+        let live = |n: usize| -> Option<&Message> {
+            (!deleted.contains(&n)).then(|| messages.get(n.wrapping_sub(1)))?
+        };
+        match command {
+            Command::Stat => {
+                let (count, size) = (1..=messages.len())
+                    .filter_map(live)
+                    .fold((0, 0), |(c, s), m| (c + 1, s + m.content.len()));
+                Response::ok(format!("{count} {size}"))
+            }
+            Command::List(Some(n)) => match live(n) {
+                Some(message) => Response::ok(format!("{n} {}", message.content.len())),
+                None => Response::err("no such message"),
+            },
+            Command::List(None) => {
+                let lines = (1..=messages.len())
+                    .filter_map(|n| {
+                        live(n).map(|m| format!("{n} {}", m.content.len()).into_bytes())
+                    })
+                    .collect();
+                Response::ok("scan listing follows").with_body(lines)
+            }
+            Command::Uidl(Some(n)) => match live(n) {
+                Some(message) => Response::ok(format!("{n} {}", message.uid)),
+                None => Response::err("no such message"),
+            },
+            Command::Uidl(None) => {
+                let lines = (1..=messages.len())
+                    .filter_map(|n| live(n).map(|m| format!("{n} {}", m.uid).into_bytes()))
+                    .collect();
+                Response::ok("unique-id listing follows").with_body(lines)
+            }
+            Command::Retr(n) => match live(n) {
+                Some(message) => Response::ok(format!("{} octets", message.content.len()))
+                    .with_body(body_lines(&message.content, None)),
+                None => Response::err("no such message"),
+            },
+            Command::Top(n, count) => match live(n) {
+                Some(message) => Response::ok("top of message follows")
+                    .with_body(body_lines(&message.content, Some(count))),
+                None => Response::err("no such message"),
+            },
+            Command::Dele(n) => {
+                if live(n).is_none() {
+                    return Response::err("no such message");
+                }
+                deleted.insert(n);
+                Response::ok(format!("message {n} deleted"))
+            }
+            Command::Rset => {
+                deleted.clear();
+                Response::ok("")
+            }
+            Command::User(_) | Command::Pass(_) | Command::Stls => {
+                Response::err("already logged in")
+            }
+            Command::Capa | Command::Noop | Command::Quit => unreachable!("handled before"),
+        }
+    }
+
+    /// QUIT: in the transaction state, enter the update state and remove the
+    /// messages marked as deleted (RFC 1939 section 6).
+    fn quit(&mut self) -> Response {
+        if let State::Transaction {
+            user,
+            messages,
+            deleted,
+        } = &self.state
+        {
+            let uids: Vec<String> = deleted
+                .iter()
+                .map(|&n| messages[n - 1].uid.clone())
+                .collect();
+            let mut store = self.store.lock();
+            store.remove(user, &uids);
+            store.unlock_mailbox(user);
+        }
+        self.state = State::Done;
+        Response::ok("bye").then(Next::Close)
+    }
+}
+
+impl Drop for Pop3Session {
+    /// A dropped connection releases the maildrop lock without deleting anything.
+    fn drop(&mut self) {
+        if let State::Transaction { user, .. } = &self.state {
+            self.store.lock().unlock_mailbox(user);
+        }
+    }
+}
+
+/// A message's lines; with `Some(n)`, the headers, the blank line and `n` body lines.
+fn body_lines(content: &[u8], top: Option<usize>) -> Vec<Vec<u8>> {
+    let text = content.strip_suffix(b"\r\n").unwrap_or(content);
+    let mut lines: Vec<Vec<u8>> = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+        .collect();
+    if let Some(count) = top {
+        let header_end = lines
+            .iter()
+            .position(|l| l.is_empty())
+            .unwrap_or(lines.len());
+        lines.truncate((header_end + 1 + count).min(lines.len()));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailstore::{Account, MailStore};
+
+    fn store_with_two_messages() -> SharedStore {
+        let mut store = MailStore::new();
+        store.add_account(Account {
+            user: "taro".into(),
+            password: "hunter2".into(),
+            address: "taro@other.example".into(),
+        });
+        store.deliver("taro", b"Subject: one\r\n\r\nbody\r\n.dot\r\n".to_vec());
+        store.deliver("taro", b"Subject: two\r\n\r\nb\r\n".to_vec());
+        SharedStore::new(store)
+    }
+
+    fn new_session(store: &SharedStore) -> Pop3Session {
+        Pop3Session::new(
+            Arc::new(Pop3Config::new("pop.other.example")),
+            store.clone(),
+            true,
+        )
+    }
+
+    fn run(session: &mut Pop3Session, lines: &[&str]) -> Vec<Response> {
+        lines
+            .iter()
+            .map(|l| session.handle_line(l.as_bytes()))
+            .collect()
+    }
+
+    fn oks(responses: &[Response]) -> Vec<bool> {
+        responses.iter().map(|r| r.status.ok).collect()
+    }
+
+    #[test]
+    fn login_stat_and_listing() {
+        let store = store_with_two_messages();
+        let mut session = new_session(&store);
+        let responses = run(
+            &mut session,
+            &[
+                "STAT",
+                "USER taro",
+                "PASS hunter2",
+                "STAT",
+                "LIST",
+                "UIDL 2",
+            ],
+        );
+        assert_eq!(oks(&responses), vec![false, true, true, true, true, true]);
+        assert_eq!(responses[3].status.text, "2 47");
+        assert_eq!(responses[4].body.as_ref().unwrap().len(), 2);
+        assert!(responses[5].status.text.starts_with("2 mp"));
+    }
+
+    #[test]
+    fn wrong_password_and_locked_mailbox() {
+        let store = store_with_two_messages();
+        let mut first = new_session(&store);
+        let responses = run(&mut first, &["USER taro", "PASS nope", "PASS hunter2"]);
+        assert_eq!(oks(&responses), vec![true, false, false]);
+        assert_eq!(responses[1].status.response_code(), Some("AUTH"));
+        run(&mut first, &["USER taro", "PASS hunter2"]);
+        let mut second = new_session(&store);
+        let responses = run(&mut second, &["USER taro", "PASS hunter2"]);
+        assert_eq!(responses[1].status.response_code(), Some("IN-USE"));
+        drop(first);
+        assert!(
+            run(&mut second, &["USER taro", "PASS hunter2"])[1]
+                .status
+                .ok
+        );
+    }
+
+    #[test]
+    fn deletions_apply_only_at_quit() {
+        let store = store_with_two_messages();
+        let mut session = new_session(&store);
+        let responses = run(
+            &mut session,
+            &["USER taro", "PASS hunter2", "DELE 1", "RETR 1", "STAT"],
+        );
+        assert_eq!(oks(&responses), vec![true, true, true, false, true]);
+        assert_eq!(store.lock().messages("taro").len(), 2);
+        drop(session);
+        assert_eq!(
+            store.lock().messages("taro").len(),
+            2,
+            "a dropped session deletes nothing"
+        );
+
+        let mut session = new_session(&store);
+        run(
+            &mut session,
+            &["USER taro", "PASS hunter2", "DELE 1", "RSET", "DELE 2"],
+        );
+        assert_eq!(session.handle_line(b"QUIT").next, Next::Close);
+        let store = store.lock();
+        assert_eq!(store.messages("taro").len(), 1);
+        assert!(store.messages("taro")[0]
+            .content
+            .starts_with(b"Subject: one"));
+    }
+
+    #[test]
+    fn retr_and_top_are_dot_stuffed_on_the_wire() {
+        let store = store_with_two_messages();
+        let mut session = new_session(&store);
+        let responses = run(
+            &mut session,
+            &["USER taro", "PASS hunter2", "RETR 1", "TOP 1 0"],
+        );
+        assert_eq!(
+            responses[2].to_wire(),
+            b"+OK 28 octets\r\nSubject: one\r\n\r\nbody\r\n..dot\r\n.\r\n"
+        );
+        assert_eq!(
+            responses[3].to_wire(),
+            b"+OK top of message follows\r\nSubject: one\r\n\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn capa_offers_stls_only_before_login_and_tls() {
+        let store = store_with_two_messages();
+        let mut session = new_session(&store);
+        let capa = session.handle_line(b"CAPA");
+        assert!(capa.body.unwrap().contains(&b"STLS".to_vec()));
+        assert_eq!(session.handle_line(b"STLS").next, Next::StartTls);
+        session.tls_established();
+        let capa = session.handle_line(b"CAPA");
+        assert!(!capa.body.unwrap().contains(&b"STLS".to_vec()));
+        assert!(!session.handle_line(b"STLS").status.ok);
+    }
+}

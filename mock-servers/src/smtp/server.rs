@@ -1,0 +1,82 @@
+//! The SMTP server: configuration plus store, serving connections over any stream.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::line::Line;
+use crate::mailstore::SharedStore;
+use crate::serve::{serve_session, LineSession};
+use crate::smtp::session::{SmtpConfig, SmtpSession};
+use crate::stream::AsyncStream;
+use crate::{Next, TlsMode};
+
+/// An SMTP server: configuration, mail store and TLS identity, ready to serve
+/// any number of connections.
+#[derive(Debug, Clone)]
+pub struct SmtpServer {
+    config: Arc<SmtpConfig>,
+    store: SharedStore,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl SmtpServer {
+    /// A server; without `tls`, STARTTLS is not offered and implicit TLS fails.
+    pub fn new(
+        config: SmtpConfig,
+        store: SharedStore,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        SmtpServer {
+            config: Arc::new(config),
+            store,
+            tls,
+        }
+    }
+
+    /// Serves one client over `stream` until QUIT, idle timeout or disconnect.
+    pub async fn serve<S: AsyncStream>(&self, stream: S, mode: TlsMode) -> io::Result<()> {
+        let session = SmtpSession::new(
+            self.config.clone(),
+            self.store.clone(),
+            mode == TlsMode::StartTls && self.tls.is_some(),
+            mode == TlsMode::Implicit,
+        );
+        serve_session(
+            stream,
+            session,
+            mode,
+            self.tls.clone(),
+            self.config.idle_timeout,
+        )
+        .await
+    }
+}
+
+impl LineSession for SmtpSession {
+    fn greeting(&self) -> Vec<u8> {
+        SmtpSession::greeting(self).to_wire()
+    }
+
+    fn max_line(&self) -> usize {
+        SmtpSession::max_line(self)
+    }
+
+    fn handle(&mut self, line: Line) -> (Vec<u8>, Next) {
+        let response = match line {
+            Line::Complete(line) => self.handle_line(&line),
+            Line::TooLong => self.line_too_long(),
+        };
+        (
+            response.reply.map(|r| r.to_wire()).unwrap_or_default(),
+            response.next,
+        )
+    }
+
+    fn idle_goodbye(&self) -> Vec<u8> {
+        self.idle_timeout_reply().to_wire()
+    }
+
+    fn tls_established(&mut self) {
+        SmtpSession::tls_established(self);
+    }
+}

@@ -1,0 +1,657 @@
+//! The SMTP server state machine: lines in, replies out, no I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::mailstore::{domain_of, serves, SharedStore};
+use crate::sasl::{self, Mechanism};
+use crate::smtp::command::{Command, CommandError};
+use crate::smtp::reply::Reply;
+pub use crate::Next;
+
+/// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF.
+pub const MAX_COMMAND_LINE: usize = 512;
+/// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF.
+pub const MAX_TEXT_LINE: usize = 1000;
+
+/// Who may send mail to which recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelayPolicy {
+    /// Local recipients from anyone; other domains only after AUTH
+    /// (`554 5.7.1` otherwise). The usual submission server.
+    #[default]
+    AuthOnly,
+    /// MAIL itself needs AUTH first (`530 5.7.0`).
+    AuthRequired,
+    /// Anyone may relay anywhere (an open relay).
+    Open,
+}
+
+/// How an SMTP server behaves, apart from its transport.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// The name in the greeting and EHLO reply.
+    pub hostname: String,
+    /// SASL mechanisms offered; empty disables AUTH.
+    pub auth: Vec<Mechanism>,
+    /// The relay policy.
+    pub relay: RelayPolicy,
+    /// Domains delivered locally and whose accounts may log in.
+    pub domains: Vec<String>,
+    /// The SIZE limit advertised and enforced, in octets.
+    pub max_message_size: usize,
+    /// How long the server waits for a client before `421` and close.
+    pub idle_timeout: Duration,
+}
+
+impl SmtpConfig {
+    /// Defaults for `hostname`: AUTH PLAIN LOGIN, auth-only relay, local
+    /// domain the hostname without its first label, 10 MiB, 5 minutes idle.
+    pub fn new(hostname: &str) -> Self {
+        SmtpConfig {
+            hostname: hostname.to_string(),
+            auth: vec![Mechanism::Plain, Mechanism::Login],
+            relay: RelayPolicy::AuthOnly,
+            domains: vec![parent_domain(hostname)],
+            max_message_size: 10 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `smtp.other.example` → `other.example`; a single label stays as is.
+pub fn parent_domain(hostname: &str) -> String {
+    match hostname.split_once('.') {
+        Some((_, parent)) if parent.contains('.') => parent.to_ascii_lowercase(),
+        _ => hostname.to_ascii_lowercase(),
+    }
+}
+
+/// The result of handling one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The reply to send, if any (message text lines get none).
+    pub reply: Option<Reply>,
+    /// What comes next.
+    pub next: Next,
+}
+
+impl Response {
+    fn reply(code: u16, text: impl Into<String>) -> Self {
+        Response {
+            reply: Some(Reply::new(code, text)),
+            next: Next::Continue,
+        }
+    }
+
+    fn silent() -> Self {
+        Response {
+            reply: None,
+            next: Next::Continue,
+        }
+    }
+
+    fn then(mut self, next: Next) -> Self {
+        self.next = next;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Greeted; waiting for EHLO or HELO.
+    Connected,
+    /// EHLO done; no transaction.
+    Ready,
+    /// MAIL accepted.
+    Mail,
+    /// At least one RCPT accepted.
+    Rcpt,
+    /// Receiving message text.
+    Data,
+    /// AUTH PLAIN without initial response: waiting for it.
+    AuthPlain,
+    /// AUTH LOGIN: waiting for the user name.
+    AuthLoginUser,
+    /// AUTH LOGIN: waiting for the password.
+    AuthLoginPassword(String),
+}
+
+/// One SMTP session's state.
+#[derive(Debug)]
+pub struct SmtpSession {
+    config: Arc<SmtpConfig>,
+    store: SharedStore,
+    starttls_available: bool,
+    tls_active: bool,
+    state: State,
+    authenticated: Option<String>,
+    from: String,
+    recipients: Vec<String>,
+    message: Vec<u8>,
+    message_too_long_line: bool,
+}
+
+impl SmtpSession {
+    /// A session on a fresh connection. `starttls_available` says whether the
+    /// transport can be upgraded; `tls_active` whether it already is (port 465).
+    pub fn new(
+        config: Arc<SmtpConfig>,
+        store: SharedStore,
+        starttls_available: bool,
+        tls_active: bool,
+    ) -> Self {
+        SmtpSession {
+            config,
+            store,
+            starttls_available,
+            tls_active,
+            state: State::Connected,
+            authenticated: None,
+            from: String::new(),
+            recipients: Vec::new(),
+            message: Vec::new(),
+            message_too_long_line: false,
+        }
+    }
+
+    /// The greeting sent when the connection opens.
+    pub fn greeting(&self) -> Reply {
+        Reply::new(
+            220,
+            format!("{} ESMTP mailprobe mock", self.config.hostname),
+        )
+    }
+
+    /// The reply for an idle client, sent before closing.
+    pub fn idle_timeout_reply(&self) -> Reply {
+        Reply::new(
+            421,
+            format!("4.4.2 {} Error: timeout exceeded", self.config.hostname),
+        )
+    }
+
+    /// The longest line the session accepts in its current state.
+    pub fn max_line(&self) -> usize {
+        if self.state == State::Data {
+            MAX_TEXT_LINE
+        } else {
+            MAX_COMMAND_LINE
+        }
+    }
+
+    /// Records that the TLS handshake after STARTTLS completed. The session
+    /// starts over as RFC 3207 4.2 requires: the client must EHLO again.
+    pub fn tls_established(&mut self) {
+        self.tls_active = true;
+        self.starttls_available = false;
+        self.state = State::Connected;
+        self.authenticated = None;
+        self.reset_transaction();
+    }
+
+    /// Handles a line that exceeded [`SmtpSession::max_line`].
+    pub fn line_too_long(&mut self) -> Response {
+        if self.state == State::Data {
+            self.message_too_long_line = true;
+            return Response::silent();
+        }
+        Response::reply(500, "5.5.6 Line too long")
+    }
+
+    /// Handles one received line (without CRLF).
+    pub fn handle_line(&mut self, line: &[u8]) -> Response {
+        match self.state.clone() {
+            State::Data => self.message_line(line),
+            State::AuthPlain => self.auth_plain_response(line),
+            State::AuthLoginUser => match sasl_response(line).and_then(|r| sasl::decode_text(&r)) {
+                Some(user) => {
+                    self.state = State::AuthLoginPassword(user);
+                    Response::reply(334, sasl::encode("Password:"))
+                }
+                None => self.auth_aborted(line),
+            },
+            State::AuthLoginPassword(user) => {
+                match sasl_response(line).and_then(|r| sasl::decode_text(&r)) {
+                    Some(password) => self.finish_auth(&user, &password),
+                    None => self.auth_aborted(line),
+                }
+            }
+            _ => match Command::parse(line) {
+                Ok(command) => self.command(command),
+                Err(CommandError::Unrecognized(_)) => {
+                    Response::reply(500, "5.5.2 Error: command not recognized")
+                }
+                Err(CommandError::Syntax(why)) => {
+                    Response::reply(501, format!("5.5.4 Syntax: {why}"))
+                }
+            },
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Response {
+        match command {
+            Command::Ehlo(domain) => {
+                self.state = State::Ready;
+                self.reset_transaction();
+                Response {
+                    reply: Some(self.ehlo_reply(&domain)),
+                    next: Next::Continue,
+                }
+            }
+            Command::Helo(_) => {
+                self.state = State::Ready;
+                self.reset_transaction();
+                Response::reply(250, self.config.hostname.clone())
+            }
+            Command::StartTls if self.tls_active => {
+                Response::reply(503, "5.5.1 Error: TLS already active")
+            }
+            Command::StartTls if !self.starttls_available => {
+                Response::reply(502, "5.5.1 Error: command not implemented")
+            }
+            Command::StartTls => {
+                Response::reply(220, "2.0.0 Ready to start TLS").then(Next::StartTls)
+            }
+            Command::Auth { .. } if self.state == State::Connected => {
+                Response::reply(503, "5.5.1 Error: send EHLO first")
+            }
+            Command::Auth { .. } if self.config.auth.is_empty() => {
+                Response::reply(502, "5.5.1 Error: authentication not enabled")
+            }
+            Command::Auth { .. } if self.authenticated.is_some() => {
+                Response::reply(503, "5.5.1 Error: already authenticated")
+            }
+            Command::Auth { .. } if self.state != State::Ready => {
+                Response::reply(503, "5.5.1 Error: MAIL transaction in progress")
+            }
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(&mechanism, initial_response),
+            Command::Mail { .. } if self.state == State::Connected => {
+                Response::reply(503, "5.5.1 Error: send HELO/EHLO first")
+            }
+            Command::Mail { .. } if self.state != State::Ready => {
+                Response::reply(503, "5.5.1 Error: nested MAIL command")
+            }
+            Command::Mail { .. }
+                if self.config.relay == RelayPolicy::AuthRequired
+                    && self.authenticated.is_none() =>
+            {
+                Response::reply(530, "5.7.0 Authentication required")
+            }
+            Command::Mail { from, params } => self.mail(from, &params),
+            Command::Rcpt { .. } if !matches!(self.state, State::Mail | State::Rcpt) => {
+                Response::reply(503, "5.5.1 Error: need MAIL command")
+            }
+            Command::Rcpt { to, .. } => self.rcpt(to),
+            Command::Data if self.state != State::Rcpt => {
+                Response::reply(503, "5.5.1 Error: need RCPT command")
+            }
+            Command::Data => {
+                self.state = State::Data;
+                Response::reply(354, "End data with <CR><LF>.<CR><LF>")
+            }
+            Command::Rset => {
+                self.reset_transaction();
+                if self.state != State::Connected {
+                    self.state = State::Ready;
+                }
+                Response::reply(250, "2.0.0 Ok")
+            }
+            Command::Noop => Response::reply(250, "2.0.0 Ok"),
+            Command::Quit => Response::reply(221, "2.0.0 Bye").then(Next::Close),
+            Command::Vrfy(_) => Response::reply(252, "2.0.0 Cannot VRFY user"),
+            Command::Help => Response::reply(214, "2.0.0 See RFC 5321"),
+        }
+    }
+
+    fn ehlo_reply(&self, domain: &str) -> Reply {
+        let mut lines = vec![
+            format!("{} Hello {}", self.config.hostname, domain),
+            "PIPELINING".to_string(),
+            format!("SIZE {}", self.config.max_message_size),
+            "8BITMIME".to_string(),
+            "ENHANCEDSTATUSCODES".to_string(),
+        ];
+        if self.starttls_available && !self.tls_active {
+            lines.push("STARTTLS".to_string());
+        }
+        if !self.config.auth.is_empty() {
+            let names: Vec<&str> = self.config.auth.iter().map(|m| m.name()).collect();
+            lines.push(format!("AUTH {}", names.join(" ")));
+        }
+        Reply::multi(250, lines)
+    }
+
+    fn auth(&mut self, mechanism: &str, initial_response: Option<String>) -> Response {
+        let offered = Mechanism::from_name(mechanism).filter(|m| self.config.auth.contains(m));
+        match (offered, initial_response) {
+            (None, _) => Response::reply(504, "5.5.4 Unrecognized authentication type"),
+            (Some(Mechanism::Plain), None) => {
+                self.state = State::AuthPlain;
+                Response::reply(334, "")
+            }
+            (Some(Mechanism::Plain), Some(response)) => self.plain_credentials(&response),
+            (Some(Mechanism::Login), None) => {
+                self.state = State::AuthLoginUser;
+                Response::reply(334, sasl::encode("Username:"))
+            }
+            (Some(Mechanism::Login), Some(response)) => match sasl::decode_text(&response) {
+                Some(user) => {
+                    self.state = State::AuthLoginPassword(user);
+                    Response::reply(334, sasl::encode("Password:"))
+                }
+                None => Response::reply(501, "5.5.2 Cannot decode response"),
+            },
+        }
+    }
+
+    fn auth_plain_response(&mut self, line: &[u8]) -> Response {
+        match sasl_response(line) {
+            Some(response) => self.plain_credentials(&response),
+            None => self.auth_aborted(line),
+        }
+    }
+
+    fn plain_credentials(&mut self, response: &str) -> Response {
+        match sasl::decode_plain(response) {
+            Some((user, password)) => self.finish_auth(&user, &password),
+            None => {
+                self.state = State::Ready;
+                Response::reply(501, "5.5.2 Cannot decode response")
+            }
+        }
+    }
+
+    fn auth_aborted(&mut self, line: &[u8]) -> Response {
+        self.state = State::Ready;
+        if line == b"*" {
+            Response::reply(501, "5.7.0 Authentication aborted")
+        } else {
+            Response::reply(501, "5.5.2 Cannot decode response")
+        }
+    }
+
+    fn finish_auth(&mut self, user: &str, password: &str) -> Response {
+        self.state = State::Ready;
+        if self
+            .store
+            .lock()
+            .authenticate(user, password, &self.config.domains)
+        {
+            self.authenticated = Some(user.to_string());
+            Response::reply(235, "2.7.0 Authentication successful")
+        } else {
+            Response::reply(535, "5.7.8 Error: authentication failed")
+        }
+    }
+
+    fn mail(&mut self, from: String, params: &[String]) -> Response {
+        let declared_size = params.iter().find_map(|p| {
+            let (key, value) = p.split_once('=')?;
+            key.eq_ignore_ascii_case("SIZE")
+                .then(|| value.parse::<usize>().ok())?
+        });
+        if declared_size.is_some_and(|size| size > self.config.max_message_size) {
+            return Response::reply(552, "5.3.4 Message size exceeds fixed limit");
+        }
+        self.from = from;
+        self.state = State::Mail;
+        Response::reply(250, "2.1.0 Ok")
+    }
+
+    fn rcpt(&mut self, to: String) -> Response {
+        let local =
+            serves(&self.config.domains, &domain_of(&to)) && !self.config.domains.is_empty();
+        if local {
+            if self.store.lock().account_by_address(&to).is_none() {
+                return Response::reply(550, "5.1.1 Recipient address rejected: User unknown");
+            }
+        } else if self.authenticated.is_none() && self.config.relay != RelayPolicy::Open {
+            return Response::reply(554, "5.7.1 Relay access denied");
+        }
+        self.recipients.push(to);
+        self.state = State::Rcpt;
+        Response::reply(250, "2.1.5 Ok")
+    }
+
+    fn message_line(&mut self, line: &[u8]) -> Response {
+        if line == b"." {
+            return self.finish_message();
+        }
+        // RFC 5321 4.5.2: a leading dot was doubled by the sender.
+        let line = line.strip_prefix(b".").unwrap_or(line);
+        self.message.extend_from_slice(line);
+        self.message.extend_from_slice(b"\r\n");
+        Response::silent()
+    }
+
+    fn finish_message(&mut self) -> Response {
+        self.state = State::Ready;
+        let response = if self.message_too_long_line {
+            Response::reply(500, "5.5.6 Line too long")
+        } else if self.message.len() > self.config.max_message_size {
+            Response::reply(552, "5.3.4 Message size exceeds fixed limit")
+        } else {
+            let mut store = self.store.lock();
+            for recipient in &self.recipients {
+                let user = store.account_by_address(recipient).map(|a| a.user.clone());
+                if let Some(user) = user {
+                    store.deliver(&user, self.message.clone());
+                }
+            }
+            Response::reply(250, "2.0.0 Ok: queued")
+        };
+        self.reset_transaction();
+        response
+    }
+
+    fn reset_transaction(&mut self) {
+        self.from.clear();
+        self.recipients.clear();
+        self.message.clear();
+        self.message_too_long_line = false;
+    }
+}
+
+/// A SASL continuation line: `*` cancels (None); anything else is base64.
+fn sasl_response(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?;
+    (text != "*").then(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailstore::{Account, MailStore};
+
+    fn new_session(relay: RelayPolicy, starttls: bool) -> (SmtpSession, SharedStore) {
+        let mut store = MailStore::new();
+        store.add_account(Account {
+            user: "taro".into(),
+            password: "hunter2".into(),
+            address: "taro@other.example".into(),
+        });
+        let store = SharedStore::new(store);
+        let mut config = SmtpConfig::new("smtp.other.example");
+        config.relay = relay;
+        (
+            SmtpSession::new(Arc::new(config), store.clone(), starttls, false),
+            store,
+        )
+    }
+
+    /// Sends lines and returns the reply codes (0 for no reply).
+    fn codes(session: &mut SmtpSession, lines: &[&str]) -> Vec<u16> {
+        lines
+            .iter()
+            .map(|line| {
+                session
+                    .handle_line(line.as_bytes())
+                    .reply
+                    .map_or(0, |r| r.code)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ehlo_lists_starttls_only_before_tls() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, true);
+        let reply = session.handle_line(b"EHLO client").reply.unwrap();
+        assert!(reply.lines.contains(&"STARTTLS".to_string()));
+        assert!(reply.lines.contains(&"AUTH PLAIN LOGIN".to_string()));
+        let response = session.handle_line(b"STARTTLS");
+        assert_eq!(response.next, Next::StartTls);
+        session.tls_established();
+        assert_eq!(codes(&mut session, &["MAIL FROM:<a@b>"]), vec![503]);
+        let reply = session.handle_line(b"EHLO client").reply.unwrap();
+        assert!(!reply.lines.contains(&"STARTTLS".to_string()));
+        assert_eq!(session.handle_line(b"STARTTLS").reply.unwrap().code, 503);
+    }
+
+    #[test]
+    fn starttls_without_tls_support_is_not_implemented() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        let reply = session.handle_line(b"EHLO client").reply.unwrap();
+        assert!(!reply.lines.contains(&"STARTTLS".to_string()));
+        assert_eq!(codes(&mut session, &["STARTTLS"]), vec![502]);
+    }
+
+    #[test]
+    fn auth_plain_and_login_succeed_and_fail() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        let plain = format!("AUTH PLAIN {}", sasl::encode_plain("taro", "hunter2"));
+        assert_eq!(
+            codes(&mut session, &["EHLO c", &plain, &plain]),
+            vec![250, 235, 503]
+        );
+
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        let user = sasl::encode("taro");
+        let wrong = sasl::encode("wrong");
+        assert_eq!(
+            codes(&mut session, &["EHLO c", "AUTH LOGIN", &user, &wrong]),
+            vec![250, 334, 334, 535]
+        );
+        let right = sasl::encode("hunter2");
+        assert_eq!(
+            codes(&mut session, &["AUTH LOGIN", &user, &right]),
+            vec![334, 334, 235]
+        );
+
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        assert_eq!(
+            codes(
+                &mut session,
+                &["EHLO c", "AUTH PLAIN", "*", "AUTH CRAM-MD5"]
+            ),
+            vec![250, 334, 501, 504]
+        );
+    }
+
+    #[test]
+    fn relay_needs_auth_but_local_delivery_does_not() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        assert_eq!(
+            codes(
+                &mut session,
+                &[
+                    "EHLO c",
+                    "MAIL FROM:<x@y>",
+                    "RCPT TO:<someone@elsewhere.example>"
+                ]
+            ),
+            vec![250, 250, 554]
+        );
+        assert_eq!(
+            codes(
+                &mut session,
+                &[
+                    "RCPT TO:<taro@other.example>",
+                    "RCPT TO:<nobody@other.example>"
+                ]
+            ),
+            vec![250, 550]
+        );
+        let (mut session, _) = new_session(RelayPolicy::AuthRequired, false);
+        assert_eq!(
+            codes(&mut session, &["EHLO c", "MAIL FROM:<x@y>"]),
+            vec![250, 530]
+        );
+    }
+
+    #[test]
+    fn data_is_dot_unstuffed_and_delivered() {
+        let (mut session, store) = new_session(RelayPolicy::AuthOnly, false);
+        let lines = [
+            "EHLO c",
+            "MAIL FROM:<x@y>",
+            "RCPT TO:<taro@other.example>",
+            "DATA",
+            "Subject: hi",
+            "",
+            "..leading dot",
+            ".",
+        ];
+        assert_eq!(
+            codes(&mut session, &lines),
+            vec![250, 250, 250, 354, 0, 0, 0, 250]
+        );
+        let store = store.lock();
+        assert_eq!(
+            store.messages("taro")[0].content,
+            b"Subject: hi\r\n\r\n.leading dot\r\n"
+        );
+    }
+
+    #[test]
+    fn overlong_lines_get_500_5_5_6() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        assert_eq!(session.max_line(), MAX_COMMAND_LINE);
+        let reply = session.line_too_long().reply.unwrap();
+        assert_eq!((reply.code, reply.enhanced_status()), (500, Some("5.5.6")));
+        codes(
+            &mut session,
+            &[
+                "EHLO c",
+                "MAIL FROM:<x@y>",
+                "RCPT TO:<taro@other.example>",
+                "DATA",
+            ],
+        );
+        assert_eq!(session.max_line(), MAX_TEXT_LINE);
+        assert_eq!(session.line_too_long().reply, None);
+        assert_eq!(codes(&mut session, &["."]), vec![500]);
+    }
+
+    #[test]
+    fn sequence_errors_and_unknown_commands() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        assert_eq!(
+            codes(
+                &mut session,
+                &[
+                    "MAIL FROM:<a@b>",
+                    "FOO",
+                    "EHLO",
+                    "EHLO c",
+                    "DATA",
+                    "RSET",
+                    "QUIT"
+                ]
+            ),
+            vec![503, 500, 501, 250, 503, 250, 221]
+        );
+    }
+
+    #[test]
+    fn declared_size_over_limit_is_refused() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        assert_eq!(
+            codes(&mut session, &["EHLO c", "MAIL FROM:<a@b> SIZE=999999999"]),
+            vec![250, 552]
+        );
+    }
+}

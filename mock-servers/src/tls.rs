@@ -1,0 +1,138 @@
+//! A test certificate authority and per-host server certificates, made with rcgen.
+//!
+//! Each world gets its own CA. Clients that should trust the world's servers
+//! add [`CertificateAuthority::certificate`] to their roots. Validity is set
+//! around the world's clock, not the wall clock, so a scenario dated 2007
+//! still has valid certificates when its clients check them against 2007.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime};
+
+/// The one crypto provider used throughout: ring.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Why certificates or TLS configuration could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// rcgen refused the parameters (for example an invalid DNS name).
+    #[error("cannot make certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// rustls refused the configuration.
+    #[error("cannot configure TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The period a certificate is valid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// First instant of validity.
+    pub not_before: OffsetDateTime,
+    /// Last instant of validity.
+    pub not_after: OffsetDateTime,
+}
+
+impl Validity {
+    /// From a year before `now` to a year after it.
+    pub fn around(now: OffsetDateTime) -> Self {
+        Validity {
+            not_before: now - Duration::days(365),
+            not_after: now + Duration::days(365),
+        }
+    }
+}
+
+/// A certificate authority that signs server certificates.
+pub struct CertificateAuthority {
+    issuer: Issuer<'static, KeyPair>,
+    certificate: CertificateDer<'static>,
+    name: String,
+}
+
+impl std::fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateAuthority")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CertificateAuthority {
+    /// A new self-signed root with the given common name.
+    pub fn new(common_name: &str, validity: Validity) -> Result<Self, TlsSetupError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let key = KeyPair::generate()?;
+        let certificate = params.self_signed(&key)?.der().clone();
+        Ok(CertificateAuthority {
+            issuer: Issuer::new(params, key),
+            certificate,
+            name: common_name.to_string(),
+        })
+    }
+
+    /// The root certificate, for a client's trust store.
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.certificate
+    }
+
+    /// The root's common name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Issues a server certificate for `names` (the first is also the common name).
+    pub fn issue(
+        &self,
+        names: &[String],
+        validity: Validity,
+    ) -> Result<ServerIdentity, TlsSetupError> {
+        let mut params = CertificateParams::new(names.to_vec())?;
+        params.distinguished_name = distinguished_name(names.first().map_or("localhost", |n| n));
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let key = KeyPair::generate()?;
+        let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
+        Ok(ServerIdentity {
+            chain: vec![certificate],
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+        })
+    }
+}
+
+fn distinguished_name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, common_name);
+    name
+}
+
+/// A server's certificate chain and private key.
+#[derive(Debug)]
+pub struct ServerIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl ServerIdentity {
+    /// A rustls server configuration presenting this identity with the
+    /// default protocol versions (TLS 1.2 and 1.3).
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+        let config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        Ok(Arc::new(config))
+    }
+}
