@@ -10,4 +10,6 @@
 //! - [`harness`]: builds a world from a scenario, runs the probes in virtual
 //!   time and checks their conclusions.
 
+pub mod diagnose;
 pub mod net;
+pub mod probe;

@@ -1,0 +1,250 @@
+//! What a given mail client would have shown for a failed attempt.
+//!
+//! The whole Outlook Express table is [`outlook_express_6`]. Its codes are the
+//! `IXP_E_*` HRESULTs of the Internet Mail transport (imnxport.h, shipped in
+//! the Windows SDK), as OE 6 showed them in its error dialog ("Error Number:
+//! 0x800CCC0F"), with the Winsock error it printed beside them ("Socket Error:
+//! 10060"; winerror.h WSAETIMEDOUT 10060, WSAECONNREFUSED 10061,
+//! WSAECONNRESET 10054, WSAHOST_NOT_FOUND 11004). The reply-timeout codes
+//! 0x8004210A (POP3) and 0x8004210B (SMTP) are the ones Microsoft's mail
+//! clients report for "The operation timed out waiting for a response from the
+//! receiving (POP) / sending (SMTP) server", as quoted in Microsoft's support
+//! articles on Outlook send/receive errors.
+
+use std::fmt;
+
+use crate::probe::{Attempt, Endpoint, Failure, Protocol, Step, TlsFailure};
+
+/// A mail client whose error reporting can be emulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientKind {
+    /// Outlook Express 6 (Windows XP era).
+    #[default]
+    OutlookExpress6,
+}
+
+impl ClientKind {
+    /// The name in scenario files.
+    pub fn id(self) -> &'static str {
+        match self {
+            ClientKind::OutlookExpress6 => "outlook-express-6",
+        }
+    }
+
+    /// Every emulated client.
+    pub const ALL: [ClientKind; 1] = [ClientKind::OutlookExpress6];
+
+    /// What this client shows for `attempt`; `None` if it worked.
+    pub fn error_for(self, attempt: &Attempt) -> Option<ClientError> {
+        let (step, failure) = attempt.failure()?;
+        Some(match self {
+            ClientKind::OutlookExpress6 => outlook_express_6(&attempt.endpoint, step, failure),
+        })
+    }
+}
+
+/// An error as a client shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    /// The error code, e.g. `0x800CCC0F`.
+    pub code: &'static str,
+    /// The dialog's message.
+    pub message: String,
+    /// The Winsock error shown beside the code, if any.
+    pub socket_error: Option<u32>,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.socket_error {
+            Some(socket) => write!(f, "{} (socket error {socket}): {}", self.code, self.message),
+            None => write!(f, "{}: {}", self.code, self.message),
+        }
+    }
+}
+
+const INTERRUPTED: &str = "The connection to the server was interrupted. If this problem \
+    continues, contact your server administrator or Internet service provider (ISP).";
+const FAILED_TO_CONNECT: &str = "The connection to the server has failed.";
+const SECURE_FAILED: &str = "Your server does not support the connection encryption type you \
+    have specified. Try changing the encryption method.";
+
+/// Outlook Express 6's error for a failed step.
+fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientError {
+    let smtp = endpoint.protocol == Protocol::Smtp;
+    let error = |code: &'static str, message: String, socket_error: Option<u32>| ClientError {
+        code,
+        message,
+        socket_error,
+    };
+    let server_said = |text: String| format!("The server responded: '{text}'");
+    match (step, failure) {
+        // IXP_E_CANT_FIND_HOST
+        (Step::Resolve, _) => error(
+            "0x800CCC0D",
+            format!("The host '{}' could not be found. Please verify that you have entered the server name correctly.", endpoint.host),
+            Some(11004),
+        ),
+        // IXP_E_FAILED_TO_CONNECT
+        (Step::Connect, Failure::Refused) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10061)),
+        (Step::Connect, Failure::TimedOut { .. }) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10060)),
+        (Step::Connect, Failure::Reset) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10054)),
+        (Step::Connect, _) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), None),
+        // IXP_E_CONNECTION_DROPPED: closed or reset after connecting,
+        // including during a TLS handshake the peer abandoned.
+        (_, Failure::Closed { .. }) | (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { .. })) => {
+            error("0x800CCC0F", INTERRUPTED.into(), None)
+        }
+        (_, Failure::Reset) => error("0x800CCC0F", INTERRUPTED.into(), Some(10054)),
+        // Reply timeouts: "The operation timed out waiting for a response".
+        (_, Failure::TimedOut { .. }) if smtp => error(
+            "0x8004210B",
+            "The operation timed out waiting for a response from the sending (SMTP) server.".into(),
+            Some(10060),
+        ),
+        (_, Failure::TimedOut { .. }) => error(
+            "0x8004210A",
+            "The operation timed out waiting for a response from the receiving (POP) server.".into(),
+            Some(10060),
+        ),
+        // IXP_E_SECURE_CONNECT_FAILED
+        (Step::TlsHandshake, _) | (Step::StartTls | Step::Stls, Failure::NotOffered { .. }) => {
+            error("0x800CCC1A", SECURE_FAILED.into(), None)
+        }
+        // IXP_E_SMTP_421_NOT_AVAILABLE, IXP_E_SMTP_554_TRANSACT_FAILED
+        (Step::Greeting, Failure::Reply { code: 421, text }) => {
+            error("0x800CCC67", server_said(format!("421 {text}")), None)
+        }
+        (Step::Greeting, Failure::Reply { code: 554, text }) => {
+            error("0x800CCC6F", server_said(format!("554 {text}")), None)
+        }
+        // IXP_E_SMTP_REJECTED_SENDER, IXP_E_SMTP_REJECTED_RECIPIENTS
+        (Step::MailFrom, Failure::Reply { code, text }) => error(
+            "0x800CCC78",
+            format!("Unable to send the message. Please verify the e-mail address in your account properties. {}", server_said(format!("{code} {text}"))),
+            None,
+        ),
+        (Step::RcptTo, Failure::Reply { code, text }) => error(
+            "0x800CCC79",
+            format!("The message could not be sent because one of the recipients was rejected by the server. {}", server_said(format!("{code} {text}"))),
+            None,
+        ),
+        // IXP_E_SMTP_UNKNOWN_RESPONSE_CODE, IXP_E_POP3_PARSE_FAILURE
+        (_, Failure::Garbage { .. }) if smtp => {
+            error("0x800CCC61", "The server sent a response the client could not understand.".into(), None)
+        }
+        (_, Failure::Garbage { .. }) => {
+            error("0x800CCC93", "The server sent a response the client could not understand.".into(), None)
+        }
+        // IXP_E_POP3_INVALID_PASSWORD, IXP_E_POP3_RESPONSE_ERROR
+        (Step::Pass, Failure::PopError { text }) => error(
+            "0x800CCC92",
+            format!("Your server has rejected your login. Please verify that your password is correct. {}", server_said(format!("-ERR {text}"))),
+            None,
+        ),
+        (_, Failure::PopError { text }) => error("0x800CCC90", server_said(format!("-ERR {text}")), None),
+        // IXP_E_SMTP_RESPONSE_ERROR: any other negative reply (AUTH 535, ...).
+        (_, Failure::Reply { code, text }) => error("0x800CCC60", server_said(format!("{code} {text}")), None),
+        (_, other) => error("0x800CCC60", format!("An unknown error has occurred: {other}."), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{Outcome, Purpose, Security};
+    use std::time::Duration;
+
+    fn failed(protocol: Protocol, step: Step, failure: Failure) -> Attempt {
+        Attempt {
+            purpose: Purpose::Configured,
+            endpoint: Endpoint {
+                protocol,
+                host: "mx.example".into(),
+                port: 25,
+                security: Security::None,
+            },
+            events: vec![],
+            outcome: Outcome::Failed { step, failure },
+        }
+    }
+
+    fn code(protocol: Protocol, step: Step, failure: Failure) -> (&'static str, Option<u32>) {
+        let error = ClientKind::OutlookExpress6
+            .error_for(&failed(protocol, step, failure))
+            .unwrap();
+        (error.code, error.socket_error)
+    }
+
+    #[test]
+    fn the_two_famous_cases_share_0x800ccc0f() {
+        use Protocol::*;
+        assert_eq!(
+            code(Smtp, Step::Greeting, Failure::Closed { received: 0 }).0,
+            "0x800CCC0F"
+        );
+        assert_eq!(
+            code(
+                Smtp,
+                Step::TlsHandshake,
+                Failure::Tls(TlsFailure::Closed { received: 0 })
+            )
+            .0,
+            "0x800CCC0F"
+        );
+    }
+
+    #[test]
+    fn connect_failures_carry_socket_errors() {
+        use Protocol::*;
+        let timeout = Failure::TimedOut {
+            waited: Duration::from_secs(30),
+            partial: vec![],
+        };
+        assert_eq!(
+            code(Smtp, Step::Connect, timeout.clone()),
+            ("0x800CCC0E", Some(10060))
+        );
+        assert_eq!(
+            code(Smtp, Step::Connect, Failure::Refused),
+            ("0x800CCC0E", Some(10061))
+        );
+        assert_eq!(
+            code(Pop3, Step::Resolve, Failure::NameNotFound),
+            ("0x800CCC0D", Some(11004))
+        );
+        assert_eq!(code(Smtp, Step::Greeting, timeout.clone()).0, "0x8004210B");
+        assert_eq!(code(Pop3, Step::Greeting, timeout).0, "0x8004210A");
+    }
+
+    #[test]
+    fn server_replies_map_to_their_codes() {
+        use Protocol::*;
+        let reply = |code: u16| Failure::Reply {
+            code,
+            text: "x".into(),
+        };
+        assert_eq!(code(Smtp, Step::RcptTo, reply(554)).0, "0x800CCC79");
+        assert_eq!(code(Smtp, Step::MailFrom, reply(530)).0, "0x800CCC78");
+        assert_eq!(code(Smtp, Step::Auth, reply(535)).0, "0x800CCC60");
+        assert_eq!(
+            code(Pop3, Step::Pass, Failure::PopError { text: "no".into() }).0,
+            "0x800CCC92"
+        );
+        assert_eq!(
+            code(Pop3, Step::User, Failure::PopError { text: "no".into() }).0,
+            "0x800CCC90"
+        );
+        let not_tls = Failure::Tls(TlsFailure::NotTls {
+            first_bytes: b"220".to_vec(),
+        });
+        assert_eq!(code(Smtp, Step::TlsHandshake, not_tls).0, "0x800CCC1A");
+    }
+
+    #[test]
+    fn success_shows_no_error() {
+        let mut attempt = failed(Protocol::Smtp, Step::Connect, Failure::Refused);
+        attempt.outcome = Outcome::Ok;
+        assert_eq!(ClientKind::OutlookExpress6.error_for(&attempt), None);
+    }
+}

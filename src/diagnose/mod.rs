@@ -1,0 +1,29 @@
+//! From observations to a verdict: a pure function of a [`ProbeReport`].
+//!
+//! [`diagnose`] applies ordered rules ([`rules`]) to what the probe saw and
+//! names a [`Cause`] from the catalogue ([`cause`]) with the evidence that
+//! decided it, a remedy, and a working configuration when a follow-up found
+//! one. [`client_error`] says what a given mail client would have shown.
+
+pub mod cause;
+pub mod client_error;
+mod rules;
+
+pub use cause::{Cause, CauseInfo};
+pub use client_error::{ClientError, ClientKind};
+pub use rules::diagnose;
+
+use crate::probe::Endpoint;
+
+/// The verdict on one probe run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// The cause.
+    pub cause: Cause,
+    /// The observations that decided it, as sentences.
+    pub evidence: Vec<String>,
+    /// What to do.
+    pub remedy: String,
+    /// A configuration a follow-up probe verified to work.
+    pub suggestion: Option<Endpoint>,
+}

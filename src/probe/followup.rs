@@ -1,0 +1,89 @@
+//! Which other endpoints to try when the configured one fails. Pure.
+
+use super::{Endpoint, Protocol, Security};
+
+/// The standard (port, security) pairs of a protocol, most secure first.
+fn standard(protocol: Protocol) -> &'static [(u16, Security)] {
+    match protocol {
+        Protocol::Smtp => &[
+            (587, Security::StartTls),
+            (465, Security::Tls),
+            (25, Security::StartTls),
+            (25, Security::None),
+            (587, Security::None),
+        ],
+        Protocol::Pop3 => &[
+            (995, Security::Tls),
+            (110, Security::StartTls),
+            (110, Security::None),
+        ],
+    }
+}
+
+/// Alternatives to `configured` on the same host, in the order to try them:
+/// the configured port with the other security modes (a wrong security
+/// setting is the cheapest fix), then the protocol's standard ports.
+pub fn alternatives(configured: &Endpoint) -> Vec<Endpoint> {
+    let same_port =
+        [Security::Tls, Security::StartTls, Security::None].map(|s| (configured.port, s));
+    let mut candidates: Vec<Endpoint> = Vec::new();
+    for (port, security) in same_port.iter().chain(standard(configured.protocol)) {
+        let candidate = Endpoint {
+            port: *port,
+            security: *security,
+            ..configured.clone()
+        };
+        if candidate != *configured && !candidates.contains(&candidate) {
+            candidates.push(candidate);
+        }
+    }
+    candidates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(protocol: Protocol, port: u16, security: Security) -> Endpoint {
+        Endpoint {
+            protocol,
+            host: "mx.example".into(),
+            port,
+            security,
+        }
+    }
+
+    fn pairs(list: Vec<Endpoint>) -> Vec<(u16, Security)> {
+        list.into_iter().map(|e| (e.port, e.security)).collect()
+    }
+
+    #[test]
+    fn same_port_first_then_standard_ports() {
+        use Security::*;
+        let tried = pairs(alternatives(&endpoint(Protocol::Smtp, 465, None)));
+        assert_eq!(tried[0], (465, Tls));
+        assert!(tried.contains(&(587, StartTls)));
+        assert!(!tried.contains(&(465, None)));
+        assert_eq!(
+            tried.len(),
+            tried.iter().collect::<std::collections::HashSet<_>>().len()
+        );
+    }
+
+    #[test]
+    fn port_25_falls_back_to_submission() {
+        use Security::*;
+        let tried = pairs(alternatives(&endpoint(Protocol::Smtp, 25, None)));
+        assert_eq!(&tried[..3], &[(25, Tls), (25, StartTls), (587, StartTls)]);
+    }
+
+    #[test]
+    fn pop3_alternatives() {
+        use Security::*;
+        let tried = pairs(alternatives(&endpoint(Protocol::Pop3, 995, Tls)));
+        assert_eq!(
+            tried,
+            vec![(995, StartTls), (995, None), (110, StartTls), (110, None)]
+        );
+    }
+}

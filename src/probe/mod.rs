@@ -1,0 +1,302 @@
+//! The probe engine: talks to an account's server the way a mail client does,
+//! step by step, and records what it saw.
+//!
+//! [`Prober::probe`] makes the configured [`Attempt`]; when it fails in
+//! reaching or securing the server, it follows up with the other standard
+//! ports and security modes on the same host ([`followup`]) and, where the
+//! client knows one, a control host on the configured port. The result is a
+//! [`ProbeReport`] of observations only; [`crate::diagnose`] judges it.
+//!
+//! The probe never sends DATA and never deletes mail.
+
+pub mod conversation;
+pub mod followup;
+pub mod observation;
+pub mod pop3;
+pub mod smtp;
+pub mod tls;
+pub mod wire;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::net::Network;
+use conversation::{Conversation, Recorder};
+pub use observation::{
+    Attempt, Event, EventKind, Failure, Outcome, ProbeReport, Purpose, Step, TlsFailure,
+};
+use wire::Wire;
+
+/// A mail protocol the probe speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// Sending: SMTP submission or relay.
+    Smtp,
+    /// Receiving: POP3.
+    Pop3,
+}
+
+impl Protocol {
+    /// `smtp` or `pop3`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "smtp",
+            Protocol::Pop3 => "pop3",
+        }
+    }
+
+    /// The usual port for a security mode (RFC 8314, 6409, 1939, 2595).
+    pub fn default_port(self, security: Security) -> u16 {
+        match (self, security) {
+            (Protocol::Smtp, Security::None) => 25,
+            (Protocol::Smtp, Security::StartTls) => 587,
+            (Protocol::Smtp, Security::Tls) => 465,
+            (Protocol::Pop3, Security::None | Security::StartTls) => 110,
+            (Protocol::Pop3, Security::Tls) => 995,
+        }
+    }
+}
+
+/// How the client protects the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Security {
+    /// Plaintext throughout.
+    None,
+    /// Plaintext, upgraded with STARTTLS (SMTP) or STLS (POP3).
+    StartTls,
+    /// TLS from the first byte ("SSL" in older clients).
+    Tls,
+}
+
+impl Security {
+    /// `none`, `starttls` or `tls`, as in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Security::None => "none",
+            Security::StartTls => "starttls",
+            Security::Tls => "tls",
+        }
+    }
+}
+
+/// Where a client connects, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The protocol spoken.
+    pub protocol: Protocol,
+    /// The server's host name.
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// The security mode.
+    pub security: Security,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}:{} security={}",
+            self.protocol.name(),
+            self.host,
+            self.port,
+            self.security.name()
+        )
+    }
+}
+
+/// A user name and password. The password never appears in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The login name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A mail account as a client has it configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The server and how to reach it.
+    pub endpoint: Endpoint,
+    /// Login, if the server requires one.
+    pub credentials: Option<Credentials>,
+    /// The sender address for the SMTP envelope check.
+    pub from: String,
+    /// A recipient outside the server's domains, to check relaying.
+    pub rcpt: String,
+}
+
+/// How long the probe waits. The defaults are those of a typical client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For the TCP connection.
+    pub connect: Duration,
+    /// For each reply (and each TLS handshake).
+    pub reply: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(30),
+            reply: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What an attempt does once connected.
+#[derive(Debug, Clone, Copy)]
+enum Plan<'a> {
+    /// Everything a client does: log in, and for SMTP check the envelope.
+    Full(&'a Account),
+    /// Only reach the server and secure the connection (control probes).
+    Reach,
+}
+
+/// Runs probes over a [`Network`].
+pub struct Prober {
+    network: Arc<dyn Network>,
+    tls: Arc<rustls::ClientConfig>,
+    timeouts: Timeouts,
+    client_name: String,
+    origin: Instant,
+}
+
+impl Prober {
+    /// A prober; event times count from its creation.
+    pub fn new(
+        network: Arc<dyn Network>,
+        tls: Arc<rustls::ClientConfig>,
+        timeouts: Timeouts,
+    ) -> Self {
+        Prober {
+            network,
+            tls,
+            timeouts,
+            client_name: "mailprobe.local".to_string(),
+            origin: Instant::now(),
+        }
+    }
+
+    /// Probes `account`, following up when it fails in transport. `control`
+    /// names a server known to work (typically the ISP's own).
+    pub async fn probe(&self, account: &Account, control: Option<&str>) -> ProbeReport {
+        let configured = self
+            .attempt(Purpose::Configured, &account.endpoint, Plan::Full(account))
+            .await;
+        let mut report = ProbeReport {
+            configured,
+            follow_ups: Vec::new(),
+            control: None,
+        };
+        let Some((step, _)) = report.configured.failure() else {
+            return report;
+        };
+        if !step.is_transport() || step == Step::Resolve {
+            return report;
+        }
+        for endpoint in followup::alternatives(&account.endpoint) {
+            let attempt = self
+                .attempt(Purpose::FollowUp, &endpoint, Plan::Full(account))
+                .await;
+            let worked = attempt.is_ok();
+            report.follow_ups.push(attempt);
+            if worked {
+                break;
+            }
+        }
+        if let Some(host) = control.filter(|h| !h.eq_ignore_ascii_case(&account.endpoint.host)) {
+            let endpoint = Endpoint {
+                host: host.to_string(),
+                ..account.endpoint.clone()
+            };
+            report.control = Some(self.attempt(Purpose::Control, &endpoint, Plan::Reach).await);
+        }
+        report
+    }
+
+    async fn attempt(&self, purpose: Purpose, endpoint: &Endpoint, plan: Plan<'_>) -> Attempt {
+        let mut recorder = Recorder::new(self.origin);
+        let result = self.converse(&mut recorder, endpoint, plan).await;
+        recorder.finish(purpose, endpoint.clone(), result)
+    }
+
+    async fn converse(
+        &self,
+        recorder: &mut Recorder,
+        endpoint: &Endpoint,
+        plan: Plan<'_>,
+    ) -> Result<(), (Step, Failure)> {
+        let stream = self.open(recorder, endpoint).await?;
+        let mut conversation = Conversation::new(Wire::new(stream, self.timeouts.reply), recorder);
+        if endpoint.security == Security::Tls {
+            conversation
+                .start_tls(self.tls.clone(), &endpoint.host)
+                .await?;
+        }
+        let result = match endpoint.protocol {
+            Protocol::Smtp => smtp::converse(&mut conversation, self, endpoint, plan).await,
+            Protocol::Pop3 => pop3::converse(&mut conversation, self, endpoint, plan).await,
+        };
+        conversation.close().await;
+        result
+    }
+
+    /// Resolves and connects, recording both.
+    async fn open(
+        &self,
+        recorder: &mut Recorder,
+        endpoint: &Endpoint,
+    ) -> Result<crate::net::NetStream, (Step, Failure)> {
+        let addresses = self
+            .network
+            .resolve(&endpoint.host)
+            .await
+            .map_err(|_| (Step::Resolve, Failure::NameNotFound))?;
+        recorder.record(EventKind::Resolved(
+            addresses.iter().map(|a| a.to_string()).collect(),
+        ));
+        let address = SocketAddr::new(addresses[0], endpoint.port);
+        let connect = self.network.connect(address);
+        match tokio::time::timeout(self.timeouts.connect, connect).await {
+            Err(_) => Err((
+                Step::Connect,
+                Failure::TimedOut {
+                    waited: self.timeouts.connect,
+                    partial: Vec::new(),
+                },
+            )),
+            Ok(Err(error)) => Err((Step::Connect, connect_failure(error))),
+            Ok(Ok(stream)) => {
+                recorder.record(EventKind::Connected(address.to_string()));
+                Ok(stream)
+            }
+        }
+    }
+}
+
+fn connect_failure(error: std::io::Error) -> Failure {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+        std::io::ErrorKind::ConnectionReset => Failure::Reset,
+        std::io::ErrorKind::TimedOut => Failure::TimedOut {
+            waited: Duration::ZERO,
+            partial: Vec::new(),
+        },
+        _ => Failure::Io(error.to_string()),
+    }
+}

@@ -1,0 +1,397 @@
+//! What the probe saw: facts with virtual timestamps, no verdicts.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::Endpoint;
+
+/// A step of a client's conversation with a mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Looking up the host name.
+    Resolve,
+    /// Opening the TCP connection.
+    Connect,
+    /// The TLS handshake (implicit, or after STARTTLS/STLS).
+    TlsHandshake,
+    /// Waiting for the server's first words.
+    Greeting,
+    /// SMTP EHLO (or HELO).
+    Ehlo,
+    /// SMTP STARTTLS.
+    StartTls,
+    /// SMTP AUTH.
+    Auth,
+    /// SMTP MAIL FROM.
+    MailFrom,
+    /// SMTP RCPT TO.
+    RcptTo,
+    /// POP3 CAPA.
+    Capa,
+    /// POP3 STLS.
+    Stls,
+    /// POP3 USER.
+    User,
+    /// POP3 PASS.
+    Pass,
+    /// POP3 STAT.
+    Stat,
+}
+
+impl Step {
+    /// A short lowercase name for transcripts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Resolve => "resolve",
+            Step::Connect => "connect",
+            Step::TlsHandshake => "tls handshake",
+            Step::Greeting => "greeting",
+            Step::Ehlo => "ehlo",
+            Step::StartTls => "starttls",
+            Step::Auth => "auth",
+            Step::MailFrom => "mail from",
+            Step::RcptTo => "rcpt to",
+            Step::Capa => "capa",
+            Step::Stls => "stls",
+            Step::User => "user",
+            Step::Pass => "pass",
+            Step::Stat => "stat",
+        }
+    }
+
+    /// Whether the step belongs to reaching the server and securing the
+    /// connection, as opposed to the account (login, sending).
+    pub fn is_transport(self) -> bool {
+        matches!(
+            self,
+            Step::Resolve
+                | Step::Connect
+                | Step::TlsHandshake
+                | Step::Greeting
+                | Step::Ehlo
+                | Step::StartTls
+                | Step::Capa
+                | Step::Stls
+        )
+    }
+}
+
+/// How a TLS handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The peer closed the connection during the handshake; `received` counts
+    /// the bytes it sent first (0: our ClientHello got no answer at all).
+    Closed {
+        /// Bytes received during the handshake.
+        received: usize,
+    },
+    /// The peer answered with something that is not TLS, e.g. `220 ...`.
+    NotTls {
+        /// The first bytes received.
+        first_bytes: Vec<u8>,
+    },
+    /// The peer sent a TLS alert.
+    Alert(String),
+    /// The server's certificate was refused.
+    Certificate(String),
+    /// Another protocol error.
+    Other(String),
+}
+
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The name does not resolve.
+    NameNotFound,
+    /// The connection was refused (RST).
+    Refused,
+    /// Nothing arrived within the timeout. `partial` holds bytes that arrived
+    /// without completing a line or reply.
+    TimedOut {
+        /// How long the probe waited.
+        waited: Duration,
+        /// Bytes received without completing a line.
+        partial: Vec<u8>,
+    },
+    /// The connection was reset.
+    Reset,
+    /// The peer closed the connection; `received` counts the bytes it had
+    /// sent on this connection before closing.
+    Closed {
+        /// Bytes received on the connection before the close.
+        received: usize,
+    },
+    /// Bytes that are not a reply of the protocol.
+    Garbage {
+        /// The offending line (up to 64 bytes).
+        bytes: Vec<u8>,
+    },
+    /// A negative SMTP reply.
+    Reply {
+        /// The reply code.
+        code: u16,
+        /// The reply text (lines joined with " / ").
+        text: String,
+    },
+    /// A POP3 `-ERR`.
+    PopError {
+        /// The text after `-ERR`.
+        text: String,
+    },
+    /// The server does not offer what the client needs (STARTTLS, STLS, a
+    /// common AUTH mechanism).
+    NotOffered {
+        /// What is missing.
+        what: String,
+    },
+    /// The TLS handshake failed.
+    Tls(TlsFailure),
+    /// Any other transport error.
+    Io(String),
+}
+
+impl Failure {
+    /// A timeout, wherever it happened.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Failure::TimedOut { .. })
+    }
+
+    /// The SMTP reply code, if the failure is a reply.
+    pub fn reply_code(&self) -> Option<u16> {
+        match self {
+            Failure::Reply { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::NameNotFound => write!(f, "name not found"),
+            Failure::Refused => write!(f, "connection refused"),
+            Failure::TimedOut { waited, partial } if partial.is_empty() => {
+                write!(
+                    f,
+                    "timed out after {}s with nothing received",
+                    waited.as_secs_f64()
+                )
+            }
+            Failure::TimedOut { waited, partial } => write!(
+                f,
+                "timed out after {}s with an incomplete line: {}",
+                waited.as_secs_f64(),
+                show_bytes(partial)
+            ),
+            Failure::Reset => write!(f, "connection reset by peer"),
+            Failure::Closed { received: 0 } => {
+                write!(f, "connection closed by peer before it sent anything")
+            }
+            Failure::Closed { received } => {
+                write!(f, "connection closed by peer after {received} bytes")
+            }
+            Failure::Garbage { bytes } => write!(f, "unexpected bytes: {}", show_bytes(bytes)),
+            Failure::Reply { code, text } => write!(f, "server replied {code} {text}"),
+            Failure::PopError { text } => write!(f, "server replied -ERR {text}"),
+            Failure::NotOffered { what } => write!(f, "server does not offer {what}"),
+            Failure::Tls(TlsFailure::Closed { received: 0 }) => {
+                write!(f, "TLS: connection closed with no answer to ClientHello")
+            }
+            Failure::Tls(TlsFailure::Closed { received }) => {
+                write!(
+                    f,
+                    "TLS: connection closed during handshake after {received} bytes"
+                )
+            }
+            Failure::Tls(TlsFailure::NotTls { first_bytes }) => {
+                write!(
+                    f,
+                    "TLS: peer answered in plaintext: {}",
+                    show_bytes(first_bytes)
+                )
+            }
+            Failure::Tls(TlsFailure::Alert(alert)) => write!(f, "TLS: peer sent alert {alert}"),
+            Failure::Tls(TlsFailure::Certificate(why)) => {
+                write!(f, "TLS: certificate refused: {why}")
+            }
+            Failure::Tls(TlsFailure::Other(why)) => write!(f, "TLS: {why}"),
+            Failure::Io(why) => write!(f, "transport error: {why}"),
+        }
+    }
+}
+
+/// Bytes for people: printable ASCII as text, the rest as hex, e.g.
+/// `"220 mx" 0d 0a` or `16 03 01 00 2f`.
+pub fn show_bytes(bytes: &[u8]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut text = String::new();
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) {
+            text.push(b as char);
+        } else {
+            if !text.is_empty() {
+                parts.push(format!("{:?}", std::mem::take(&mut text)));
+            }
+            parts.push(format!("{b:02x}"));
+        }
+    }
+    if !text.is_empty() {
+        parts.push(format!("{text:?}"));
+    }
+    parts.join(" ")
+}
+
+/// One thing that happened, at a virtual time since the probe began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Time since the start of the probe run.
+    pub at: Duration,
+    /// What happened.
+    pub what: EventKind,
+}
+
+/// The kinds of events in an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// The host resolved to these addresses.
+    Resolved(Vec<String>),
+    /// TCP connected to this address.
+    Connected(String),
+    /// TLS is up.
+    TlsEstablished {
+        /// Protocol version, e.g. `TLSv1_3`.
+        version: String,
+        /// Cipher suite.
+        cipher: String,
+    },
+    /// A line the probe sent (credentials redacted).
+    Sent(String),
+    /// A line the probe received.
+    Received(String),
+    /// A step failed.
+    Failed(Step, Failure),
+}
+
+/// Why an attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The account as configured.
+    Configured,
+    /// Another port or security mode on the same host.
+    FollowUp,
+    /// A server known to work (the ISP's own), on the configured port.
+    Control,
+}
+
+/// The end of an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every step succeeded.
+    Ok,
+    /// `step` failed with `failure`.
+    Failed {
+        /// The step that failed.
+        step: Step,
+        /// How.
+        failure: Failure,
+    },
+}
+
+/// One conversation with one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// Why it was made.
+    pub purpose: Purpose,
+    /// Where to.
+    pub endpoint: Endpoint,
+    /// What happened, in order.
+    pub events: Vec<Event>,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl Attempt {
+    /// Whether every step succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.outcome == Outcome::Ok
+    }
+
+    /// The failed step and failure, if any.
+    pub fn failure(&self) -> Option<(Step, &Failure)> {
+        match &self.outcome {
+            Outcome::Ok => None,
+            Outcome::Failed { step, failure } => Some((*step, failure)),
+        }
+    }
+
+    /// Whether the server itself answered: any reply line arrived.
+    pub fn reached_server(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e.what, EventKind::Received(_)))
+    }
+
+    /// When the attempt began and ended, as virtual times.
+    pub fn span(&self) -> (Duration, Duration) {
+        let start = self.events.first().map_or(Duration::ZERO, |e| e.at);
+        let end = self.events.last().map_or(start, |e| e.at);
+        (start, end)
+    }
+}
+
+/// Everything a probe run saw: the configured attempt, follow-ups, control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The account as configured.
+    pub configured: Attempt,
+    /// Other ports and modes on the same host, in the order tried.
+    pub follow_ups: Vec<Attempt>,
+    /// The control host on the configured port, if one was named and needed.
+    pub control: Option<Attempt>,
+}
+
+impl ProbeReport {
+    /// Every attempt in order.
+    pub fn attempts(&self) -> impl Iterator<Item = &Attempt> {
+        std::iter::once(&self.configured)
+            .chain(self.follow_ups.iter())
+            .chain(self.control.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shows_bytes_as_text_and_hex() {
+        assert_eq!(show_bytes(b"220 mx\r\n"), "\"220 mx\" 0d 0a");
+        assert_eq!(show_bytes(&[0x16, 0x03, 0x01]), "16 03 01");
+        assert_eq!(show_bytes(b""), "");
+    }
+
+    #[test]
+    fn failures_read_like_facts() {
+        let timeout = Failure::TimedOut {
+            waited: Duration::from_secs(60),
+            partial: vec![],
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "timed out after 60s with nothing received"
+        );
+        assert!(timeout.is_timeout());
+        assert_eq!(
+            Failure::Tls(TlsFailure::Closed { received: 0 }).to_string(),
+            "TLS: connection closed with no answer to ClientHello"
+        );
+        assert_eq!(
+            Failure::Reply {
+                code: 535,
+                text: "5.7.8 no".into()
+            }
+            .reply_code(),
+            Some(535)
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! The probe's side of one connection: lines in and out with timeouts, a TLS
+//! upgrade, and a tap that remembers what arrived so failures carry evidence.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio_rustls::{TlsConnector, TlsStream};
+
+use mock_servers::line::{Line, LineBuffer};
+use mock_servers::stream::MaybeTls;
+
+use super::observation::{Failure, TlsFailure};
+use super::tls::classify;
+use crate::net::NetStream;
+
+/// Longest reply line the probe accepts; real servers stay far below.
+const MAX_REPLY_LINE: usize = 8192;
+/// How many of the first bytes after a mark the tap keeps.
+const TAP_KEEP: usize = 64;
+
+#[derive(Debug, Default)]
+struct TapState {
+    total: usize,
+    since_mark: usize,
+    first_bytes: Vec<u8>,
+}
+
+/// Counts bytes read from the inner stream and keeps the first few since the
+/// last mark, shared so they survive a failed handshake that consumed the stream.
+struct Tap {
+    inner: NetStream,
+    state: Arc<Mutex<TapState>>,
+}
+
+impl AsyncRead for Tap {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let fresh = &buf.filled()[before..];
+        if !fresh.is_empty() {
+            let mut state = this.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.total += fresh.len();
+            state.since_mark += fresh.len();
+            let room = TAP_KEEP.saturating_sub(state.first_bytes.len());
+            state
+                .first_bytes
+                .extend_from_slice(&fresh[..fresh.len().min(room)]);
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for Tap {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Facts about an established TLS session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// e.g. `TLSv1_3`.
+    pub version: String,
+    /// e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+}
+
+/// A client connection to a server.
+pub struct Wire {
+    stream: MaybeTls<Tap>,
+    tap: Arc<Mutex<TapState>>,
+    lines: LineBuffer,
+    reply_timeout: Duration,
+}
+
+impl Wire {
+    /// Wraps a connected stream; replies are awaited at most `reply_timeout`.
+    pub fn new(stream: NetStream, reply_timeout: Duration) -> Self {
+        let tap = Arc::new(Mutex::new(TapState::default()));
+        Wire {
+            stream: MaybeTls::Plain(Tap {
+                inner: stream,
+                state: tap.clone(),
+            }),
+            tap,
+            lines: LineBuffer::new(MAX_REPLY_LINE),
+            reply_timeout,
+        }
+    }
+
+    /// How long replies are awaited.
+    pub fn reply_timeout(&self) -> Duration {
+        self.reply_timeout
+    }
+
+    fn received_total(&self) -> usize {
+        self.tap.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    /// Reads one line, no timeout (callers bound whole replies).
+    pub async fn read_line(&mut self) -> Result<Vec<u8>, Failure> {
+        loop {
+            match self.lines.next_line() {
+                Some(Line::Complete(line)) => return Ok(line),
+                Some(Line::TooLong) => {
+                    return Err(Failure::Garbage {
+                        bytes: b"(a line longer than 8192 bytes)".to_vec(),
+                    })
+                }
+                None => {}
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk).await {
+                Ok(0) => {
+                    return Err(Failure::Closed {
+                        received: self.received_total(),
+                    })
+                }
+                Ok(n) => self.lines.ingest(&chunk[..n]),
+                Err(error) => return Err(self.io_failure(error)),
+            }
+        }
+    }
+
+    /// A timeout failure carrying whatever partial line had arrived.
+    pub fn timed_out(&self) -> Failure {
+        Failure::TimedOut {
+            waited: self.reply_timeout,
+            partial: self
+                .lines
+                .pending()
+                .iter()
+                .copied()
+                .take(TAP_KEEP)
+                .collect(),
+        }
+    }
+
+    /// Sends one line with CRLF.
+    pub async fn send_line(&mut self, line: &str) -> Result<(), Failure> {
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        let written = async {
+            self.stream.write_all(&bytes).await?;
+            self.stream.flush().await
+        };
+        match written.await {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.io_failure(error)),
+        }
+    }
+
+    fn io_failure(&self, error: io::Error) -> Failure {
+        match error.kind() {
+            io::ErrorKind::ConnectionReset => Failure::Reset,
+            io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => Failure::Closed {
+                received: self.received_total(),
+            },
+            _ => Failure::Io(error.to_string()),
+        }
+    }
+
+    /// Runs the client side of a TLS handshake for `host`.
+    pub async fn start_tls(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        host: &str,
+    ) -> Result<TlsInfo, Failure> {
+        // Nothing sent before the handshake may be taken as protected.
+        self.lines.clear();
+        {
+            let mut tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
+            tap.since_mark = 0;
+            tap.first_bytes.clear();
+        }
+        let MaybeTls::Plain(plain) = self.stream.detach() else {
+            return Err(Failure::Tls(TlsFailure::Other(
+                "TLS is already active".into(),
+            )));
+        };
+        let name = ServerName::try_from(host.to_string()).map_err(|_| {
+            Failure::Tls(TlsFailure::Other(format!(
+                "{host:?} is not a valid TLS server name"
+            )))
+        })?;
+        let handshake = TlsConnector::from(config).connect(name, plain);
+        let result = tokio::time::timeout(self.reply_timeout, handshake).await;
+        let tls = match result {
+            Err(_) => return Err(self.timed_out_in_handshake()),
+            Ok(Err(error)) => return Err(self.handshake_failure(error)),
+            Ok(Ok(tls)) => tls,
+        };
+        let (_, connection) = tls.get_ref();
+        let info = TlsInfo {
+            version: connection
+                .protocol_version()
+                .map_or_else(|| "unknown".into(), |v| format!("{v:?}")),
+            cipher: connection
+                .negotiated_cipher_suite()
+                .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite())),
+        };
+        self.stream = MaybeTls::Tls(Box::new(TlsStream::Client(tls)));
+        Ok(info)
+    }
+
+    fn timed_out_in_handshake(&self) -> Failure {
+        let tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
+        Failure::TimedOut {
+            waited: self.reply_timeout,
+            partial: tap.first_bytes.clone(),
+        }
+    }
+
+    fn handshake_failure(&self, error: io::Error) -> Failure {
+        let tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
+        // A TLS record starts with content type 20..=23; anything else means
+        // the peer is not speaking TLS (typically a plaintext greeting).
+        if let Some(&first) = tap.first_bytes.first() {
+            if !(20..=23).contains(&first) {
+                return Failure::Tls(TlsFailure::NotTls {
+                    first_bytes: tap.first_bytes.clone(),
+                });
+            }
+        }
+        if let Some(rustls_error) = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            return Failure::Tls(classify(rustls_error));
+        }
+        match error.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
+                Failure::Tls(TlsFailure::Closed {
+                    received: tap.since_mark,
+                })
+            }
+            io::ErrorKind::ConnectionReset => Failure::Reset,
+            _ => Failure::Tls(TlsFailure::Other(error.to_string())),
+        }
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}
