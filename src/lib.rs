@@ -11,5 +11,7 @@
 //!   time and checks their conclusions.
 
 pub mod diagnose;
+pub mod harness;
 pub mod net;
 pub mod probe;
+pub mod scenario;

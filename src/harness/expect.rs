@@ -1,0 +1,88 @@
+//! Compares what a probe concluded with what the scenario expects. Pure.
+
+use crate::diagnose::{ClientError, Diagnosis};
+use crate::probe::{Attempt, Endpoint, Security};
+use crate::scenario::model::{OutcomeSpec, ProtocolExpectation, SecuritySpec, SuggestSpec};
+
+/// What a probe concluded, as far as expectations go.
+pub struct Conclusion<'a> {
+    /// The configured attempt.
+    pub configured: &'a Attempt,
+    /// The diagnosis.
+    pub diagnosis: &'a Diagnosis,
+    /// The emulated client's error.
+    pub client_error: Option<&'a ClientError>,
+}
+
+/// Every expectation that does not hold, as "expected X, got Y" sentences.
+pub fn mismatches(
+    expected: &ProtocolExpectation,
+    suggest: Option<&SuggestSpec>,
+    actual: &Conclusion<'_>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Some(outcome) = expected.outcome {
+        let got = if actual.configured.is_ok() {
+            OutcomeSpec::Ok
+        } else {
+            OutcomeSpec::Fail
+        };
+        if outcome != got {
+            found.push(format!(
+                "outcome: expected {}, got {}",
+                outcome_name(outcome),
+                outcome_name(got)
+            ));
+        }
+    }
+    if let Some(code) = &expected.client_error {
+        let got = actual.client_error.map_or("none", |e| e.code);
+        if !code.eq_ignore_ascii_case(got) {
+            found.push(format!("client_error: expected {code}, got {got}"));
+        }
+    }
+    if let Some(id) = &expected.diagnosis {
+        let got = actual.diagnosis.cause.id();
+        if id != got {
+            found.push(format!("diagnosis: expected {id}, got {got}"));
+        }
+    }
+    if let Some(expected) = expected.suggest.as_ref().or(suggest) {
+        let got = actual.diagnosis.suggestion.as_ref();
+        let matches = got
+            .is_some_and(|e| e.port == expected.port && e.security == security(expected.security));
+        if !matches {
+            found.push(format!(
+                "suggest: expected port {} security={}, got {}",
+                expected.port,
+                security(expected.security).name(),
+                got.map_or("no suggestion".to_string(), describe)
+            ));
+        }
+    }
+    found
+}
+
+/// The probe's security for a scenario's setting.
+pub fn security(spec: SecuritySpec) -> Security {
+    match spec {
+        SecuritySpec::None => Security::None,
+        SecuritySpec::Starttls => Security::StartTls,
+        SecuritySpec::Tls => Security::Tls,
+    }
+}
+
+fn describe(endpoint: &Endpoint) -> String {
+    format!(
+        "port {} security={}",
+        endpoint.port,
+        endpoint.security.name()
+    )
+}
+
+fn outcome_name(outcome: OutcomeSpec) -> &'static str {
+    match outcome {
+        OutcomeSpec::Ok => "ok",
+        OutcomeSpec::Fail => "fail",
+    }
+}

@@ -1,0 +1,231 @@
+//! Replays scenarios: builds the world, runs each probe in virtual time, and
+//! checks the conclusions against the scenario's expectations.
+//!
+//! Every scenario gets a fresh current-thread runtime with paused time and
+//! only in-memory I/O, so timeouts cost no wall time and two runs produce
+//! byte-identical transcripts. The probe and the diagnosis see only the
+//! client's settings and the wire; the world description is used only to
+//! build the world and to check the verdict.
+
+pub mod expect;
+pub mod transcript;
+pub mod world;
+
+use std::sync::Arc;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::diagnose::{diagnose, ClientError, ClientKind, Diagnosis};
+use crate::net::Network;
+use crate::probe::tls::{client_config, VirtualClock};
+use crate::probe::{Account, Credentials, Endpoint, ProbeReport, Prober, Protocol, Timeouts};
+use crate::scenario::model::{AccountSpec, ClientName, ClientSpec, Expectations, Scenario};
+use expect::{mismatches, security, Conclusion};
+
+/// The clock of a scenario that does not set one.
+pub const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
+/// Where the probe sends its relay check unless the client says otherwise.
+pub const DEFAULT_RCPT: &str = "relay-check@outside.mailprobe.example";
+
+/// One protocol probed by one probe of a scenario.
+#[derive(Debug)]
+pub struct ProbeRun {
+    /// The probe's name ("as configured", "after the fix", ...).
+    pub probe: String,
+    /// SMTP or POP3.
+    pub protocol: Protocol,
+    /// What the probe saw.
+    pub report: ProbeReport,
+    /// The verdict.
+    pub diagnosis: Diagnosis,
+    /// The emulated client.
+    pub client: ClientKind,
+    /// What that client would have shown.
+    pub client_error: Option<ClientError>,
+    /// Whether the scenario expects anything of this run.
+    pub checked: bool,
+    /// Expectations that did not hold.
+    pub mismatches: Vec<String>,
+}
+
+impl ProbeRun {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// A replayed scenario.
+#[derive(Debug)]
+pub struct ScenarioRun {
+    /// The scenario's name.
+    pub name: String,
+    /// Every probe run, in order.
+    pub probes: Vec<ProbeRun>,
+    /// The transcript: every attempt, verdict and the network's log.
+    pub transcript: String,
+}
+
+impl ScenarioRun {
+    /// Whether every expectation of every probe held.
+    pub fn passed(&self) -> bool {
+        self.probes.iter().all(ProbeRun::passed)
+    }
+}
+
+/// Why a scenario could not be replayed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// The world could not be built.
+    #[error("cannot build the world: {0}")]
+    World(#[from] world::BuildError),
+}
+
+/// Replays `scenario` in virtual time.
+pub fn run(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?;
+    runtime.block_on(run_in_runtime(scenario))
+}
+
+async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+    let clock = scenario.clock.map_or_else(
+        || OffsetDateTime::parse(DEFAULT_CLOCK, &Rfc3339).expect("valid constant"),
+        |c| c.0,
+    );
+    let built = world::build(&scenario.world, clock)?;
+    let network: Arc<dyn Network> = Arc::new(built.network.clone());
+    let unix_seconds = u64::try_from(clock.unix_timestamp()).unwrap_or(0);
+    let tls = client_config(
+        built.roots.clone(),
+        Arc::new(VirtualClock::starting_at(unix_seconds)),
+    );
+
+    let mut transcript = format!(
+        "scenario: {}\nclock: {}\n\n",
+        scenario.name,
+        clock.format(&Rfc3339).unwrap_or_default()
+    );
+    let mut probes = Vec::new();
+    for (name, client, expectations) in probe_list(scenario) {
+        let timeouts = timeouts(client);
+        let protocols = [
+            (Protocol::Smtp, &client.smtp),
+            (Protocol::Pop3, &client.pop3),
+        ];
+        let first = protocols
+            .iter()
+            .find(|(_, spec)| spec.is_some())
+            .map(|(p, _)| *p);
+        for (protocol, spec) in protocols {
+            let Some(spec) = spec else { continue };
+            let account = account(protocol, spec);
+            let prober = Prober::new(network.clone(), tls.clone(), timeouts);
+            let report = prober.probe(&account, client.control.as_deref()).await;
+            let diagnosis = diagnose(&report);
+            let kind = client_kind(client.emulate);
+            let client_error = kind.error_for(&report.configured);
+            let expected = expectations.and_then(|e| match protocol {
+                Protocol::Smtp => e.smtp.as_ref(),
+                Protocol::Pop3 => e.pop3.as_ref(),
+            });
+            let top_suggest = expectations
+                .and_then(|e| e.suggest.as_ref())
+                .filter(|_| Some(protocol) == first);
+            let conclusion = Conclusion {
+                configured: &report.configured,
+                diagnosis: &diagnosis,
+                client_error: client_error.as_ref(),
+            };
+            let default_expectation = Default::default();
+            let found = mismatches(
+                expected.unwrap_or(&default_expectation),
+                top_suggest,
+                &conclusion,
+            );
+            let run = ProbeRun {
+                probe: name.to_string(),
+                protocol,
+                report,
+                diagnosis,
+                client: kind,
+                client_error,
+                checked: expected.is_some() || top_suggest.is_some(),
+                mismatches: found,
+            };
+            transcript::write_probe(&mut transcript, &run);
+            probes.push(run);
+        }
+    }
+    transcript.push_str("== network (the world's view; the probe never sees it) ==\n");
+    for line in built.network.log() {
+        transcript.push_str(&line);
+        transcript.push('\n');
+    }
+    Ok(ScenarioRun {
+        name: scenario.name.clone(),
+        probes,
+        transcript,
+    })
+}
+
+/// The probes of a scenario: its `probes`, or its single `client`/`expect`.
+fn probe_list(scenario: &Scenario) -> Vec<(&str, &ClientSpec, Option<&Expectations>)> {
+    match &scenario.client {
+        Some(client) => vec![("as configured", client, scenario.expect.as_ref())],
+        None => scenario
+            .probes
+            .iter()
+            .map(|p| (p.name.as_str(), &p.client, Some(&p.expect)))
+            .collect(),
+    }
+}
+
+fn client_kind(name: ClientName) -> ClientKind {
+    match name {
+        ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
+    }
+}
+
+fn timeouts(client: &ClientSpec) -> Timeouts {
+    let defaults = Timeouts::default();
+    Timeouts {
+        connect: client.timeouts.connect.map_or(defaults.connect, |s| s.0),
+        reply: client.timeouts.reply.map_or(defaults.reply, |s| s.0),
+    }
+}
+
+/// The probe's account for a client's server settings.
+pub fn account(protocol: Protocol, spec: &AccountSpec) -> Account {
+    let security = security(spec.security);
+    let credentials = spec.user.as_ref().map(|user| Credentials {
+        user: user.clone(),
+        password: spec.password.clone().unwrap_or_default(),
+    });
+    let domain = mock_servers::smtp::session::parent_domain(&spec.host);
+    let from = spec.from.clone().unwrap_or_else(|| match &spec.user {
+        Some(user) if user.contains('@') => user.clone(),
+        Some(user) => format!("{user}@{domain}"),
+        None => format!("mailprobe@{domain}"),
+    });
+    Account {
+        endpoint: Endpoint {
+            protocol,
+            host: spec.host.clone(),
+            port: spec.port.unwrap_or_else(|| protocol.default_port(security)),
+            security,
+        },
+        credentials,
+        from,
+        rcpt: spec
+            .rcpt
+            .clone()
+            .unwrap_or_else(|| DEFAULT_RCPT.to_string()),
+    }
+}

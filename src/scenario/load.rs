@@ -1,0 +1,152 @@
+//! Reading scenario files, with errors that name the file, line and column.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::model::Scenario;
+use super::validate::validate;
+
+/// A scenario file that cannot be used, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("cannot read the file: {error}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and checks scenario text; `path` is used in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = serde_yaml::from_str(text).map_err(|error| {
+        let location = error.location();
+        ScenarioError {
+            file: path.to_path_buf(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message: explain_serde_message(&error.to_string()),
+        }
+    })?;
+    validate(&scenario, text).map_err(|problem| ScenarioError {
+        file: path.to_path_buf(),
+        line: problem.line,
+        column: problem.column,
+        message: problem.message,
+    })?;
+    Ok(scenario)
+}
+
+/// Strips the location serde_yaml appends (we print our own) and adds a
+/// "did you mean" for unknown keys and values.
+fn explain_serde_message(message: &str) -> String {
+    let message = match message.find(" at line ") {
+        Some(index) => &message[..index],
+        None => message,
+    };
+    let unknown = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|prefix| {
+            message
+                .strip_prefix(prefix)
+                .or_else(|| message.find(prefix).map(|i| &message[i + prefix.len()..]))
+        });
+    let Some(rest) = unknown else {
+        return message.to_string();
+    };
+    let Some((word, tail)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    match nearest(word, &candidates) {
+        Some(best) => format!("{message}; did you mean `{best}`?"),
+        None => message.to_string(),
+    }
+}
+
+/// The candidate closest to `word`, if it is close enough to be a typo.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word_lower = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word_lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(distance, c)| *distance <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("prot", "port"), 2);
+        assert_eq!(edit_distance("port", "port"), 0);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn suggests_the_nearest_key() {
+        let message = "unknown field `prot`, expected one of `host`, `port`, `security`";
+        assert_eq!(
+            explain_serde_message(message),
+            format!("{message}; did you mean `port`?")
+        );
+        let message = "unknown variant `stattls`, expected one of `none`, `starttls`, `tls`";
+        assert!(explain_serde_message(message).ends_with("did you mean `starttls`?"));
+        let message = "unknown field `zzzzzzzz`, expected one of `host`, `port`";
+        assert_eq!(explain_serde_message(message), message);
+    }
+
+    #[test]
+    fn strips_serde_yaml_location_suffix() {
+        assert_eq!(
+            explain_serde_message("missing field `name` at line 1 column 1"),
+            "missing field `name`"
+        );
+    }
+}

@@ -1,0 +1,502 @@
+//! The scenario file format, as serde types. Unknown keys are errors.
+//!
+//! ```yaml
+//! name: OP25B behind a local mail scanner
+//! clock: 2007-01-08T07:15:42+09:00
+//! world:
+//!   hosts:
+//!     smtp.other.example:
+//!       smtp: { ports: { 25: plain, 587: starttls }, auth: [PLAIN, LOGIN] }
+//!   users:
+//!     - { user: taro, password: hunter2, address: taro@other.example }
+//!   network:
+//!     local: [ { port: [25, 110], intercept: mail-scanner } ]
+//!     isp:   [ { port: 25, action: drop } ]
+//! client:
+//!   smtp: { host: smtp.other.example, port: 25, security: none, user: taro, password: hunter2 }
+//! expect:
+//!   smtp: { outcome: fail, client_error: "0x800CCC0F", diagnosis: outbound-port-25-blocked }
+//!   suggest: { port: 587, security: starttls }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A one-line title.
+    pub name: String,
+    /// What happened, for people.
+    #[serde(default)]
+    pub story: String,
+    /// The world's wall clock at the start (RFC 3339); certificates are
+    /// checked against it.
+    #[serde(default)]
+    pub clock: Option<Clock>,
+    /// Skip this scenario, with the reason.
+    #[serde(default)]
+    pub ignore: Option<String>,
+    /// The simulated world.
+    pub world: World,
+    /// The client of a single-probe scenario.
+    #[serde(default)]
+    pub client: Option<ClientSpec>,
+    /// The expectations of a single-probe scenario.
+    #[serde(default)]
+    pub expect: Option<Expectations>,
+    /// Several probes against the same world, in order.
+    #[serde(default)]
+    pub probes: Vec<ProbeSpec>,
+}
+
+/// One probe of a multi-probe scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// Its name, e.g. "as configured" or "after the fix".
+    pub name: String,
+    /// The client's settings.
+    pub client: ClientSpec,
+    /// What the probe must conclude.
+    #[serde(default)]
+    pub expect: Expectations,
+}
+
+/// An RFC 3339 instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock(pub OffsetDateTime);
+
+impl<'de> Deserialize<'de> for Clock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        OffsetDateTime::parse(&text, &Rfc3339).map(Clock).map_err(|_| {
+            de::Error::custom(format!(
+                "invalid clock {text:?}: expected an RFC 3339 time such as 2007-01-08T07:15:42+09:00"
+            ))
+        })
+    }
+}
+
+/// Hosts, users and the network path.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    /// Hosts by name, in order (addresses are given in this order).
+    #[serde(default)]
+    pub hosts: IndexMap<String, HostSpec>,
+    /// Mail accounts.
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    /// Layers from the client outward, each a list of first-match rules.
+    #[serde(default)]
+    pub network: IndexMap<String, Vec<RuleSpec>>,
+}
+
+/// A host and the servers it runs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// Mail domains this host serves; default: its name without the first label.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// An SMTP server.
+    #[serde(default)]
+    pub smtp: Option<SmtpSpec>,
+    /// A POP3 server.
+    #[serde(default)]
+    pub pop3: Option<Pop3Spec>,
+}
+
+/// How a server port protects its transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortMode {
+    /// Plaintext only.
+    Plain,
+    /// Plaintext with STARTTLS/STLS offered.
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+}
+
+/// An SMTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    /// Listening ports and their modes.
+    pub ports: BTreeMap<u16, PortMode>,
+    /// SASL mechanisms offered.
+    #[serde(default = "default_auth")]
+    pub auth: Vec<AuthMechanism>,
+    /// The relay policy.
+    #[serde(default)]
+    pub relay: Relay,
+}
+
+fn default_auth() -> Vec<AuthMechanism> {
+    vec![AuthMechanism::Plain, AuthMechanism::Login]
+}
+
+/// A SASL mechanism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AuthMechanism {
+    /// PLAIN.
+    Plain,
+    /// LOGIN.
+    Login,
+}
+
+/// Who may relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Relay {
+    /// Outside recipients only after AUTH.
+    #[default]
+    AuthOnly,
+    /// MAIL needs AUTH.
+    AuthRequired,
+    /// Anyone, anywhere.
+    Open,
+}
+
+/// A POP3 server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop3Spec {
+    /// Listening ports and their modes.
+    pub ports: BTreeMap<u16, PortMode>,
+}
+
+/// A mail account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// Login name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Mail address; its domain decides which servers serve the account.
+    pub address: String,
+    /// Messages already in the mailbox.
+    #[serde(default)]
+    pub mailbox: Vec<MessageSpec>,
+}
+
+/// A message in a mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// Sender address.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Subject.
+    pub subject: String,
+    /// Body text.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// One firewall rule: match on `to` and `port`, then `action` or `intercept`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Destination host(s); absent matches any.
+    #[serde(default)]
+    pub to: Option<OneOrMany<String>>,
+    /// Destination port(s); absent matches any.
+    #[serde(default)]
+    pub port: Option<OneOrMany<u16>>,
+    /// A plain action.
+    #[serde(default)]
+    pub action: Option<ActionName>,
+    /// A middlebox that takes the connection.
+    #[serde(default)]
+    pub intercept: Option<MiddleboxName>,
+    /// For `intercept`: how long the middlebox waits for its own upstream.
+    #[serde(default)]
+    pub upstream_timeout: Option<Seconds>,
+}
+
+/// Plain firewall actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionName {
+    /// Pass to the next layer.
+    Allow,
+    /// Never answer (the client times out).
+    Drop,
+    /// Refuse at once.
+    Reject,
+}
+
+/// Middleboxes that can intercept connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MiddleboxName {
+    /// A local antivirus mail scanner that cannot read TLS.
+    MailScanner,
+}
+
+/// The mail client's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Whose error messages to show.
+    #[serde(default)]
+    pub emulate: ClientName,
+    /// A server known to work, for differential probes.
+    #[serde(default)]
+    pub control: Option<String>,
+    /// The outgoing server.
+    #[serde(default)]
+    pub smtp: Option<AccountSpec>,
+    /// The incoming server.
+    #[serde(default)]
+    pub pop3: Option<AccountSpec>,
+    /// Client timeouts.
+    #[serde(default)]
+    pub timeouts: TimeoutsSpec,
+}
+
+/// An emulated client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientName {
+    /// Outlook Express 6.
+    #[default]
+    #[serde(rename = "outlook-express-6")]
+    OutlookExpress6,
+}
+
+/// A server account in the client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    /// Server name.
+    pub host: String,
+    /// Port; default from the protocol and security.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Security mode.
+    #[serde(default)]
+    pub security: SecuritySpec,
+    /// Login name.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// SMTP envelope sender.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// SMTP recipient used to test relaying.
+    #[serde(default)]
+    pub rcpt: Option<String>,
+}
+
+/// A client security setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecuritySpec {
+    /// Plaintext.
+    #[default]
+    None,
+    /// STARTTLS / STLS.
+    Starttls,
+    /// Implicit TLS ("SSL").
+    Tls,
+}
+
+/// Client timeouts.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsSpec {
+    /// TCP connect timeout (default 30 s).
+    #[serde(default)]
+    pub connect: Option<Seconds>,
+    /// Reply timeout (default 60 s).
+    #[serde(default)]
+    pub reply: Option<Seconds>,
+}
+
+/// What probes must conclude.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// For the SMTP probe.
+    #[serde(default)]
+    pub smtp: Option<ProtocolExpectation>,
+    /// For the POP3 probe.
+    #[serde(default)]
+    pub pop3: Option<ProtocolExpectation>,
+    /// The suggested configuration of the (first) probed protocol.
+    #[serde(default)]
+    pub suggest: Option<SuggestSpec>,
+}
+
+/// Expectations for one protocol.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolExpectation {
+    /// Whether the configured account works.
+    #[serde(default)]
+    pub outcome: Option<OutcomeSpec>,
+    /// The emulated client's error code, e.g. `0x800CCC0F`.
+    #[serde(default)]
+    pub client_error: Option<String>,
+    /// The cause id.
+    #[serde(default)]
+    pub diagnosis: Option<String>,
+    /// The suggested working configuration.
+    #[serde(default)]
+    pub suggest: Option<SuggestSpec>,
+}
+
+/// Works or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeSpec {
+    /// Every step worked.
+    Ok,
+    /// Some step failed.
+    Fail,
+}
+
+/// A suggested configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestSpec {
+    /// Port.
+    pub port: u16,
+    /// Security.
+    pub security: SecuritySpec,
+}
+
+/// A single value or a list, e.g. `port: 25` or `port: [25, 587]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrManyVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut values = Vec::new();
+                while let Some(value) = seq.next_element()? {
+                    values.push(value);
+                }
+                Ok(OneOrMany(values))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
+            }
+        }
+
+        deserializer.deserialize_any(OneOrManyVisitor(PhantomData))
+    }
+}
+
+/// A duration: a number of seconds (`30`, `0.5`) or a string with a unit
+/// (`"30s"`, `"500ms"`, `"2m"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    /// Parses `"30s"`, `"500ms"`, `"2m"` or a plain number of seconds.
+    pub fn parse(text: &str) -> Option<Duration> {
+        let text = text.trim();
+        let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+            (n, 0.001)
+        } else if let Some(n) = text.strip_suffix('s') {
+            (n, 1.0)
+        } else if let Some(n) = text.strip_suffix('m') {
+            (n, 60.0)
+        } else {
+            (text, 1.0)
+        };
+        let value: f64 = number.trim().parse().ok()?;
+        (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value * scale))
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecondsVisitor;
+
+        impl Visitor<'_> for SecondsVisitor {
+            type Value = Seconds;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 30, \"30s\", \"500ms\" or \"2m\"")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seconds, E> {
+                Ok(Seconds(Duration::from_secs(v)))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
+                u64::try_from(v)
+                    .map(|v| Seconds(Duration::from_secs(v)))
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {
+                Seconds::parse(&v.to_string())
+                    .map(Seconds)
+                    .ok_or_else(|| E::custom("a duration must be a non-negative number of seconds"))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
+                Seconds::parse(v).map(Seconds).ok_or_else(|| {
+                    E::custom(format!(
+                        "invalid duration {v:?}: use 30, \"30s\", \"500ms\" or \"2m\""
+                    ))
+                })
+            }
+        }
+
+        deserializer.deserialize_any(SecondsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(Seconds::parse("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(Seconds::parse("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(Seconds::parse("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(Seconds::parse("15"), Some(Duration::from_secs(15)));
+        assert_eq!(Seconds::parse("-1s"), None);
+        assert_eq!(Seconds::parse("soon"), None);
+    }
+}

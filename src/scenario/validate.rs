@@ -1,0 +1,241 @@
+//! Checks that serde cannot express: references between parts of a scenario,
+//! known cause ids, one probe form. Each problem points at the text it is about.
+
+use std::collections::BTreeSet;
+
+use super::load::nearest;
+use super::model::{ClientSpec, Expectations, Scenario};
+use crate::diagnose::Cause;
+
+/// A problem found after parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line of the text the problem is about, when found.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Checks a parsed scenario; `source` is its text, to locate problems.
+pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
+    let problem = |needle: &str, message: String| {
+        let (line, column) = locate(source, needle).unzip();
+        Err(Problem {
+            line,
+            column,
+            message,
+        })
+    };
+    let hosts: Vec<&str> = scenario.world.hosts.keys().map(String::as_str).collect();
+
+    for (name, host) in &scenario.world.hosts {
+        if !is_host_name(name) {
+            return problem(
+                name,
+                format!("`{name}` is not a valid host name (letters, digits, '-' and '.')"),
+            );
+        }
+        if let (Some(smtp), Some(pop3)) = (&host.smtp, &host.pop3) {
+            if let Some(port) = smtp.ports.keys().find(|p| pop3.ports.contains_key(p)) {
+                return problem(
+                    name,
+                    format!("host `{name}` has both SMTP and POP3 on port {port}"),
+                );
+            }
+        }
+        for port in host
+            .smtp
+            .iter()
+            .flat_map(|s| s.ports.keys())
+            .chain(host.pop3.iter().flat_map(|p| p.ports.keys()))
+        {
+            if *port == 0 {
+                return problem(
+                    name,
+                    format!("host `{name}` listens on port 0; use a port from 1 to 65535"),
+                );
+            }
+        }
+    }
+
+    let mut users = BTreeSet::new();
+    for user in &scenario.world.users {
+        if !users.insert(user.user.as_str()) {
+            return problem(&user.user, format!("user `{}` is listed twice", user.user));
+        }
+        if !user.address.contains('@') {
+            return problem(
+                &user.address,
+                format!(
+                    "address `{}` of user `{}` has no '@'",
+                    user.address, user.user
+                ),
+            );
+        }
+    }
+
+    for (layer, rules) in &scenario.world.network {
+        for (index, rule) in rules.iter().enumerate() {
+            let at = format!("rule {} of network layer `{layer}`", index + 1);
+            match (&rule.action, &rule.intercept) {
+                (Some(_), Some(_)) => {
+                    return problem(
+                        layer,
+                        format!("{at} has both `action` and `intercept`; a rule does one thing"),
+                    )
+                }
+                (None, None) => {
+                    return problem(
+                        layer,
+                        format!(
+                            "{at} needs `action: allow|drop|reject` or `intercept: mail-scanner`"
+                        ),
+                    )
+                }
+                _ => {}
+            }
+            if rule.upstream_timeout.is_some() && rule.intercept.is_none() {
+                return problem(
+                    layer,
+                    format!("{at}: `upstream_timeout` applies only to `intercept` rules"),
+                );
+            }
+            for host in rule.to.iter().flat_map(|t| t.0.iter()) {
+                if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+                    return problem(host, unknown_host(host, &hosts, &at));
+                }
+            }
+        }
+    }
+
+    let probes: Vec<(&str, &ClientSpec, Option<&Expectations>)> =
+        match (&scenario.client, scenario.probes.is_empty()) {
+            (Some(_), false) => {
+                return problem(
+                    "probes:",
+                    "use either `client`/`expect` (one probe) or `probes` (several), not both"
+                        .into(),
+                )
+            }
+            (None, true) => {
+                return problem(
+                    "world:",
+                    "the scenario has no probe: add `client` and `expect`, or `probes`".into(),
+                )
+            }
+            (None, false) => {
+                if scenario.expect.is_some() {
+                    return problem(
+                        "expect:",
+                        "with `probes`, each probe has its own `expect`".into(),
+                    );
+                }
+                scenario
+                    .probes
+                    .iter()
+                    .map(|p| (p.name.as_str(), &p.client, Some(&p.expect)))
+                    .collect()
+            }
+            (Some(client), true) => vec![("as configured", client, scenario.expect.as_ref())],
+        };
+    for (name, client, expect) in probes {
+        if client.smtp.is_none() && client.pop3.is_none() {
+            return problem(
+                name,
+                format!("probe `{name}`: the client needs `smtp`, `pop3` or both"),
+            );
+        }
+        if let Some(control) = &client.control {
+            if !hosts.iter().any(|h| h.eq_ignore_ascii_case(control)) {
+                return problem(
+                    control,
+                    unknown_host(control, &hosts, &format!("probe `{name}`: control")),
+                );
+            }
+        }
+        let Some(expect) = expect else { continue };
+        if expect.smtp.is_some() && client.smtp.is_none() {
+            return problem(
+                "smtp:",
+                format!("probe `{name}` expects an SMTP result but the client has no `smtp`"),
+            );
+        }
+        if expect.pop3.is_some() && client.pop3.is_none() {
+            return problem(
+                "pop3:",
+                format!("probe `{name}` expects a POP3 result but the client has no `pop3`"),
+            );
+        }
+        for id in [&expect.smtp, &expect.pop3]
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.diagnosis.as_deref())
+        {
+            if Cause::from_id(id).is_none() {
+                let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
+                let hint = match nearest(id, &ids) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "`mailprobe explain` lists the causes".to_string(),
+                };
+                return problem(id, format!("unknown diagnosis `{id}`; {hint}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unknown_host(host: &str, hosts: &[&str], at: &str) -> String {
+    match nearest(host, hosts) {
+        Some(best) => {
+            format!("{at}: host `{host}` is not in `world.hosts`; did you mean `{best}`?")
+        }
+        None => format!("{at}: host `{host}` is not in `world.hosts`"),
+    }
+}
+
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// The 1-based line and column of the first occurrence of `needle`.
+fn locate(source: &str, needle: &str) -> Option<(usize, usize)> {
+    source.lines().enumerate().find_map(|(index, line)| {
+        let column = line.find(needle)?;
+        Some((index + 1, line[..column].chars().count() + 1))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names() {
+        assert!(is_host_name("smtp.other.example"));
+        assert!(is_host_name("localhost"));
+        assert!(!is_host_name("bad_name.example"));
+        assert!(!is_host_name("-x.example"));
+        assert!(!is_host_name("a..b"));
+    }
+
+    #[test]
+    fn locates_text() {
+        assert_eq!(
+            locate("a: 1\n  to: mx.example\n", "mx.example"),
+            Some((2, 7))
+        );
+        assert_eq!(locate("a: 1\n", "zzz"), None);
+    }
+}
