@@ -1,0 +1,162 @@
+//! Properties of the harness as a whole: determinism, virtual time, redaction,
+//! distinct diagnoses, errors people can act on.
+
+use std::path::Path;
+
+use mailprobe::harness;
+use mailprobe::scenario::{self, Scenario};
+
+fn load(relative: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(relative);
+    scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn two_runs_give_byte_identical_transcripts() {
+    for file in [
+        "seed/op25b-behind-scanner.yaml",
+        "seed/gmail-like-behind-scanner.yaml",
+    ] {
+        let scenario = load(file);
+        let first = harness::run(&scenario).unwrap().transcript;
+        let second = harness::run(&scenario).unwrap().transcript;
+        assert_eq!(first, second, "{file}");
+    }
+}
+
+#[test]
+fn dropped_syns_cost_virtual_seconds() {
+    let run = harness::run(&load("seed/second-pc-without-scanner.yaml")).unwrap();
+    let smtp = run
+        .probes
+        .iter()
+        .find(|p| p.probe == "third-party account" && p.protocol.name() == "smtp")
+        .unwrap();
+    let (_, failed_at) = smtp.report.configured.span();
+    assert_eq!(
+        failed_at.as_secs(),
+        30,
+        "the connect timeout elapsed in virtual time"
+    );
+    assert!(run
+        .transcript
+        .contains("FAILED at connect: timed out after 30s"));
+}
+
+#[test]
+fn the_two_0x800ccc0f_cases_get_different_diagnoses() {
+    let op25b = harness::run(&load("seed/op25b-behind-scanner.yaml")).unwrap();
+    let scanner = harness::run(&load("seed/gmail-like-behind-scanner.yaml")).unwrap();
+    let first = &op25b.probes[0];
+    let second = &scanner.probes[0];
+    assert_eq!(first.client_error.as_ref().unwrap().code, "0x800CCC0F");
+    assert_eq!(second.client_error.as_ref().unwrap().code, "0x800CCC0F");
+    assert_eq!(first.diagnosis.cause.id(), "outbound-port-25-blocked");
+    assert_eq!(second.diagnosis.cause.id(), "tls-broken-by-local-scanner");
+}
+
+#[test]
+fn passwords_never_reach_transcripts() {
+    for (file, password) in [
+        ("seed/op25b-behind-scanner.yaml", "hunter2"),
+        ("causes/auth-failed-pop3.yaml", "old-password"),
+        ("seed/second-pc-without-scanner.yaml", "s3cret"),
+    ] {
+        let run = harness::run(&load(file)).unwrap();
+        assert!(
+            !run.transcript.contains(password),
+            "{file} leaks its password"
+        );
+        let plain = mock_servers::sasl::encode_plain("taro", "hunter2");
+        assert!(
+            !run.transcript.contains(&plain),
+            "{file} leaks the AUTH PLAIN blob"
+        );
+    }
+}
+
+#[test]
+fn wrong_expectations_fail_with_expected_and_actual() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed/op25b-behind-scanner.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "diagnosis: outbound-port-25-blocked",
+        "diagnosis: tls-broken-by-local-scanner",
+    );
+    let scenario = scenario::parse(&text, Path::new("edited.yaml")).unwrap();
+    let run = harness::run(&scenario).unwrap();
+    assert!(!run.passed());
+    assert_eq!(
+        run.probes[0].mismatches,
+        vec![
+            "diagnosis: expected tls-broken-by-local-scanner, got outbound-port-25-blocked"
+                .to_string()
+        ]
+    );
+}
+
+const MINIMAL: &str = "name: minimal
+world:
+  hosts:
+    mx.example:
+      smtp: { ports: { 25: plain } }
+client:
+  smtp: { host: mx.example, port: 25 }
+";
+
+#[test]
+fn a_misspelled_key_names_line_column_and_the_fix() {
+    let text = MINIMAL.replace("port: 25 }", "prot: 25 }");
+    let error = scenario::parse(&text, Path::new("typo.yaml")).unwrap_err();
+    assert_eq!((error.line, error.column), (Some(7), Some(29)), "{error}");
+    let shown = error.to_string();
+    assert!(shown.starts_with("typo.yaml:7:29: "), "{shown}");
+    assert!(shown.contains("unknown field `prot`"), "{shown}");
+    assert!(shown.ends_with("did you mean `port`?"), "{shown}");
+}
+
+#[test]
+fn a_misspelled_value_and_an_unknown_host_are_explained() {
+    let text = MINIMAL.replace("port: 25 }", "port: 25, security: stattls }");
+    let error = scenario::parse(&text, Path::new("typo.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("did you mean `starttls`?"), "{error}");
+
+    let text = format!("{MINIMAL}  control: mx.exmaple\n");
+    let error = scenario::parse(&text, Path::new("typo.yaml")).unwrap_err();
+    assert_eq!(error.line, Some(8));
+    assert!(
+        error.message.contains("did you mean `mx.example`?"),
+        "{error}"
+    );
+
+    let text = format!("{MINIMAL}expect:\n  smtp: {{ diagnosis: outbound-port-25-blokced }}\n");
+    let error = scenario::parse(&text, Path::new("typo.yaml")).unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("did you mean `outbound-port-25-blocked`?"),
+        "{error}"
+    );
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    for text in [
+        "",
+        "name: [",
+        "- a\n- b\n",
+        "name: x\nworld: 5\nclient: {}\n",
+        "\u{0}\u{1}",
+    ] {
+        assert!(
+            scenario::parse(text, Path::new("bad.yaml")).is_err(),
+            "{text:?}"
+        );
+    }
+}
