@@ -15,3 +15,4 @@ pub mod harness;
 pub mod net;
 pub mod probe;
 pub mod scenario;
+pub mod explain;

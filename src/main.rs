@@ -29,6 +29,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
     },
+    /// Explain a cause id (outbound-port-25-blocked) or a client error code (0x800CCC0F).
+    Explain {
+        /// A cause id or an error code.
+        topic: String,
+    },
     /// Check scenario files for errors without running them.
     Check {
         /// Scenario files or folders (default: scenarios/).
@@ -41,6 +46,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { paths, transcripts } => run(&default_paths(paths), transcripts.as_deref()),
         Command::Check { paths } => check(&default_paths(paths)),
+        Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
+            print!("{text}");
+            true
+        }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -72,6 +81,9 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>) -> Result<bool, String> {
         return Err(format!("no scenario files (*.yaml) under {}", show(paths)));
     }
     let (mut passed, mut failed) = (0usize, 0usize);
+    let wall = std::time::Instant::now();
+    let mut virtual_time = std::time::Duration::ZERO;
+    let mut replayed = 0usize;
     for file in &files {
         let scenario = match scenario::load(file) {
             Ok(scenario) => scenario,
@@ -93,6 +105,8 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>) -> Result<bool, String> {
                 continue;
             }
         };
+        replayed += 1;
+        virtual_time += outcome.virtual_time;
         for probe in &outcome.probes {
             let status = if probe.passed() { "PASS" } else { "FAIL" };
             let code = probe.client_error.as_ref().map_or("no error", |e| e.code);
@@ -116,6 +130,11 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>) -> Result<bool, String> {
             write_transcript(folder, file, paths, &outcome.transcript)?;
         }
     }
+    println!(
+        "replayed {replayed} scenarios in {:.3} s of wall time ({:.0} s of virtual time)",
+        wall.elapsed().as_secs_f64(),
+        virtual_time.as_secs_f64()
+    );
     println!("{passed} passed, {failed} failed");
     Ok(failed == 0)
 }

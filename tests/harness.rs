@@ -160,3 +160,25 @@ fn malformed_input_is_an_error_not_a_panic() {
         );
     }
 }
+
+/// The catalogue's list of codes per cause agrees with the client emulation
+/// on every scenario of the library, so `mailprobe explain CODE` is complete.
+#[test]
+fn catalogue_codes_cover_what_the_library_shows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for file in scenario::discover(&[root]).unwrap() {
+        let run = harness::run(&scenario::load(&file).unwrap()).unwrap();
+        for probe in &run.probes {
+            let Some(error) = &probe.client_error else { continue };
+            let info = probe.diagnosis.cause.info();
+            assert!(
+                info.outlook_express_codes.contains(&error.code),
+                "{}: {} shows {} but the catalogue lists {:?}",
+                file.display(),
+                info.id,
+                error.code,
+                info.outlook_express_codes
+            );
+        }
+    }
+}

@@ -57,6 +57,8 @@ pub struct CauseInfo {
     pub remedy: &'static str,
     /// Where to read more.
     pub references: &'static [&'static str],
+    /// The Outlook Express 6 error codes this cause shows up as.
+    pub outlook_express_codes: &'static [&'static str],
 }
 
 impl Cause {
@@ -101,6 +103,7 @@ impl Cause {
                 evidence: "No step failed.",
                 remedy: "Nothing to do.",
                 references: &[],
+                outlook_express_codes: &[],
             },
             Cause::OutboundPort25Blocked => CauseInfo {
                 id: "outbound-port-25-blocked",
@@ -117,6 +120,7 @@ impl Cause {
                     "RFC 5068 (Email Submission Operations: Access and Accountability Requirements)",
                     "RFC 8314 (Cleartext Considered Obsolete)",
                 ],
+                outlook_express_codes: &["0x800CCC0F", "0x800CCC0E"],
             },
             Cause::TlsBrokenByLocalScanner => CauseInfo {
                 id: "tls-broken-by-local-scanner",
@@ -130,6 +134,7 @@ impl Cause {
                 remedy: "Take the TLS mail ports (465, 995, and 587/110 if STARTTLS is used) out of \
                          the antivirus program's mail scanning, or turn off its SSL mail scanning.",
                 references: &["RFC 8314 (Cleartext Considered Obsolete), section 3"],
+                outlook_express_codes: &["0x800CCC0F"],
             },
             Cause::ImplicitTlsExpected => CauseInfo {
                 id: "implicit-tls-expected",
@@ -141,6 +146,7 @@ impl Cause {
                 remedy: "Turn on SSL/TLS for this port (\"This server requires a secure connection\"), \
                          or use the port that matches the security setting.",
                 references: &["RFC 8314, section 3.3 and 7"],
+                outlook_express_codes: &["0x8004210B", "0x8004210A"],
             },
             Cause::PlaintextExpected => CauseInfo {
                 id: "plaintext-expected",
@@ -152,6 +158,7 @@ impl Cause {
                 remedy: "Use STARTTLS (STLS) on this port instead of SSL/TLS, or use the implicit-TLS \
                          port (465 for SMTP, 995 for POP3).",
                 references: &["RFC 3207 (SMTP STARTTLS)", "RFC 2595 (POP3 STLS)", "RFC 8314"],
+                outlook_express_codes: &["0x800CCC1A"],
             },
             Cause::AuthFailed => CauseInfo {
                 id: "auth-failed",
@@ -161,6 +168,7 @@ impl Cause {
                 remedy: "Check the user name (often the full address) and the password; reset the \
                          password with the provider if needed.",
                 references: &["RFC 4954 (SMTP AUTH), section 6", "RFC 1939 (POP3), section 7"],
+                outlook_express_codes: &["0x800CCC60", "0x800CCC90", "0x800CCC92"],
             },
             Cause::AuthUnavailable => CauseInfo {
                 id: "auth-unavailable",
@@ -169,6 +177,7 @@ impl Cause {
                 evidence: "The EHLO reply's AUTH line is missing or has no PLAIN or LOGIN.",
                 remedy: "Use the provider's submission port (587 with STARTTLS), where AUTH is offered.",
                 references: &["RFC 4954 (SMTP AUTH)"],
+                outlook_express_codes: &["0x800CCC60"],
             },
             Cause::RelayDenied => CauseInfo {
                 id: "relay-denied",
@@ -180,6 +189,7 @@ impl Cause {
                 remedy: "Turn on \"My server requires authentication\" with the account's user name \
                          and password, or send through the provider that hosts the address.",
                 references: &["RFC 5321, section 3.6", "RFC 4954, section 6", "RFC 3463 (X.7.1)"],
+                outlook_express_codes: &["0x800CCC78", "0x800CCC79"],
             },
             Cause::ConnectionRefused => CauseInfo {
                 id: "connection-refused",
@@ -188,6 +198,7 @@ impl Cause {
                 evidence: "Connect fails immediately with \"refused\" (socket error 10061).",
                 remedy: "Check the port number; use the port the provider documents.",
                 references: &["RFC 9293 (TCP), section 3.5.2"],
+                outlook_express_codes: &["0x800CCC0E"],
             },
             Cause::HostNotFound => CauseInfo {
                 id: "host-not-found",
@@ -196,6 +207,7 @@ impl Cause {
                 evidence: "No address for the name (socket error 11004).",
                 remedy: "Check the spelling of the server name, and that DNS works on this network.",
                 references: &["RFC 1035"],
+                outlook_express_codes: &["0x800CCC0D"],
             },
             Cause::ConnectTimedOut => CauseInfo {
                 id: "connect-timed-out",
@@ -206,6 +218,7 @@ impl Cause {
                 remedy: "Check the server name and that the network (firewall, proxy) lets mail \
                          ports out; try again later if the server is down.",
                 references: &["RFC 9293 (TCP)"],
+                outlook_express_codes: &["0x800CCC0E"],
             },
             Cause::ConnectionClosed => CauseInfo {
                 id: "connection-closed",
@@ -215,6 +228,7 @@ impl Cause {
                 remedy: "Check for a local proxy or security program on the mail ports; ask the \
                          provider whether the server limits connections.",
                 references: &[],
+                outlook_express_codes: &["0x800CCC0F"],
             },
             Cause::ReplyTimedOut => CauseInfo {
                 id: "reply-timed-out",
@@ -223,6 +237,7 @@ impl Cause {
                 evidence: "A reply timeout at a step other than the greeting of an implicit-TLS port.",
                 remedy: "Raise the client's server timeout; check the network path for stalls.",
                 references: &[],
+                outlook_express_codes: &["0x8004210B", "0x8004210A"],
             },
             Cause::StartTlsUnavailable => CauseInfo {
                 id: "starttls-unavailable",
@@ -232,6 +247,7 @@ impl Cause {
                 remedy: "Use the port where the provider offers TLS (587 with STARTTLS, 465 or 995 \
                          with TLS).",
                 references: &["RFC 3207", "RFC 2595"],
+                outlook_express_codes: &["0x800CCC1A"],
             },
             Cause::TlsFailed => CauseInfo {
                 id: "tls-failed",
@@ -240,6 +256,7 @@ impl Cause {
                 evidence: "A TLS alert or certificate error.",
                 remedy: "See the TLS error in the evidence.",
                 references: &["RFC 8446 (TLS 1.3)"],
+                outlook_express_codes: &["0x800CCC1A", "0x800CCC0F"],
             },
             Cause::ServerRejected => CauseInfo {
                 id: "server-rejected",
@@ -248,6 +265,7 @@ impl Cause {
                 evidence: "The reply in the evidence.",
                 remedy: "Read the server's reply; contact the provider if it persists.",
                 references: &["RFC 5321, section 4.2"],
+                outlook_express_codes: &["0x800CCC60", "0x800CCC61", "0x800CCC67", "0x800CCC6F", "0x800CCC78", "0x800CCC79", "0x800CCC90", "0x800CCC93"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
@@ -256,6 +274,7 @@ impl Cause {
                 evidence: "None of the catalogue's rules matched.",
                 remedy: "Read the transcript; file it as a new scenario.",
                 references: &[],
+                outlook_express_codes: &[],
             },
         }
     }

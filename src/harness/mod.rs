@@ -65,6 +65,8 @@ pub struct ScenarioRun {
     pub probes: Vec<ProbeRun>,
     /// The transcript: every attempt, verdict and the network's log.
     pub transcript: String,
+    /// How much virtual time the scenario took.
+    pub virtual_time: std::time::Duration,
 }
 
 impl ScenarioRun {
@@ -95,6 +97,7 @@ pub fn run(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
 }
 
 async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+    let started = tokio::time::Instant::now();
     let clock = scenario.clock.map_or_else(
         || OffsetDateTime::parse(DEFAULT_CLOCK, &Rfc3339).expect("valid constant"),
         |c| c.0,
@@ -172,6 +175,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
         name: scenario.name.clone(),
         probes,
         transcript,
+        virtual_time: started.elapsed(),
     })
 }
 

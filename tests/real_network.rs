@@ -1,0 +1,96 @@
+//! The same probe over real TCP on loopback: the mock servers serve a
+//! `TcpStream` as they serve an in-memory stream, and faults give the same
+//! error kinds as in the simulation.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mailprobe::diagnose::{diagnose, Cause};
+use mailprobe::net::{Network, RealNetwork};
+use mailprobe::probe::tls::client_config;
+use mailprobe::probe::{Account, Credentials, Endpoint, Failure, Prober, Protocol, Security, Step, Timeouts};
+use mock_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
+use mock_servers::smtp::{SmtpConfig, SmtpServer};
+use mock_servers::tls::{CertificateAuthority, Validity};
+use mock_servers::TlsMode;
+use rustls::time_provider::DefaultTimeProvider;
+use rustls::RootCertStore;
+use tokio::net::TcpListener;
+
+/// An SMTP server with STARTTLS on an ephemeral loopback port, serving `connections` clients.
+async fn loopback_smtp(connections: usize) -> (SocketAddr, RootCertStore) {
+    let validity = Validity::around(time::OffsetDateTime::now_utc());
+    let ca = CertificateAuthority::new("Loopback Test CA", validity).unwrap();
+    let tls = ca.issue(&["127.0.0.1".to_string()], validity).unwrap().server_config().unwrap();
+    let mut store = MailStore::new();
+    store.add_account(MailAccount {
+        user: "taro".into(),
+        password: "hunter2".into(),
+        address: "taro@loopback.example".into(),
+    });
+    let mut config = SmtpConfig::new("mx.loopback.example");
+    config.domains = vec!["loopback.example".into()];
+    let server = SmtpServer::new(config, SharedStore::new(store), Some(tls));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..connections {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let server = server.clone();
+            tokio::spawn(async move { server.serve(stream, TlsMode::StartTls).await });
+        }
+    });
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.certificate().clone()).unwrap();
+    (address, roots)
+}
+
+fn account(port: u16, password: &str) -> Account {
+    Account {
+        endpoint: Endpoint {
+            protocol: Protocol::Smtp,
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::StartTls,
+        },
+        credentials: Some(Credentials {
+            user: "taro".into(),
+            password: password.into(),
+        }),
+        from: "taro@loopback.example".into(),
+        rcpt: "someone@elsewhere.example".into(),
+    }
+}
+
+fn prober(roots: RootCertStore) -> Prober {
+    let tls = client_config(roots, Arc::new(DefaultTimeProvider));
+    Prober::new(Arc::new(RealNetwork), tls, Timeouts::default())
+}
+
+#[tokio::test]
+async fn starttls_auth_and_envelope_over_tcp() {
+    let (address, roots) = loopback_smtp(1).await;
+    let report = prober(roots).probe(&account(address.port(), "hunter2"), None).await;
+    assert!(report.configured.is_ok(), "{:?}", report.configured);
+    assert_eq!(diagnose(&report).cause, Cause::Ok);
+}
+
+#[tokio::test]
+async fn wrong_password_over_tcp_is_auth_failed() {
+    let (address, roots) = loopback_smtp(1).await;
+    let report = prober(roots).probe(&account(address.port(), "wrong"), None).await;
+    assert_eq!(report.configured.failure().map(|(step, f)| (step, f.reply_code())), Some((Step::Auth, Some(535))));
+    assert!(report.follow_ups.is_empty(), "account failures need no follow-ups");
+    assert_eq!(diagnose(&report).cause, Cause::AuthFailed);
+}
+
+#[tokio::test]
+async fn a_closed_port_is_refused_as_in_the_simulation() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let error = RealNetwork.connect(address).await.err().unwrap();
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+    let report = prober(RootCertStore::empty()).probe(&account(address.port(), "x"), None).await;
+    assert_eq!(report.configured.failure(), Some((Step::Connect, &Failure::Refused)));
+}
