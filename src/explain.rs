@@ -15,7 +15,11 @@ pub fn explain(topic: &str) -> Result<String, String> {
     let causes: Vec<CauseInfo> = Cause::ALL
         .iter()
         .map(|c| c.info())
-        .filter(|info| info.outlook_express_codes.iter().any(|c| c.eq_ignore_ascii_case(&code)))
+        .filter(|info| {
+            info.outlook_express_codes
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&code))
+        })
         .collect();
     if causes.is_empty() {
         let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
@@ -29,14 +33,21 @@ pub fn explain(topic: &str) -> Result<String, String> {
         causes.len()
     );
     for info in causes {
-        let _ = write!(out, "\n{} — {}\n  how to tell: {}\n  remedy: {}\n", info.id, info.title, info.evidence, info.remedy);
+        let _ = write!(
+            out,
+            "\n{} — {}\n  how to tell: {}\n  remedy: {}\n",
+            info.id, info.title, info.evidence, info.remedy
+        );
     }
     Ok(out)
 }
 
 /// `800ccc0f` or `0x800ccc0f` → `0x800CCC0F`.
 fn normalize_code(topic: &str) -> String {
-    let hex = topic.strip_prefix("0x").or_else(|| topic.strip_prefix("0X")).unwrap_or(topic);
+    let hex = topic
+        .strip_prefix("0x")
+        .or_else(|| topic.strip_prefix("0X"))
+        .unwrap_or(topic);
     format!("0x{}", hex.to_ascii_uppercase())
 }
 
@@ -46,7 +57,11 @@ fn describe_cause(info: CauseInfo) -> String {
     let _ = writeln!(out, "Evidence: {}\n", info.evidence);
     let _ = writeln!(out, "Remedy: {}", info.remedy);
     if !info.outlook_express_codes.is_empty() {
-        let _ = writeln!(out, "\nOutlook Express 6 shows: {}", info.outlook_express_codes.join(", "));
+        let _ = writeln!(
+            out,
+            "\nOutlook Express 6 shows: {}",
+            info.outlook_express_codes.join(", ")
+        );
     }
     if !info.references.is_empty() {
         let _ = writeln!(out, "\nReferences:");
@@ -65,7 +80,11 @@ mod tests {
     fn a_code_lists_every_cause_behind_it() {
         let text = explain("0x800ccc0f").unwrap();
         assert!(text.starts_with("Outlook Express shows 0x800CCC0F"));
-        for id in ["outbound-port-25-blocked", "tls-broken-by-local-scanner", "connection-closed"] {
+        for id in [
+            "outbound-port-25-blocked",
+            "tls-broken-by-local-scanner",
+            "connection-closed",
+        ] {
             assert!(text.contains(id), "{id} missing from:\n{text}");
         }
         assert!(!text.contains("auth-failed"));

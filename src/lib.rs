@@ -11,8 +11,8 @@
 //!   time and checks their conclusions.
 
 pub mod diagnose;
+pub mod explain;
 pub mod harness;
 pub mod net;
 pub mod probe;
 pub mod scenario;
-pub mod explain;

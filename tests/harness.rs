@@ -169,7 +169,9 @@ fn catalogue_codes_cover_what_the_library_shows() {
     for file in scenario::discover(&[root]).unwrap() {
         let run = harness::run(&scenario::load(&file).unwrap()).unwrap();
         for probe in &run.probes {
-            let Some(error) = &probe.client_error else { continue };
+            let Some(error) = &probe.client_error else {
+                continue;
+            };
             let info = probe.diagnosis.cause.info();
             assert!(
                 info.outlook_express_codes.contains(&error.code),

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use mailprobe::diagnose::{diagnose, Cause};
 use mailprobe::net::{Network, RealNetwork};
 use mailprobe::probe::tls::client_config;
-use mailprobe::probe::{Account, Credentials, Endpoint, Failure, Prober, Protocol, Security, Step, Timeouts};
+use mailprobe::probe::{
+    Account, Credentials, Endpoint, Failure, Prober, Protocol, Security, Step, Timeouts,
+};
 use mock_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
 use mock_servers::smtp::{SmtpConfig, SmtpServer};
 use mock_servers::tls::{CertificateAuthority, Validity};
@@ -21,7 +23,11 @@ use tokio::net::TcpListener;
 async fn loopback_smtp(connections: usize) -> (SocketAddr, RootCertStore) {
     let validity = Validity::around(time::OffsetDateTime::now_utc());
     let ca = CertificateAuthority::new("Loopback Test CA", validity).unwrap();
-    let tls = ca.issue(&["127.0.0.1".to_string()], validity).unwrap().server_config().unwrap();
+    let tls = ca
+        .issue(&["127.0.0.1".to_string()], validity)
+        .unwrap()
+        .server_config()
+        .unwrap();
     let mut store = MailStore::new();
     store.add_account(MailAccount {
         user: "taro".into(),
@@ -35,7 +41,9 @@ async fn loopback_smtp(connections: usize) -> (SocketAddr, RootCertStore) {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         for _ in 0..connections {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let server = server.clone();
             tokio::spawn(async move { server.serve(stream, TlsMode::StartTls).await });
         }
@@ -70,7 +78,9 @@ fn prober(roots: RootCertStore) -> Prober {
 #[tokio::test]
 async fn starttls_auth_and_envelope_over_tcp() {
     let (address, roots) = loopback_smtp(1).await;
-    let report = prober(roots).probe(&account(address.port(), "hunter2"), None).await;
+    let report = prober(roots)
+        .probe(&account(address.port(), "hunter2"), None)
+        .await;
     assert!(report.configured.is_ok(), "{:?}", report.configured);
     assert_eq!(diagnose(&report).cause, Cause::Ok);
 }
@@ -78,9 +88,20 @@ async fn starttls_auth_and_envelope_over_tcp() {
 #[tokio::test]
 async fn wrong_password_over_tcp_is_auth_failed() {
     let (address, roots) = loopback_smtp(1).await;
-    let report = prober(roots).probe(&account(address.port(), "wrong"), None).await;
-    assert_eq!(report.configured.failure().map(|(step, f)| (step, f.reply_code())), Some((Step::Auth, Some(535))));
-    assert!(report.follow_ups.is_empty(), "account failures need no follow-ups");
+    let report = prober(roots)
+        .probe(&account(address.port(), "wrong"), None)
+        .await;
+    assert_eq!(
+        report
+            .configured
+            .failure()
+            .map(|(step, f)| (step, f.reply_code())),
+        Some((Step::Auth, Some(535)))
+    );
+    assert!(
+        report.follow_ups.is_empty(),
+        "account failures need no follow-ups"
+    );
     assert_eq!(diagnose(&report).cause, Cause::AuthFailed);
 }
 
@@ -91,6 +112,11 @@ async fn a_closed_port_is_refused_as_in_the_simulation() {
     drop(listener);
     let error = RealNetwork.connect(address).await.err().unwrap();
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
-    let report = prober(RootCertStore::empty()).probe(&account(address.port(), "x"), None).await;
-    assert_eq!(report.configured.failure(), Some((Step::Connect, &Failure::Refused)));
+    let report = prober(RootCertStore::empty())
+        .probe(&account(address.port(), "x"), None)
+        .await;
+    assert_eq!(
+        report.configured.failure(),
+        Some((Step::Connect, &Failure::Refused))
+    );
 }

@@ -155,10 +155,15 @@ mod tests {
         }
     }
 
-    fn attempt(purpose: Purpose, port: u16, security: Security, outcome: Option<(Step, Failure)>) -> Attempt {
-        let reached = outcome
-            .as_ref()
-            .is_none_or(|(step, _)| !matches!(step, Step::Connect | Step::Greeting | Step::TlsHandshake));
+    fn attempt(
+        purpose: Purpose,
+        port: u16,
+        security: Security,
+        outcome: Option<(Step, Failure)>,
+    ) -> Attempt {
+        let reached = outcome.as_ref().is_none_or(|(step, _)| {
+            !matches!(step, Step::Connect | Step::Greeting | Step::TlsHandshake)
+        });
         let events = if reached {
             vec![Event {
                 at: Duration::ZERO,
@@ -178,7 +183,11 @@ mod tests {
         }
     }
 
-    fn report(configured: Attempt, follow_ups: Vec<Attempt>, control: Option<Attempt>) -> ProbeReport {
+    fn report(
+        configured: Attempt,
+        follow_ups: Vec<Attempt>,
+        control: Option<Attempt>,
+    ) -> ProbeReport {
         ProbeReport {
             configured,
             follow_ups,
@@ -193,74 +202,175 @@ mod tests {
         }
     }
 
-    fn cause(configured: Option<(Step, Failure)>, port: u16, security: Security, follow_ups: Vec<Attempt>, control: Option<Attempt>) -> Cause {
-        diagnose(&report(attempt(Purpose::Configured, port, security, configured), follow_ups, control)).cause
+    fn cause(
+        configured: Option<(Step, Failure)>,
+        port: u16,
+        security: Security,
+        follow_ups: Vec<Attempt>,
+        control: Option<Attempt>,
+    ) -> Cause {
+        diagnose(&report(
+            attempt(Purpose::Configured, port, security, configured),
+            follow_ups,
+            control,
+        ))
+        .cause
     }
 
     #[test]
     fn port_25_needs_a_differential_to_be_called_blocked() {
         let configured = Some((Step::Connect, timeout()));
-        assert_eq!(cause(configured.clone(), 25, Security::None, vec![], None), Cause::ConnectTimedOut);
+        assert_eq!(
+            cause(configured.clone(), 25, Security::None, vec![], None),
+            Cause::ConnectTimedOut
+        );
         let control = attempt(Purpose::Control, 25, Security::None, None);
-        assert_eq!(cause(configured.clone(), 25, Security::None, vec![], Some(control)), Cause::OutboundPort25Blocked);
+        assert_eq!(
+            cause(
+                configured.clone(),
+                25,
+                Security::None,
+                vec![],
+                Some(control)
+            ),
+            Cause::OutboundPort25Blocked
+        );
         let submission = attempt(Purpose::FollowUp, 587, Security::StartTls, None);
-        assert_eq!(cause(configured, 25, Security::None, vec![submission], None), Cause::OutboundPort25Blocked);
+        assert_eq!(
+            cause(configured, 25, Security::None, vec![submission], None),
+            Cause::OutboundPort25Blocked
+        );
         let closed = Some((Step::Greeting, Failure::Closed { received: 0 }));
         let submission = attempt(Purpose::FollowUp, 587, Security::StartTls, None);
-        assert_eq!(cause(closed.clone(), 25, Security::None, vec![submission], None), Cause::OutboundPort25Blocked);
-        assert_eq!(cause(closed, 25, Security::None, vec![], None), Cause::ConnectionClosed);
+        assert_eq!(
+            cause(closed.clone(), 25, Security::None, vec![submission], None),
+            Cause::OutboundPort25Blocked
+        );
+        assert_eq!(
+            cause(closed, 25, Security::None, vec![], None),
+            Cause::ConnectionClosed
+        );
     }
 
     #[test]
     fn tls_failures_are_told_apart_by_what_came_back() {
-        let silent = Some((Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { received: 0 })));
-        assert_eq!(cause(silent, 465, Security::Tls, vec![], None), Cause::TlsBrokenByLocalScanner);
+        let silent = Some((
+            Step::TlsHandshake,
+            Failure::Tls(TlsFailure::Closed { received: 0 }),
+        ));
+        assert_eq!(
+            cause(silent, 465, Security::Tls, vec![], None),
+            Cause::TlsBrokenByLocalScanner
+        );
         let plaintext = Some((
             Step::TlsHandshake,
             Failure::Tls(TlsFailure::NotTls {
                 first_bytes: b"220 mx".to_vec(),
             }),
         ));
-        assert_eq!(cause(plaintext, 587, Security::Tls, vec![], None), Cause::PlaintextExpected);
-        let alert = Some((Step::TlsHandshake, Failure::Tls(TlsFailure::Alert("HandshakeFailure".into()))));
-        assert_eq!(cause(alert, 465, Security::Tls, vec![], None), Cause::TlsFailed);
+        assert_eq!(
+            cause(plaintext, 587, Security::Tls, vec![], None),
+            Cause::PlaintextExpected
+        );
+        let alert = Some((
+            Step::TlsHandshake,
+            Failure::Tls(TlsFailure::Alert("HandshakeFailure".into())),
+        ));
+        assert_eq!(
+            cause(alert, 465, Security::Tls, vec![], None),
+            Cause::TlsFailed
+        );
     }
 
     #[test]
     fn a_silent_greeting_means_implicit_tls_only_where_tls_fits() {
         let silent = Some((Step::Greeting, timeout()));
-        assert_eq!(cause(silent.clone(), 465, Security::None, vec![], None), Cause::ImplicitTlsExpected);
-        assert_eq!(cause(silent.clone(), 2525, Security::None, vec![], None), Cause::ReplyTimedOut);
+        assert_eq!(
+            cause(silent.clone(), 465, Security::None, vec![], None),
+            Cause::ImplicitTlsExpected
+        );
+        assert_eq!(
+            cause(silent.clone(), 2525, Security::None, vec![], None),
+            Cause::ReplyTimedOut
+        );
         let tls_works = attempt(Purpose::FollowUp, 2525, Security::Tls, None);
-        assert_eq!(cause(silent, 2525, Security::None, vec![tls_works], None), Cause::ImplicitTlsExpected);
+        assert_eq!(
+            cause(silent, 2525, Security::None, vec![tls_works], None),
+            Cause::ImplicitTlsExpected
+        );
     }
 
     #[test]
     fn envelope_refusals() {
-        let relay = Some((Step::RcptTo, Failure::Reply { code: 554, text: "5.7.1 Relay access denied".into() }));
-        assert_eq!(cause(relay, 587, Security::StartTls, vec![], None), Cause::RelayDenied);
-        let auth_first = Some((Step::MailFrom, Failure::Reply { code: 530, text: "5.7.0 Authentication required".into() }));
-        assert_eq!(cause(auth_first, 587, Security::StartTls, vec![], None), Cause::RelayDenied);
-        let unknown_user = Some((Step::RcptTo, Failure::Reply { code: 550, text: "5.1.1 User unknown".into() }));
-        assert_eq!(cause(unknown_user, 587, Security::StartTls, vec![], None), Cause::ServerRejected);
+        let relay = Some((
+            Step::RcptTo,
+            Failure::Reply {
+                code: 554,
+                text: "5.7.1 Relay access denied".into(),
+            },
+        ));
+        assert_eq!(
+            cause(relay, 587, Security::StartTls, vec![], None),
+            Cause::RelayDenied
+        );
+        let auth_first = Some((
+            Step::MailFrom,
+            Failure::Reply {
+                code: 530,
+                text: "5.7.0 Authentication required".into(),
+            },
+        ));
+        assert_eq!(
+            cause(auth_first, 587, Security::StartTls, vec![], None),
+            Cause::RelayDenied
+        );
+        let unknown_user = Some((
+            Step::RcptTo,
+            Failure::Reply {
+                code: 550,
+                text: "5.1.1 User unknown".into(),
+            },
+        ));
+        assert_eq!(
+            cause(unknown_user, 587, Security::StartTls, vec![], None),
+            Cause::ServerRejected
+        );
     }
 
     #[test]
     fn the_suggestion_is_the_first_follow_up_that_worked() {
-        let failed = attempt(Purpose::FollowUp, 25, Security::StartTls, Some((Step::Connect, timeout())));
+        let failed = attempt(
+            Purpose::FollowUp,
+            25,
+            Security::StartTls,
+            Some((Step::Connect, timeout())),
+        );
         let worked = attempt(Purpose::FollowUp, 587, Security::StartTls, None);
         let diagnosis = diagnose(&report(
-            attempt(Purpose::Configured, 25, Security::None, Some((Step::Connect, timeout()))),
+            attempt(
+                Purpose::Configured,
+                25,
+                Security::None,
+                Some((Step::Connect, timeout())),
+            ),
             vec![failed, worked],
             None,
         ));
-        assert_eq!(diagnosis.suggestion, Some(endpoint(587, Security::StartTls)));
-        assert!(diagnosis.remedy.ends_with("Verified to work: port 587 with security starttls."));
+        assert_eq!(
+            diagnosis.suggestion,
+            Some(endpoint(587, Security::StartTls))
+        );
+        assert!(diagnosis
+            .remedy
+            .ends_with("Verified to work: port 587 with security starttls."));
         assert_eq!(diagnosis.evidence.len(), 3);
     }
 
     #[test]
     fn success_is_ok_without_follow_ups() {
-        assert_eq!(cause(None, 587, Security::StartTls, vec![], None), Cause::Ok);
+        assert_eq!(
+            cause(None, 587, Security::StartTls, vec![], None),
+            Cause::Ok
+        );
     }
 }
