@@ -1,0 +1,161 @@
+//! The servers' I/O loops over in-memory streams: greeting, TLS upgrades,
+//! idle timeout. Paused time, so timeouts cost nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mock_servers::mailstore::{Account, MailStore, SharedStore};
+use mock_servers::pop3::{Pop3Config, Pop3Server};
+use mock_servers::smtp::{SmtpConfig, SmtpServer};
+use mock_servers::tls::{crypto_provider, CertificateAuthority, Validity};
+use mock_servers::TlsMode;
+use rustls::pki_types::ServerName;
+use rustls::RootCertStore;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio_rustls::TlsConnector;
+
+struct Fixture {
+    store: SharedStore,
+    tls: Arc<rustls::ServerConfig>,
+    connector: TlsConnector,
+}
+
+fn fixture() -> Fixture {
+    let validity = Validity::around(time::OffsetDateTime::now_utc());
+    let ca = CertificateAuthority::new("Test CA", validity).unwrap();
+    let tls = ca
+        .issue(&["mx.example".to_string()], validity)
+        .unwrap()
+        .server_config()
+        .unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.certificate().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut store = MailStore::new();
+    store.add_account(Account {
+        user: "taro".into(),
+        password: "hunter2".into(),
+        address: "taro@example".into(),
+    });
+    store.deliver("taro", b"Subject: hi\r\n\r\nhello\r\n".to_vec());
+    Fixture {
+        store: SharedStore::new(store),
+        tls,
+        connector: TlsConnector::from(Arc::new(client)),
+    }
+}
+
+/// Sends `line` (if any) and returns the reply lines up to the final one.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut BufReader<S>,
+    line: &str,
+    multiline_pop: bool,
+) -> Vec<String> {
+    if !line.is_empty() {
+        stream
+            .get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let mut lines = Vec::new();
+    loop {
+        let mut text = String::new();
+        if stream.read_line(&mut text).await.unwrap() == 0 {
+            return lines;
+        }
+        let text = text.trim_end().to_string();
+        let done = if multiline_pop {
+            text == "." || text.starts_with("-ERR")
+        } else {
+            text.len() < 4 || text.as_bytes()[3] == b' '
+        };
+        lines.push(text);
+        if done {
+            return lines;
+        }
+    }
+}
+
+fn domains() -> Vec<String> {
+    vec!["example".into()]
+}
+
+#[tokio::test(start_paused = true)]
+async fn smtp_starttls_upgrade_and_auth_inside_tls() {
+    let f = fixture();
+    let mut config = SmtpConfig::new("mx.example");
+    config.domains = domains();
+    let server = SmtpServer::new(config, f.store.clone(), Some(f.tls.clone()));
+    let (client, served) = tokio::io::duplex(16 * 1024);
+    tokio::spawn(async move { server.serve(served, TlsMode::StartTls).await });
+
+    let mut plain = BufReader::new(client);
+    assert!(exchange(&mut plain, "", false).await[0].starts_with("220 mx.example"));
+    assert!(exchange(&mut plain, "EHLO c", false)
+        .await
+        .contains(&"250-STARTTLS".to_string()));
+    // A command pipelined behind STARTTLS must be discarded (RFC 3207 4.2).
+    plain
+        .get_mut()
+        .write_all(b"STARTTLS\r\nNOOP\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        exchange(&mut plain, "", false).await,
+        vec!["220 2.0.0 Ready to start TLS"]
+    );
+    let name = ServerName::try_from("mx.example").unwrap();
+    let tls = f.connector.connect(name, plain.into_inner()).await.unwrap();
+    let mut tls = BufReader::new(tls);
+    let ehlo = exchange(&mut tls, "EHLO c", false).await;
+    assert!(!ehlo.iter().any(|l| l.ends_with("STARTTLS")), "{ehlo:?}");
+    let plain_auth = format!(
+        "AUTH PLAIN {}",
+        mock_servers::sasl::encode_plain("taro", "hunter2")
+    );
+    assert!(exchange(&mut tls, &plain_auth, false).await[0].starts_with("235"));
+    assert!(exchange(&mut tls, "QUIT", false).await[0].starts_with("221"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn smtp_idle_client_gets_421_after_the_timeout() {
+    let f = fixture();
+    let mut config = SmtpConfig::new("mx.example");
+    config.idle_timeout = Duration::from_secs(300);
+    let server = SmtpServer::new(config, f.store.clone(), None);
+    let (client, served) = tokio::io::duplex(4096);
+    tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+    let mut client = BufReader::new(client);
+    exchange(&mut client, "", false).await;
+    let start = tokio::time::Instant::now();
+    let goodbye = exchange(&mut client, "", false).await;
+    assert!(goodbye[0].starts_with("421 4.4.2"), "{goodbye:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pop3_over_implicit_tls_lists_and_retrieves() {
+    let f = fixture();
+    let mut config = Pop3Config::new("mx.example");
+    config.domains = domains();
+    let server = Pop3Server::new(config, f.store.clone(), Some(f.tls.clone()));
+    let (client, served) = tokio::io::duplex(16 * 1024);
+    tokio::spawn(async move { server.serve(served, TlsMode::Implicit).await });
+    let name = ServerName::try_from("mx.example").unwrap();
+    let mut tls = BufReader::new(f.connector.connect(name, client).await.unwrap());
+    assert!(exchange(&mut tls, "", false).await[0].starts_with("+OK"));
+    exchange(&mut tls, "USER taro", false).await;
+    assert!(exchange(&mut tls, "PASS hunter2", false).await[0].starts_with("+OK"));
+    assert_eq!(exchange(&mut tls, "STAT", false).await, vec!["+OK 1 22"]);
+    let message = exchange(&mut tls, "RETR 1", true).await;
+    assert_eq!(
+        message,
+        vec!["+OK 22 octets", "Subject: hi", "", "hello", "."]
+    );
+    assert_eq!(exchange(&mut tls, "QUIT", false).await, vec!["+OK bye"]);
+}
