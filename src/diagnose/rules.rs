@@ -62,7 +62,7 @@ fn classify(
             && endpoint.port == 25
             && matches!(step, Step::Connect | Step::Greeting)
             && !configured.reached_server()
-            && port_25_is_the_difference(report) =>
+            && port_25_is_the_difference(report, failure) =>
         {
             if matches!(failure, Failure::Closed { received: 0 }) {
                 evidence.push(
@@ -99,15 +99,18 @@ fn is_relay_denial(code: u16, text: &str) -> bool {
         || (code == 530 && text.starts_with("5.7.0"))
 }
 
-/// Port 25 failed, but the same server answered on another port, or the
-/// control server answered on port 25.
-fn port_25_is_the_difference(report: &ProbeReport) -> bool {
+/// Port 25 failed where another route worked: the control server answered on
+/// port 25, or (unless the refusal could simply mean nothing listens on 25)
+/// the same server answered on another port.
+fn port_25_is_the_difference(report: &ProbeReport, failure: &Failure) -> bool {
+    if report.control.as_ref().is_some_and(Attempt::reached_server) {
+        return true;
+    }
     let other_port = report
         .follow_ups
         .iter()
         .any(|a| a.endpoint.port != 25 && a.reached_server());
-    let control = report.control.as_ref().is_some_and(Attempt::reached_server);
-    other_port || control
+    other_port && !matches!(failure, Failure::Refused)
 }
 
 /// A follow-up with implicit TLS on the configured port reached the server,

@@ -122,10 +122,13 @@ pub struct HostSpec {
 #[serde(rename_all = "lowercase")]
 pub enum PortMode {
     /// Plaintext only.
+    #[serde(alias = "none")]
     Plain,
     /// Plaintext with STARTTLS/STLS offered.
+    #[serde(alias = "stls")]
     Starttls,
     /// Implicit TLS.
+    #[serde(alias = "ssl")]
     Tls,
 }
 
@@ -311,10 +314,13 @@ pub struct AccountSpec {
 pub enum SecuritySpec {
     /// Plaintext.
     #[default]
+    #[serde(alias = "plain")]
     None,
     /// STARTTLS / STLS.
+    #[serde(alias = "stls")]
     Starttls,
     /// Implicit TLS ("SSL").
+    #[serde(alias = "ssl")]
     Tls,
 }
 
