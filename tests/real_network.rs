@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use mailprobe::diagnose::{diagnose, Cause};
 use mailprobe::net::{Network, RealNetwork};
-use mailprobe::probe::tls::client_config;
+use mailprobe::probe::tls::TlsClient;
 use mailprobe::probe::{
     Account, Credentials, Endpoint, Failure, Prober, Protocol, Security, Step, Timeouts,
 };
 use mock_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
+use mock_servers::serve::ServerTls;
 use mock_servers::smtp::{SmtpConfig, SmtpServer};
 use mock_servers::tls::{CertificateAuthority, Validity};
 use mock_servers::TlsMode;
@@ -36,7 +37,7 @@ async fn loopback_smtp(connections: usize) -> (SocketAddr, RootCertStore) {
     });
     let mut config = SmtpConfig::new("mx.loopback.example");
     config.domains = vec!["loopback.example".into()];
-    let server = SmtpServer::new(config, SharedStore::new(store), Some(tls));
+    let server = SmtpServer::new(config, SharedStore::new(store), ServerTls::Modern(tls));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -67,11 +68,12 @@ fn account(port: u16, password: &str) -> Account {
         }),
         from: "taro@loopback.example".into(),
         rcpt: "someone@elsewhere.example".into(),
+        message_size: None,
     }
 }
 
 fn prober(roots: RootCertStore) -> Prober {
-    let tls = client_config(roots, Arc::new(DefaultTimeProvider));
+    let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
     Prober::new(Arc::new(RealNetwork), tls, Timeouts::default())
 }
 

@@ -90,6 +90,24 @@ impl<S: AsyncStream> Connection<S> {
         Ok(())
     }
 
+    /// Plays a server that only speaks TLS 1.0: reads the client's first
+    /// record and answers with a fatal `protocol_version` alert, as such
+    /// servers do to a client that offers only TLS 1.2 and 1.3.
+    pub async fn refuse_tls_as_legacy_server(&mut self) -> io::Result<()> {
+        self.lines.clear();
+        let mut record = [0u8; 5];
+        let read =
+            tokio::time::timeout(self.idle_timeout, self.stream.read_exact(&mut record)).await;
+        if !matches!(read, Ok(Ok(_))) {
+            return Ok(());
+        }
+        // Alert record: type 21, version TLS 1.0, length 2, fatal (2), protocol_version (70).
+        self.write(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+            .await?;
+        self.shutdown().await;
+        Ok(())
+    }
+
     /// Closes the connection, sending TLS close_notify where TLS is active.
     pub async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;

@@ -14,11 +14,11 @@
 //! - [`stream`], [`connection`]: a stream that can be upgraded to TLS in place.
 //!
 //! ```
-//! use mock_servers::{mailstore::SharedStore, smtp::{SmtpConfig, SmtpServer}, TlsMode};
+//! use mock_servers::{mailstore::SharedStore, serve::ServerTls, smtp::{SmtpConfig, SmtpServer}, TlsMode};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! let server = SmtpServer::new(SmtpConfig::new("mx.example"), SharedStore::default(), None);
+//! let server = SmtpServer::new(SmtpConfig::new("mx.example"), SharedStore::default(), ServerTls::None);
 //! let (mut client, served) = tokio::io::duplex(4096);
 //! tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
 //! let mut greeting = [0u8; 64];
@@ -37,6 +37,7 @@ pub mod serve;
 pub mod smtp;
 pub mod stream;
 pub mod tls;
+pub mod web;
 
 /// How a port's transport is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,10 +10,46 @@ use crate::line::Line;
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
+/// What a server can do when a client starts TLS.
+#[derive(Debug, Clone, Default)]
+pub enum ServerTls {
+    /// No TLS: STARTTLS/STLS is not offered and implicit-TLS ports fail.
+    #[default]
+    None,
+    /// A certificate and a rustls configuration (TLS 1.2 and 1.3).
+    Modern(Arc<rustls::ServerConfig>),
+    /// Only TLS 1.0: every modern client gets a `protocol_version` alert.
+    LegacyOnly,
+}
+
+impl ServerTls {
+    /// Whether STARTTLS/STLS can be offered.
+    pub fn is_available(&self) -> bool {
+        !matches!(self, ServerTls::None)
+    }
+
+    /// Runs the handshake; false if the connection ended instead.
+    async fn accept<S: AsyncStream>(&self, connection: &mut Connection<S>) -> io::Result<bool> {
+        match self {
+            ServerTls::None => Err(io::Error::other(
+                "TLS requested but the server has no certificate",
+            )),
+            ServerTls::Modern(config) => connection.accept_tls(config.clone()).await.map(|()| true),
+            ServerTls::LegacyOnly => connection
+                .refuse_tls_as_legacy_server()
+                .await
+                .map(|()| false),
+        }
+    }
+}
+
 /// What a protocol state machine offers the I/O loop.
 pub trait LineSession {
-    /// Bytes sent when the connection opens (after the handshake on implicit TLS).
-    fn greeting(&self) -> Vec<u8>;
+    /// Bytes sent when the connection opens (after the handshake on implicit
+    /// TLS), and whether to go on or close after them.
+    fn greeting(&mut self) -> (Vec<u8>, Next);
+    /// How long to wait before greeting.
+    fn greeting_delay(&self) -> Duration;
     /// The longest line accepted now, CRLF included.
     fn max_line(&self) -> usize;
     /// Answers one framed line: the bytes to send and what comes next.
@@ -29,18 +65,23 @@ pub async fn serve_session<S: AsyncStream, L: LineSession>(
     stream: S,
     mut session: L,
     mode: TlsMode,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: &ServerTls,
     idle_timeout: Duration,
 ) -> io::Result<()> {
-    let tls_config = || {
-        tls.clone()
-            .ok_or_else(|| io::Error::other("TLS requested but the server has no certificate"))
-    };
     let mut connection = Connection::new(stream, session.max_line(), idle_timeout);
-    if mode == TlsMode::Implicit {
-        connection.accept_tls(tls_config()?).await?;
+    if mode == TlsMode::Implicit && !tls.accept(&mut connection).await? {
+        return Ok(());
     }
-    connection.write(&session.greeting()).await?;
+    let delay = session.greeting_delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let (greeting, next) = session.greeting();
+    connection.write(&greeting).await?;
+    if next == Next::Close {
+        connection.shutdown().await;
+        return Ok(());
+    }
     loop {
         connection.lines_mut().set_max_line(session.max_line());
         let line = match connection.read_line().await {
@@ -60,7 +101,9 @@ pub async fn serve_session<S: AsyncStream, L: LineSession>(
         match next {
             Next::Continue => {}
             Next::StartTls => {
-                connection.accept_tls(tls_config()?).await?;
+                if !tls.accept(&mut connection).await? {
+                    return Ok(());
+                }
                 session.tls_established();
             }
             Next::Close => {

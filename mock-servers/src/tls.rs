@@ -126,6 +126,10 @@ pub struct ServerIdentity {
 }
 
 impl ServerIdentity {
+    /// The end-entity certificate.
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.chain[0]
+    }
     /// A rustls server configuration presenting this identity with the
     /// default protocol versions (TLS 1.2 and 1.3).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {

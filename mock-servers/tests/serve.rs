@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mock_servers::mailstore::{Account, MailStore, SharedStore};
 use mock_servers::pop3::{Pop3Config, Pop3Server};
+use mock_servers::serve::ServerTls;
 use mock_servers::smtp::{SmtpConfig, SmtpServer};
 use mock_servers::tls::{crypto_provider, CertificateAuthority, Validity};
 use mock_servers::TlsMode;
@@ -90,7 +91,7 @@ async fn smtp_starttls_upgrade_and_auth_inside_tls() {
     let f = fixture();
     let mut config = SmtpConfig::new("mx.example");
     config.domains = domains();
-    let server = SmtpServer::new(config, f.store.clone(), Some(f.tls.clone()));
+    let server = SmtpServer::new(config, f.store.clone(), ServerTls::Modern(f.tls.clone()));
     let (client, served) = tokio::io::duplex(16 * 1024);
     tokio::spawn(async move { server.serve(served, TlsMode::StartTls).await });
 
@@ -127,7 +128,7 @@ async fn smtp_idle_client_gets_421_after_the_timeout() {
     let f = fixture();
     let mut config = SmtpConfig::new("mx.example");
     config.idle_timeout = Duration::from_secs(300);
-    let server = SmtpServer::new(config, f.store.clone(), None);
+    let server = SmtpServer::new(config, f.store.clone(), ServerTls::None);
     let (client, served) = tokio::io::duplex(4096);
     tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
     let mut client = BufReader::new(client);
@@ -143,7 +144,7 @@ async fn pop3_over_implicit_tls_lists_and_retrieves() {
     let f = fixture();
     let mut config = Pop3Config::new("mx.example");
     config.domains = domains();
-    let server = Pop3Server::new(config, f.store.clone(), Some(f.tls.clone()));
+    let server = Pop3Server::new(config, f.store.clone(), ServerTls::Modern(f.tls.clone()));
     let (client, served) = tokio::io::duplex(16 * 1024);
     tokio::spawn(async move { server.serve(served, TlsMode::Implicit).await });
     let name = ServerName::try_from("mx.example").unwrap();

@@ -21,6 +21,8 @@ pub enum ClientKind {
     /// Outlook Express 6 (Windows XP era).
     #[default]
     OutlookExpress6,
+    /// Mozilla Thunderbird.
+    Thunderbird,
 }
 
 impl ClientKind {
@@ -28,17 +30,19 @@ impl ClientKind {
     pub fn id(self) -> &'static str {
         match self {
             ClientKind::OutlookExpress6 => "outlook-express-6",
+            ClientKind::Thunderbird => "thunderbird",
         }
     }
 
     /// Every emulated client.
-    pub const ALL: [ClientKind; 1] = [ClientKind::OutlookExpress6];
+    pub const ALL: [ClientKind; 2] = [ClientKind::OutlookExpress6, ClientKind::Thunderbird];
 
     /// What this client shows for `attempt`; `None` if it worked.
     pub fn error_for(self, attempt: &Attempt) -> Option<ClientError> {
         let (step, failure) = attempt.failure()?;
         Some(match self {
             ClientKind::OutlookExpress6 => outlook_express_6(&attempt.endpoint, step, failure),
+            ClientKind::Thunderbird => thunderbird(&attempt.endpoint, step, failure),
         })
     }
 }
@@ -149,6 +153,78 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
     }
 }
 
+/// Thunderbird's error for a failed step. Thunderbird shows sentences, not
+/// numbers; the code is a short stable id for the sentence, and the
+/// sentences follow the wording of its string bundles (messengercompose,
+/// localMsgs and pipnss properties).
+fn thunderbird(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientError {
+    let host = &endpoint.host;
+    let smtp = endpoint.protocol == Protocol::Smtp;
+    let error = |code: &'static str, message: String| ClientError {
+        code,
+        message,
+        socket_error: None,
+    };
+    let server = if smtp {
+        "Outgoing server (SMTP)"
+    } else {
+        "server"
+    };
+    match (step, failure) {
+        (Step::Resolve, _) if smtp => error(
+            "smtp-server-not-found",
+            format!("The message could not be sent because the Outgoing server (SMTP) {host} could not be found. Please verify the server name and try again."),
+        ),
+        (Step::Resolve, _) => error("server-not-found", format!("Failed to connect to server {host}.")),
+        (Step::Connect, Failure::Refused) => error(
+            "connection-refused",
+            format!("Could not connect to mail server {host}; the connection was refused."),
+        ),
+        (_, Failure::TimedOut { .. }) => error("connection-timed-out", format!("Connection to server {host} timed out.")),
+        (_, Failure::Reset) => error("connection-reset", format!("The connection to the server {host} was reset.")),
+        (_, Failure::Closed { .. }) | (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { .. })) if smtp => error(
+            "connection-lost",
+            format!("The message could not be sent because the connection to {server} {host} was lost in the middle of the transaction. Try again or contact your network administrator."),
+        ),
+        (_, Failure::Closed { .. }) | (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { .. })) => {
+            error("connection-lost", format!("The connection to the server {host} was lost."))
+        }
+        (Step::TlsHandshake, Failure::Tls(TlsFailure::Certificate(why))) => error(
+            "certificate-exception",
+            format!("The certificate of {host} is not trusted ({why}). Add a security exception only if you trust this connection."),
+        ),
+        (Step::TlsHandshake, _) => error(
+            "secure-connection-failed",
+            format!("An error occurred during a connection to {host}:{}. Unable to establish a secure connection.", endpoint.port),
+        ),
+        (Step::StartTls | Step::Stls, Failure::NotOffered { .. }) => error(
+            "starttls-not-advertised",
+            format!("Unable to establish a secure link with {server} {host} using STARTTLS since it doesn't advertise that feature. Switch off STARTTLS for that server or contact your service provider."),
+        ),
+        (Step::Auth | Step::User | Step::Pass, _) => error(
+            "authentication-failed",
+            format!("Login to server {host} failed. {}", reply_text(failure)),
+        ),
+        (Step::MailFrom, _) => error(
+            "sender-rejected",
+            format!("An error occurred while sending mail. The mail server responded: {}. Please verify that your email address is correct in your account settings and try again.", reply_text(failure)),
+        ),
+        (Step::RcptTo, _) => error(
+            "recipient-rejected",
+            format!("An error occurred while sending mail. The mail server responded: {}. Please check the message recipient and try again.", reply_text(failure)),
+        ),
+        _ => error("server-error", format!("The mail server {host} responded: {}.", reply_text(failure))),
+    }
+}
+
+fn reply_text(failure: &Failure) -> String {
+    match failure {
+        Failure::Reply { code, text } => format!("{code} {text}"),
+        Failure::PopError { text } => format!("-ERR {text}"),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +315,23 @@ mod tests {
             first_bytes: b"220".to_vec(),
         });
         assert_eq!(code(Smtp, Step::TlsHandshake, not_tls).0, "0x800CCC1A");
+    }
+
+    #[test]
+    fn thunderbird_speaks_in_sentences() {
+        let timeout = Failure::TimedOut {
+            waited: Duration::from_secs(60),
+            partial: vec![],
+        };
+        let error = ClientKind::Thunderbird
+            .error_for(&failed(Protocol::Pop3, Step::Greeting, timeout))
+            .unwrap();
+        assert_eq!(error.code, "connection-timed-out");
+        assert_eq!(error.message, "Connection to server mx.example timed out.");
+        let reset = ClientKind::Thunderbird
+            .error_for(&failed(Protocol::Smtp, Step::Ehlo, Failure::Reset))
+            .unwrap();
+        assert!(reset.message.contains("was reset"));
     }
 
     #[test]

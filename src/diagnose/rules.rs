@@ -195,6 +195,7 @@ mod tests {
             configured,
             follow_ups,
             control,
+            canary: None,
         }
     }
 

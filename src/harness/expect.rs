@@ -36,8 +36,15 @@ pub fn mismatches(
         }
     }
     if let Some(code) = &expected.client_error {
-        let got = actual.client_error.map_or("none", |e| e.code);
-        if !code.eq_ignore_ascii_case(got) {
+        // The code, or (for clients that show sentences) part of the message.
+        let matches = actual
+            .client_error
+            .map_or(code.eq_ignore_ascii_case("none"), |e| {
+                code.eq_ignore_ascii_case(e.code)
+                    || e.message.to_lowercase().contains(&code.to_lowercase())
+            });
+        if !matches {
+            let got = actual.client_error.map_or("none", |e| e.code);
             found.push(format!("client_error: expected {code}, got {got}"));
         }
     }

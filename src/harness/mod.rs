@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::diagnose::{diagnose, ClientError, ClientKind, Diagnosis};
 use crate::net::Network;
-use crate::probe::tls::{client_config, VirtualClock};
+use crate::probe::tls::{TlsClient, VirtualClock};
 use crate::probe::{Account, Credentials, Endpoint, ProbeReport, Prober, Protocol, Timeouts};
 use crate::scenario::model::{AccountSpec, ClientName, ClientSpec, Expectations, Scenario};
 use expect::{mismatches, security, Conclusion};
@@ -105,7 +105,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
     let built = world::build(&scenario.world, clock)?;
     let network: Arc<dyn Network> = Arc::new(built.network.clone());
     let unix_seconds = u64::try_from(clock.unix_timestamp()).unwrap_or(0);
-    let tls = client_config(
+    let tls = TlsClient::new(
         built.roots.clone(),
         Arc::new(VirtualClock::starting_at(unix_seconds)),
     );
@@ -194,6 +194,7 @@ fn probe_list(scenario: &Scenario) -> Vec<(&str, &ClientSpec, Option<&Expectatio
 fn client_kind(name: ClientName) -> ClientKind {
     match name {
         ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
+        ClientName::Thunderbird => ClientKind::Thunderbird,
     }
 }
 
@@ -231,5 +232,6 @@ pub fn account(protocol: Protocol, spec: &AccountSpec) -> Account {
             .rcpt
             .clone()
             .unwrap_or_else(|| DEFAULT_RCPT.to_string()),
+        message_size: spec.message_size,
     }
 }

@@ -60,6 +60,16 @@ fn write_attempt(out: &mut String, attempt: &Attempt) {
                 addresses.join(", ")
             ),
             EventKind::Connected(address) => format!("connected to {address}"),
+            EventKind::ConnectFailed { address, failure } => {
+                format!("connect to {address} failed: {failure}; trying the next address")
+            }
+            EventKind::Certificate(certificate) => format!(
+                "certificate: subject \"{}\", issuer \"{}\", names [{}], valid until {}",
+                certificate.subject,
+                certificate.issuer,
+                certificate.names.join(", "),
+                certificate.not_after
+            ),
             EventKind::TlsEstablished { version, cipher } => {
                 format!("TLS established: {version} {cipher}")
             }

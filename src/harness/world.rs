@@ -1,29 +1,33 @@
 //! Builds a running simulated world from a scenario's `world`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mock_servers::mailstore::{Account, MailStore, SharedStore};
 use mock_servers::pop3::{Pop3Config, Pop3Server};
-use mock_servers::sasl::Mechanism;
-use mock_servers::smtp::session::parent_domain;
-use mock_servers::smtp::{RelayPolicy, SmtpConfig, SmtpServer};
-use mock_servers::tls::{CertificateAuthority, Validity};
+use mock_servers::serve::ServerTls;
+use mock_servers::smtp::session::{parent_domain, AuthBeforeTls};
+use mock_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
+use mock_servers::tls::{CertificateAuthority, ServerIdentity, TlsSetupError, Validity};
 use mock_servers::TlsMode;
 use rustls::RootCertStore;
 use time::OffsetDateTime;
 
-use crate::net::sim::firewall::{Action, Layer, Middlebox, Rule};
+use crate::net::sim::firewall::{Action, Family, Layer, LinkFaults, Middlebox, Rule};
 use crate::net::sim::{Service, SimNetwork, SimNetworkBuilder};
 use crate::net::{BoxFuture, NetStream};
 use crate::scenario::model::{
-    ActionName, AuthMechanism, MiddleboxName, PortMode, Relay, RuleSpec, UserSpec, World,
+    ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, LinkSpec, MiddleboxName,
+    PortMode, Relay, RuleSpec, SmtpSpec, UserSpec, World,
 };
 
 /// The common name of every world's root certificate.
 pub const WORLD_CA_NAME: &str = "mailprobe World Root CA";
 /// How long a mail scanner waits for its upstream unless the rule says otherwise.
 pub const DEFAULT_SCANNER_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// The root a re-signing scanner uses unless the rule names one.
+pub const DEFAULT_RESIGNING_ISSUER: &str = "Avast Web/Mail Shield Root";
 
 /// A world ready for probes: the network, and the root its servers chain to.
 pub struct BuiltWorld {
@@ -40,7 +44,7 @@ pub struct BuiltWorld {
 pub enum BuildError {
     /// Certificates or TLS configuration failed.
     #[error("TLS setup failed: {0}")]
-    Tls(#[from] mock_servers::tls::TlsSetupError),
+    Tls(#[from] TlsSetupError),
     /// Too many hosts.
     #[error(transparent)]
     TooManyHosts(#[from] crate::net::sim::TooManyHosts),
@@ -49,76 +53,200 @@ pub enum BuildError {
     Roots(#[from] rustls::Error),
 }
 
+/// Certificate authorities of a world: the trusted one, and untrusted ones by name.
+struct Authorities {
+    trusted: CertificateAuthority,
+    untrusted: BTreeMap<String, CertificateAuthority>,
+    validity: Validity,
+    clock: OffsetDateTime,
+}
+
+impl Authorities {
+    /// The identity `host` presents, as its certificate spec says.
+    fn identity(
+        &mut self,
+        host: &str,
+        spec: Option<&CertificateSpec>,
+    ) -> Result<ServerIdentity, TlsSetupError> {
+        let default = CertificateSpec::default();
+        let spec = spec.unwrap_or(&default);
+        let names = spec.names.clone().unwrap_or_else(|| vec![host.to_string()]);
+        let validity = if spec.expired {
+            Validity {
+                not_before: self.clock - time::Duration::days(400),
+                not_after: self.clock - time::Duration::days(30),
+            }
+        } else {
+            self.validity
+        };
+        let issuer = match (&spec.issuer, spec.self_signed) {
+            (_, true) => Some(host.to_string()),
+            (Some(name), false) => Some(name.clone()),
+            (None, false) => None,
+        };
+        match issuer {
+            None => self.trusted.issue(&names, validity),
+            Some(name) => {
+                if !self.untrusted.contains_key(&name) {
+                    let authority = CertificateAuthority::new(&name, self.validity)?;
+                    self.untrusted.insert(name.clone(), authority);
+                }
+                self.untrusted[&name].issue(&names, validity)
+            }
+        }
+    }
+}
+
 /// Builds `world` with certificates valid around `clock`. Must run inside a
 /// tokio runtime: servers are spawned as connections arrive.
 pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildError> {
     let validity = Validity::around(clock);
-    let ca = CertificateAuthority::new(WORLD_CA_NAME, validity)?;
+    let mut authorities = Authorities {
+        trusted: CertificateAuthority::new(WORLD_CA_NAME, validity)?,
+        untrusted: BTreeMap::new(),
+        validity,
+        clock,
+    };
     let store = SharedStore::new(mail_store(&world.users));
     let mut builder = SimNetworkBuilder::new();
     for (name, host) in &world.hosts {
         builder.host(name)?;
-        if host.smtp.is_none() && host.pop3.is_none() {
+        if world.ipv6 || host.ipv6 {
+            builder.enable_ipv6(name)?;
+        }
+        if host.smtp.is_none() && host.pop3.is_none() && host.web.is_none() {
             continue;
         }
-        let tls = Some(
-            ca.issue(std::slice::from_ref(name), validity)?
-                .server_config()?,
-        );
-        let domains = if host.domains.is_empty() {
-            vec![parent_domain(name)]
+        let identity = authorities.identity(name, host.certificate.as_ref())?;
+        let modern = identity.server_config()?;
+        let tls = if host.legacy_tls {
+            ServerTls::LegacyOnly
         } else {
-            host.domains
-                .iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect()
+            ServerTls::Modern(modern.clone())
         };
-        if let Some(smtp) = &host.smtp {
-            let mut config = SmtpConfig::new(name);
-            config.domains = domains.clone();
-            config.auth = smtp.auth.iter().map(|m| mechanism(*m)).collect();
-            config.relay = match smtp.relay {
-                Relay::AuthOnly => RelayPolicy::AuthOnly,
-                Relay::AuthRequired => RelayPolicy::AuthRequired,
-                Relay::Open => RelayPolicy::Open,
-            };
-            let server = SmtpServer::new(config, store.clone(), tls.clone());
-            for (port, mode) in &smtp.ports {
-                let serve = |server: SmtpServer, stream, mode| -> BoxFuture<'static, ()> {
-                    Box::pin(async move {
-                        let _ = server.serve(stream, mode).await;
-                    })
-                };
-                builder.listen(name, *port, service(server.clone(), tls_mode(*mode), serve))?;
-            }
-        }
-        if let Some(pop3) = &host.pop3 {
-            let mut config = Pop3Config::new(name);
-            config.domains = domains.clone();
-            let server = Pop3Server::new(config, store.clone(), tls.clone());
-            for (port, mode) in &pop3.ports {
-                let serve = |server: Pop3Server, stream, mode| -> BoxFuture<'static, ()> {
-                    Box::pin(async move {
-                        let _ = server.serve(stream, mode).await;
-                    })
-                };
-                builder.listen(name, *port, service(server.clone(), tls_mode(*mode), serve))?;
-            }
-        }
+        listen(&mut builder, name, host, &tls, &modern, &store)?;
     }
     for (name, rules) in &world.network {
-        builder.layer(Layer {
+        let mut layer = Layer {
             name: name.clone(),
-            rules: rules.iter().map(rule).collect(),
-        });
+            rules: Vec::new(),
+        };
+        for spec in rules {
+            let rule = rule(spec);
+            if let Action::Intercept(Middlebox::ResigningScanner { issuer, .. }) = &rule.action {
+                builder.resigning_authority(
+                    issuer,
+                    CertificateAuthority::new(issuer, validity)?,
+                    validity,
+                );
+            }
+            layer.rules.push(rule);
+        }
+        builder.layer(layer);
+    }
+    for (name, target) in &world.dns {
+        builder.dns_override(name, target);
     }
     let mut roots = RootCertStore::empty();
-    roots.add(ca.certificate().clone())?;
+    roots.add(authorities.trusted.certificate().clone())?;
     Ok(BuiltWorld {
         network: builder.build(),
         roots,
         store,
     })
+}
+
+/// Starts the host's servers on their ports.
+fn listen(
+    builder: &mut SimNetworkBuilder,
+    name: &str,
+    host: &HostSpec,
+    tls: &ServerTls,
+    modern: &Arc<rustls::ServerConfig>,
+    store: &SharedStore,
+) -> Result<(), BuildError> {
+    let domains = if host.domains.is_empty() {
+        vec![parent_domain(name)]
+    } else {
+        host.domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect()
+    };
+    if let Some(smtp) = &host.smtp {
+        let server = SmtpServer::new(
+            smtp_config(name, smtp, &domains),
+            store.clone(),
+            tls.clone(),
+        );
+        for (port, mode) in &smtp.ports {
+            let serve = |server: SmtpServer, stream, mode| -> BoxFuture<'static, ()> {
+                Box::pin(async move {
+                    let _ = server.serve(stream, mode).await;
+                })
+            };
+            builder.listen(name, *port, service(server.clone(), tls_mode(*mode), serve))?;
+        }
+    }
+    if let Some(pop3) = &host.pop3 {
+        let mut config = Pop3Config::new(name);
+        config.domains = domains.clone();
+        config.reject_unknown_users = pop3.reject_unknown_users;
+        let server = Pop3Server::new(config, store.clone(), tls.clone());
+        for (port, mode) in &pop3.ports {
+            let serve = |server: Pop3Server, stream, mode| -> BoxFuture<'static, ()> {
+                Box::pin(async move {
+                    let _ = server.serve(stream, mode).await;
+                })
+            };
+            builder.listen(name, *port, service(server.clone(), tls_mode(*mode), serve))?;
+        }
+    }
+    if let Some(web) = &host.web {
+        for (port, mode) in &web.ports {
+            let tls = (*mode == PortMode::Tls).then(|| modern.clone());
+            let location = format!("http://{name}/login");
+            let portal: Service = Arc::new(move |stream: NetStream| {
+                let (tls, location) = (tls.clone(), location.clone());
+                Box::pin(async move {
+                    let _ = mock_servers::web::serve_portal(stream, tls, &location).await;
+                })
+            });
+            builder.listen(name, *port, portal)?;
+        }
+    }
+    Ok(())
+}
+
+fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {
+    let mut config = SmtpConfig::new(name);
+    config.domains = domains.to_vec();
+    config.auth = smtp.auth.iter().map(|m| m.to_ascii_uppercase()).collect();
+    config.relay = match smtp.relay {
+        Relay::AuthOnly => RelayPolicy::AuthOnly,
+        Relay::AuthRequired => RelayPolicy::AuthRequired,
+        Relay::Open => RelayPolicy::Open,
+    };
+    config.auth_before_tls = match smtp.auth_before_tls {
+        AuthBeforeTlsSpec::Offered => AuthBeforeTls::Offered,
+        AuthBeforeTlsSpec::Hidden => AuthBeforeTls::Hidden,
+        AuthBeforeTlsSpec::EncryptionRequired => AuthBeforeTls::EncryptionRequired,
+    };
+    config.sender_must_match_login = smtp.sender_must_match_login;
+    config.smtputf8 = smtp.smtputf8;
+    if let Some(size) = smtp.max_size {
+        config.max_message_size = size;
+    }
+    config.greeting = smtp.greeting.as_deref().and_then(parse_reply);
+    config.greeting_delay = smtp.greeting_delay.map_or(Duration::ZERO, |d| d.0);
+    config
+}
+
+/// `"421 4.7.0 Too many connections"` → a reply; `None` without a valid code.
+pub fn parse_reply(text: &str) -> Option<Reply> {
+    let (code, rest) = text.split_at_checked(3)?;
+    let code: u16 = code.parse().ok().filter(|c| (200..600).contains(c))?;
+    Some(Reply::new(code, rest.trim_start()))
 }
 
 /// A listening service: each connection is served by a clone of `server`.
@@ -153,15 +281,11 @@ fn mail_store(users: &[UserSpec]) -> MailStore {
             }
             store.deliver(&user.user, content.into_bytes());
         }
+        if user.mailbox_locked {
+            store.lock_mailbox(&user.user);
+        }
     }
     store
-}
-
-fn mechanism(mechanism: AuthMechanism) -> Mechanism {
-    match mechanism {
-        AuthMechanism::Plain => Mechanism::Plain,
-        AuthMechanism::Login => Mechanism::Login,
-    }
 }
 
 fn tls_mode(mode: PortMode) -> TlsMode {
@@ -172,20 +296,55 @@ fn tls_mode(mode: PortMode) -> TlsMode {
     }
 }
 
+fn link(spec: &LinkSpec) -> LinkFaults {
+    let seconds = |s: Option<crate::scenario::model::Seconds>| s.map_or(Duration::ZERO, |s| s.0);
+    LinkFaults {
+        latency: seconds(spec.latency),
+        bandwidth: spec.bandwidth,
+        reset_after: spec.reset_after,
+        stall_after: spec.stall_after,
+        close_after: spec.close_after.map(|s| s.0),
+        slow_close: seconds(spec.slow_close),
+    }
+}
+
 fn rule(spec: &RuleSpec) -> Rule {
-    let action = match (spec.action, spec.intercept) {
-        (_, Some(MiddleboxName::MailScanner)) => Action::Intercept(Middlebox::MailScanner {
-            upstream_timeout: spec
-                .upstream_timeout
-                .map_or(DEFAULT_SCANNER_UPSTREAM_TIMEOUT, |s| s.0),
-        }),
-        (Some(ActionName::Allow), None) | (None, None) => Action::Allow,
-        (Some(ActionName::Drop), None) => Action::Drop,
-        (Some(ActionName::Reject), None) => Action::Reject,
+    let upstream_timeout = spec
+        .upstream_timeout
+        .map_or(DEFAULT_SCANNER_UPSTREAM_TIMEOUT, |s| s.0);
+    let action = if let Some(middlebox) = spec.intercept {
+        Action::Intercept(match middlebox {
+            MiddleboxName::MailScanner => Middlebox::MailScanner { upstream_timeout },
+            MiddleboxName::ResigningScanner => Middlebox::ResigningScanner {
+                upstream_timeout,
+                issuer: spec
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_RESIGNING_ISSUER.to_string()),
+            },
+            MiddleboxName::EsmtpInspection => Middlebox::EsmtpInspection,
+            MiddleboxName::StarttlsStripper => Middlebox::StartTlsStripper,
+        })
+    } else if let Some(target) = &spec.redirect {
+        Action::Redirect(target.clone())
+    } else {
+        match spec.action {
+            Some(ActionName::Drop) => Action::Drop,
+            Some(ActionName::Reject) => Action::Reject,
+            Some(ActionName::Reset) => Action::Reset,
+            Some(ActionName::Allow) | None => match &spec.link {
+                Some(faults) => Action::Degrade(link(faults)),
+                None => Action::Allow,
+            },
+        }
     };
     Rule {
         to: spec.to.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
         ports: spec.port.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        family: spec.family.map(|f| match f {
+            FamilySpec::Ipv4 => Family::V4,
+            FamilySpec::Ipv6 => Family::V6,
+        }),
         action,
     }
 }

@@ -1,8 +1,8 @@
 //! A conversation in progress: the wire plus the record of what crossed it.
 
-use std::sync::Arc;
-
 use tokio::time::Instant;
+
+use super::tls::TlsClient;
 
 use super::observation::{Attempt, Event, EventKind, Failure, Outcome, Purpose, Step};
 use super::wire::Wire;
@@ -110,16 +110,12 @@ impl<'a> Conversation<'a> {
     }
 
     /// Upgrades the connection to TLS for `host`.
-    pub async fn start_tls(
-        &mut self,
-        config: Arc<rustls::ClientConfig>,
-        host: &str,
-    ) -> StepResult<()> {
-        let info = self
-            .wire
-            .start_tls(config, host)
-            .await
-            .map_err(|f| (Step::TlsHandshake, f))?;
+    pub async fn start_tls(&mut self, client: &TlsClient, host: &str) -> StepResult<()> {
+        let (certificate, result) = self.wire.start_tls(client, host).await;
+        if let Some(certificate) = certificate {
+            self.recorder.record(EventKind::Certificate(certificate));
+        }
+        let info = result.map_err(|f| (Step::TlsHandshake, f))?;
         self.recorder.record(EventKind::TlsEstablished {
             version: info.version,
             cipher: info.cipher,

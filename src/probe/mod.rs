@@ -16,6 +16,7 @@ pub mod pop3;
 pub mod smtp;
 pub mod tls;
 pub mod wire;
+pub mod x509;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -138,6 +139,8 @@ pub struct Account {
     pub from: String,
     /// A recipient outside the server's domains, to check relaying.
     pub rcpt: String,
+    /// The size of the message to send, declared with SIZE.
+    pub message_size: Option<u64>,
 }
 
 /// How long the probe waits. The defaults are those of a typical client.
@@ -158,6 +161,10 @@ impl Default for Timeouts {
     }
 }
 
+/// A name that cannot exist (RFC 6761 reserves `.invalid`). If it resolves,
+/// the resolver answers every name: a captive portal or a hijacking ISP.
+pub const CANARY_NAME: &str = "mailprobe-canary.invalid";
+
 /// What an attempt does once connected.
 #[derive(Debug, Clone, Copy)]
 enum Plan<'a> {
@@ -170,7 +177,7 @@ enum Plan<'a> {
 /// Runs probes over a [`Network`].
 pub struct Prober {
     network: Arc<dyn Network>,
-    tls: Arc<rustls::ClientConfig>,
+    tls: tls::TlsClient,
     timeouts: Timeouts,
     client_name: String,
     origin: Instant,
@@ -178,11 +185,7 @@ pub struct Prober {
 
 impl Prober {
     /// A prober; event times count from its creation.
-    pub fn new(
-        network: Arc<dyn Network>,
-        tls: Arc<rustls::ClientConfig>,
-        timeouts: Timeouts,
-    ) -> Self {
+    pub fn new(network: Arc<dyn Network>, tls: tls::TlsClient, timeouts: Timeouts) -> Self {
         Prober {
             network,
             tls,
@@ -192,7 +195,8 @@ impl Prober {
         }
     }
 
-    /// Probes `account`, following up when it fails in transport. `control`
+    /// Probes `account`, following up when it fails in transport (or at all
+    /// on port 25, where a transparent proxy may answer). `control`
     /// names a server known to work (typically the ISP's own).
     pub async fn probe(&self, account: &Account, control: Option<&str>) -> ProbeReport {
         let configured = self
@@ -202,11 +206,24 @@ impl Prober {
             configured,
             follow_ups: Vec::new(),
             control: None,
+            canary: None,
         };
         let Some((step, _)) = report.configured.failure() else {
             return report;
         };
-        if !step.is_transport() || step == Step::Resolve {
+        if step.is_transport() {
+            report.canary = self
+                .network
+                .resolve(CANARY_NAME)
+                .await
+                .ok()
+                .map(|addresses| addresses.iter().map(|a| a.to_string()).collect());
+        }
+        // Account failures need no other ports, except on 25, where a
+        // transparent proxy may have answered instead of the server.
+        let redirect_suspected =
+            account.endpoint.protocol == Protocol::Smtp && account.endpoint.port == 25;
+        if step == Step::Resolve || !(step.is_transport() || redirect_suspected) {
             return report;
         }
         for endpoint in followup::alternatives(&account.endpoint) {
@@ -244,9 +261,7 @@ impl Prober {
         let stream = self.open(recorder, endpoint).await?;
         let mut conversation = Conversation::new(Wire::new(stream, self.timeouts.reply), recorder);
         if endpoint.security == Security::Tls {
-            conversation
-                .start_tls(self.tls.clone(), &endpoint.host)
-                .await?;
+            conversation.start_tls(&self.tls, &endpoint.host).await?;
         }
         let result = match endpoint.protocol {
             Protocol::Smtp => smtp::converse(&mut conversation, self, endpoint, plan).await,
@@ -270,22 +285,31 @@ impl Prober {
         recorder.record(EventKind::Resolved(
             addresses.iter().map(|a| a.to_string()).collect(),
         ));
-        let address = SocketAddr::new(addresses[0], endpoint.port);
-        let connect = self.network.connect(address);
-        match tokio::time::timeout(self.timeouts.connect, connect).await {
-            Err(_) => Err((
-                Step::Connect,
-                Failure::TimedOut {
+        // Every address in turn, as clients fall back from IPv6 to IPv4.
+        let mut last = Failure::Refused;
+        for (index, ip) in addresses.iter().enumerate() {
+            let address = SocketAddr::new(*ip, endpoint.port);
+            let connect = self.network.connect(address);
+            let failure = match tokio::time::timeout(self.timeouts.connect, connect).await {
+                Err(_) => Failure::TimedOut {
                     waited: self.timeouts.connect,
                     partial: Vec::new(),
                 },
-            )),
-            Ok(Err(error)) => Err((Step::Connect, connect_failure(error))),
-            Ok(Ok(stream)) => {
-                recorder.record(EventKind::Connected(address.to_string()));
-                Ok(stream)
+                Ok(Err(error)) => connect_failure(error),
+                Ok(Ok(stream)) => {
+                    recorder.record(EventKind::Connected(address.to_string()));
+                    return Ok(stream);
+                }
+            };
+            if index + 1 < addresses.len() {
+                recorder.record(EventKind::ConnectFailed {
+                    address: address.to_string(),
+                    failure: failure.clone(),
+                });
             }
+            last = failure;
         }
+        Err((Step::Connect, last))
     }
 }
 

@@ -257,6 +257,15 @@ pub enum EventKind {
     Resolved(Vec<String>),
     /// TCP connected to this address.
     Connected(String),
+    /// Connecting to one of several addresses failed; the next is tried.
+    ConnectFailed {
+        /// The address.
+        address: String,
+        /// How it failed.
+        failure: Failure,
+    },
+    /// The certificate the server presented (whether accepted or not).
+    Certificate(super::x509::CertificateInfo),
     /// TLS is up.
     TlsEstablished {
         /// Protocol version, e.g. `TLSv1_3`.
@@ -348,6 +357,9 @@ pub struct ProbeReport {
     pub follow_ups: Vec<Attempt>,
     /// The control host on the configured port, if one was named and needed.
     pub control: Option<Attempt>,
+    /// What a name that cannot exist resolved to, when the probe failed:
+    /// any address means the resolver answers every name (a captive portal).
+    pub canary: Option<Vec<String>>,
 }
 
 impl ProbeReport {

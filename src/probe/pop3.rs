@@ -26,9 +26,7 @@ pub(super) async fn converse(
             ));
         }
         command(conversation, Step::Stls, "STLS").await?;
-        conversation
-            .start_tls(prober.tls.clone(), &endpoint.host)
-            .await?;
+        conversation.start_tls(&prober.tls, &endpoint.host).await?;
         capabilities = capa(conversation).await?;
     }
     let _ = capabilities;

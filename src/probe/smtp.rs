@@ -30,16 +30,17 @@ pub(super) async fn converse(
             ));
         }
         command(conversation, Step::StartTls, "STARTTLS", &[220]).await?;
-        conversation
-            .start_tls(prober.tls.clone(), &endpoint.host)
-            .await?;
+        conversation.start_tls(&prober.tls, &endpoint.host).await?;
         capabilities = ehlo(conversation, &prober.client_name).await?;
     }
     if let Plan::Full(account) = plan {
         if let Some(credentials) = &account.credentials {
             authenticate(conversation, &capabilities, credentials).await?;
         }
-        let mail = format!("MAIL FROM:<{}>", account.from);
+        let mut mail = format!("MAIL FROM:<{}>", account.from);
+        if let Some(size) = account.message_size {
+            mail.push_str(&format!(" SIZE={size}"));
+        }
         command(conversation, Step::MailFrom, &mail, &[250]).await?;
         let rcpt = format!("RCPT TO:<{}>", account.rcpt);
         command(conversation, Step::RcptTo, &rcpt, &[250, 251]).await?;
@@ -153,12 +154,22 @@ async fn authenticate(
     let chosen = [Mechanism::Plain, Mechanism::Login]
         .into_iter()
         .find(|m| offered.iter().any(|o| o == m.name()));
-    let not_offered = |what: String| Err((Step::Auth, Failure::NotOffered { what }));
+    // A client told that the server requires authentication logs in even
+    // when EHLO does not list AUTH; the server's answer is the evidence.
+    let chosen = if offered.is_empty() {
+        Some(Mechanism::Login)
+    } else {
+        chosen
+    };
     match chosen {
-        None if offered.is_empty() => not_offered("AUTH".into()),
-        None => not_offered(format!(
-            "a common AUTH mechanism (server offers {})",
-            offered.join(" ")
+        None => Err((
+            Step::Auth,
+            Failure::NotOffered {
+                what: format!(
+                    "a common AUTH mechanism (server offers {})",
+                    offered.join(" ")
+                ),
+            },
         )),
         Some(Mechanism::Plain) => {
             let line = format!(

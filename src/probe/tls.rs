@@ -1,16 +1,21 @@
 //! The probe's TLS client: rustls with ring, trusting given roots, checking
-//! certificates against a clock that may be virtual.
+//! certificates against a clock that may be virtual, and recording the
+//! certificate the server presented even when it is refused.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::pki_types::UnixTime;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
-use rustls::{CertificateError, RootCertStore};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use mock_servers::tls::crypto_provider;
 
 use super::observation::TlsFailure;
+use super::x509::{self, CertificateInfo};
 
 /// Wall-clock time as of a scenario's clock, advancing with tokio's (possibly
 /// paused) clock, so certificate validity is judged at the scenario's date.
@@ -38,17 +43,113 @@ impl TimeProvider for VirtualClock {
     }
 }
 
-/// A client configuration trusting `roots`, with time from `clock`.
-pub fn client_config(
-    roots: RootCertStore,
+/// Where a handshake leaves the certificate it saw.
+pub type CertificateSlot = Arc<Mutex<Option<CertificateInfo>>>;
+
+/// Makes client configurations, one per handshake, each recording the
+/// server's certificate into its own slot.
+#[derive(Clone)]
+pub struct TlsClient {
+    roots: Arc<RootCertStore>,
     clock: Arc<dyn TimeProvider>,
-) -> Arc<rustls::ClientConfig> {
-    let config = rustls::ClientConfig::builder_with_details(crypto_provider(), clock)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+    provider: Arc<CryptoProvider>,
+}
+
+impl TlsClient {
+    /// A client trusting `roots`, with time from `clock`.
+    pub fn new(roots: RootCertStore, clock: Arc<dyn TimeProvider>) -> Self {
+        TlsClient {
+            roots: Arc::new(roots),
+            clock,
+            provider: crypto_provider(),
+        }
+    }
+
+    /// A configuration for one handshake, and the slot its certificate lands in.
+    pub fn config(&self) -> (Arc<rustls::ClientConfig>, CertificateSlot) {
+        let slot = CertificateSlot::default();
+        let inner =
+            WebPkiServerVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
+                .build()
+                .ok();
+        let verifier = RecordingVerifier {
+            inner,
+            provider: self.provider.clone(),
+            seen: slot.clone(),
+        };
+        let config =
+            rustls::ClientConfig::builder_with_details(self.provider.clone(), self.clock.clone())
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+        (Arc::new(config), slot)
+    }
+}
+
+/// Checks as webpki does, after writing down what it was shown.
+#[derive(Debug)]
+struct RecordingVerifier {
+    /// `None` when there are no roots: nothing can be trusted.
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    seen: CertificateSlot,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = x509::parse(end_entity);
+        match &self.inner {
+            Some(inner) => {
+                inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Turns a rustls error into the probe's vocabulary.
@@ -62,15 +163,29 @@ pub fn classify(error: &rustls::Error) -> TlsFailure {
     }
 }
 
-fn certificate_reason(reason: &CertificateError) -> String {
-    match reason {
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired".into(),
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "not yet valid".into()
+/// Stable words for certificate problems; the diagnosis matches on them.
+pub mod reason {
+    /// The certificate's validity ended.
+    pub const EXPIRED: &str = "expired";
+    /// The certificate's validity has not begun.
+    pub const NOT_YET_VALID: &str = "not yet valid";
+    /// Not signed by a trusted root.
+    pub const UNKNOWN_ISSUER: &str = "unknown issuer";
+    /// Not for the host name the client asked for.
+    pub const WRONG_NAME: &str = "not valid for this host name";
+}
+
+fn certificate_reason(error: &CertificateError) -> String {
+    match error {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            reason::EXPIRED.into()
         }
-        CertificateError::UnknownIssuer => "unknown issuer".into(),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            reason::NOT_YET_VALID.into()
+        }
+        CertificateError::UnknownIssuer => reason::UNKNOWN_ISSUER.into(),
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            "not valid for this host name".into()
+            reason::WRONG_NAME.into()
         }
         CertificateError::Revoked => "revoked".into(),
         other => format!("{other:?}"),

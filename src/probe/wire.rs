@@ -15,7 +15,8 @@ use mock_servers::line::{Line, LineBuffer};
 use mock_servers::stream::MaybeTls;
 
 use super::observation::{Failure, TlsFailure};
-use super::tls::classify;
+use super::tls::{classify, TlsClient};
+use super::x509::CertificateInfo;
 use crate::net::NetStream;
 
 /// Longest reply line the probe accepts; real servers stay far below.
@@ -181,8 +182,20 @@ impl Wire {
         }
     }
 
-    /// Runs the client side of a TLS handshake for `host`.
+    /// Runs the client side of a TLS handshake for `host`. Also returns the
+    /// certificate the server presented, whether or not it was accepted.
     pub async fn start_tls(
+        &mut self,
+        client: &TlsClient,
+        host: &str,
+    ) -> (Option<CertificateInfo>, Result<TlsInfo, Failure>) {
+        let (config, slot) = client.config();
+        let result = self.handshake(config, host).await;
+        let seen = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        (seen, result)
+    }
+
+    async fn handshake(
         &mut self,
         config: Arc<rustls::ClientConfig>,
         host: &str,

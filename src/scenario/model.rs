@@ -100,6 +100,13 @@ pub struct World {
     /// Layers from the client outward, each a list of first-match rules.
     #[serde(default)]
     pub network: IndexMap<String, Vec<RuleSpec>>,
+    /// Give every host an IPv6 address too (it resolves IPv6 first).
+    #[serde(default)]
+    pub ipv6: bool,
+    /// DNS answers that differ from the hosts' own: `name: host`, or
+    /// `"*": host` for a resolver that answers every name (a captive portal).
+    #[serde(default)]
+    pub dns: IndexMap<String, String>,
 }
 
 /// A host and the servers it runs.
@@ -115,6 +122,45 @@ pub struct HostSpec {
     /// A POP3 server.
     #[serde(default)]
     pub pop3: Option<Pop3Spec>,
+    /// A web server (a captive portal's login page): answers anything with a
+    /// redirect, over TLS on `tls` ports.
+    #[serde(default)]
+    pub web: Option<WebSpec>,
+    /// The host's certificate, when it is not a valid one from the world's CA.
+    #[serde(default)]
+    pub certificate: Option<CertificateSpec>,
+    /// The host speaks only TLS 1.0: modern clients get a protocol_version alert.
+    #[serde(default)]
+    pub legacy_tls: bool,
+    /// Give this host an IPv6 address too.
+    #[serde(default)]
+    pub ipv6: bool,
+}
+
+/// A web server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSpec {
+    /// Listening ports and their modes (`plain` or `tls`).
+    pub ports: BTreeMap<u16, PortMode>,
+}
+
+/// How a host's certificate is wrong.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSpec {
+    /// Names in the certificate, instead of the host's own.
+    #[serde(default)]
+    pub names: Option<Vec<String>>,
+    /// Expired a month before the scenario's clock.
+    #[serde(default)]
+    pub expired: bool,
+    /// Issued by a root of this name that clients do not trust.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Signed by its own key (no CA at all).
+    #[serde(default)]
+    pub self_signed: bool,
 }
 
 /// How a server port protects its transport.
@@ -138,26 +184,49 @@ pub enum PortMode {
 pub struct SmtpSpec {
     /// Listening ports and their modes.
     pub ports: BTreeMap<u16, PortMode>,
-    /// SASL mechanisms offered.
+    /// SASL mechanisms advertised (PLAIN and LOGIN work; others such as
+    /// CRAM-MD5 are advertised only).
     #[serde(default = "default_auth")]
-    pub auth: Vec<AuthMechanism>,
+    pub auth: Vec<String>,
     /// The relay policy.
     #[serde(default)]
     pub relay: Relay,
+    /// AUTH before STARTTLS: `offered`, `hidden` (530 5.7.0) or
+    /// `encryption-required` (538 5.7.11).
+    #[serde(default)]
+    pub auth_before_tls: AuthBeforeTlsSpec,
+    /// MAIL FROM must be the logged-in user's address (553 5.7.1).
+    #[serde(default)]
+    pub sender_must_match_login: bool,
+    /// Accept non-ASCII addresses (SMTPUTF8).
+    #[serde(default)]
+    pub smtputf8: bool,
+    /// The SIZE limit in bytes (default 10 MiB).
+    #[serde(default)]
+    pub max_size: Option<usize>,
+    /// A greeting instead of 220, e.g. "421 4.7.0 Too many connections".
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// A delay before the greeting (a tarpit).
+    #[serde(default)]
+    pub greeting_delay: Option<Seconds>,
 }
 
-fn default_auth() -> Vec<AuthMechanism> {
-    vec![AuthMechanism::Plain, AuthMechanism::Login]
+fn default_auth() -> Vec<String> {
+    vec!["PLAIN".into(), "LOGIN".into()]
 }
 
-/// A SASL mechanism.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum AuthMechanism {
-    /// PLAIN.
-    Plain,
-    /// LOGIN.
-    Login,
+/// AUTH before STARTTLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthBeforeTlsSpec {
+    /// Advertised and accepted.
+    #[default]
+    Offered,
+    /// Not advertised; 530 5.7.0.
+    Hidden,
+    /// Advertised; 538 5.7.11.
+    EncryptionRequired,
 }
 
 /// Who may relay.
@@ -179,6 +248,9 @@ pub enum Relay {
 pub struct Pop3Spec {
     /// Listening ports and their modes.
     pub ports: BTreeMap<u16, PortMode>,
+    /// Refuse USER for unknown accounts at once.
+    #[serde(default)]
+    pub reject_unknown_users: bool,
 }
 
 /// A mail account.
@@ -194,6 +266,9 @@ pub struct UserSpec {
     /// Messages already in the mailbox.
     #[serde(default)]
     pub mailbox: Vec<MessageSpec>,
+    /// Another client holds the POP3 maildrop lock.
+    #[serde(default)]
+    pub mailbox_locked: bool,
 }
 
 /// A message in a mailbox.
@@ -220,15 +295,61 @@ pub struct RuleSpec {
     /// Destination port(s); absent matches any.
     #[serde(default)]
     pub port: Option<OneOrMany<u16>>,
+    /// Address family (`ipv4` or `ipv6`); absent matches both.
+    #[serde(default)]
+    pub family: Option<FamilySpec>,
     /// A plain action.
     #[serde(default)]
     pub action: Option<ActionName>,
+    /// A transparent proxy: send the connection to this host instead.
+    #[serde(default)]
+    pub redirect: Option<String>,
     /// A middlebox that takes the connection.
     #[serde(default)]
     pub intercept: Option<MiddleboxName>,
     /// For `intercept`: how long the middlebox waits for its own upstream.
     #[serde(default)]
     pub upstream_timeout: Option<Seconds>,
+    /// For `intercept: resigning-scanner`: the name of its root certificate.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Link faults on matching connections (which then pass on).
+    #[serde(default)]
+    pub link: Option<LinkSpec>,
+}
+
+/// An address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FamilySpec {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+/// Link faults, after Toxiproxy's toxics (server-to-client direction).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Delay of the connection and of every chunk.
+    #[serde(default)]
+    pub latency: Option<Seconds>,
+    /// Bytes per second.
+    #[serde(default)]
+    pub bandwidth: Option<u64>,
+    /// Reset the connection after this many bytes.
+    #[serde(default)]
+    pub reset_after: Option<u64>,
+    /// Stop delivering after this many bytes.
+    #[serde(default)]
+    pub stall_after: Option<u64>,
+    /// With `stall_after`: close the stalled connection after this long.
+    #[serde(default)]
+    pub close_after: Option<Seconds>,
+    /// Delay the server's close by this long.
+    #[serde(default)]
+    pub slow_close: Option<Seconds>,
 }
 
 /// Plain firewall actions.
@@ -241,6 +362,8 @@ pub enum ActionName {
     Drop,
     /// Refuse at once.
     Reject,
+    /// Accept, then reset at once.
+    Reset,
 }
 
 /// Middleboxes that can intercept connections.
@@ -249,6 +372,12 @@ pub enum ActionName {
 pub enum MiddleboxName {
     /// A local antivirus mail scanner that cannot read TLS.
     MailScanner,
+    /// An antivirus scanner that re-signs TLS with its own root.
+    ResigningScanner,
+    /// Cisco PIX/ASA SMTP inspection.
+    EsmtpInspection,
+    /// A path that strips STARTTLS.
+    StarttlsStripper,
 }
 
 /// The mail client's settings.
@@ -280,6 +409,8 @@ pub enum ClientName {
     #[default]
     #[serde(rename = "outlook-express-6")]
     OutlookExpress6,
+    /// Mozilla Thunderbird.
+    Thunderbird,
 }
 
 /// A server account in the client.
@@ -306,6 +437,9 @@ pub struct AccountSpec {
     /// SMTP recipient used to test relaying.
     #[serde(default)]
     pub rcpt: Option<String>,
+    /// SMTP: the size of the message to send, declared with SIZE.
+    #[serde(default)]
+    pub message_size: Option<u64>,
 }
 
 /// A client security setting.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::load::nearest;
-use super::model::{ClientSpec, Expectations, Scenario};
+use super::model::{ActionName, ClientSpec, Expectations, MiddleboxName, Scenario};
 use crate::diagnose::Cause;
 
 /// A problem found after parsing.
@@ -79,22 +79,25 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
     for (layer, rules) in &scenario.world.network {
         for (index, rule) in rules.iter().enumerate() {
             let at = format!("rule {} of network layer `{layer}`", index + 1);
-            match (&rule.action, &rule.intercept) {
-                (Some(_), Some(_)) => {
-                    return problem(
-                        layer,
-                        format!("{at} has both `action` and `intercept`; a rule does one thing"),
-                    )
-                }
-                (None, None) => {
-                    return problem(
-                        layer,
-                        format!(
-                            "{at} needs `action: allow|drop|reject` or `intercept: mail-scanner`"
-                        ),
-                    )
-                }
-                _ => {}
+            let chosen = [
+                rule.action.is_some(),
+                rule.redirect.is_some(),
+                rule.intercept.is_some(),
+            ]
+            .iter()
+            .filter(|set| **set)
+            .count();
+            if chosen > 1 {
+                return problem(layer, format!("{at} has more than one of `action`, `redirect` and `intercept`; a rule does one thing"));
+            }
+            if chosen == 0 && rule.link.is_none() {
+                return problem(layer, format!("{at} needs `action: allow|drop|reject|reset`, `redirect: HOST`, `intercept: MIDDLEBOX` or `link: {{...}}`"));
+            }
+            let passes = matches!(rule.action, None | Some(ActionName::Allow))
+                && rule.redirect.is_none()
+                && rule.intercept.is_none();
+            if rule.link.is_some() && !passes {
+                return problem(layer, format!("{at}: `link` faults apply to connections that pass (`action: allow` or no action)"));
             }
             if rule.upstream_timeout.is_some() && rule.intercept.is_none() {
                 return problem(
@@ -102,10 +105,37 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     format!("{at}: `upstream_timeout` applies only to `intercept` rules"),
                 );
             }
+            if rule.issuer.is_some() && rule.intercept != Some(MiddleboxName::ResigningScanner) {
+                return problem(
+                    layer,
+                    format!("{at}: `issuer` applies only to `intercept: resigning-scanner`"),
+                );
+            }
+            if let Some(target) = &rule.redirect {
+                if !hosts.iter().any(|h| h.eq_ignore_ascii_case(target)) {
+                    return problem(target, unknown_host(target, &hosts, &at));
+                }
+            }
             for host in rule.to.iter().flat_map(|t| t.0.iter()) {
                 if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
                     return problem(host, unknown_host(host, &hosts, &at));
                 }
+            }
+        }
+    }
+
+    for (name, target) in &scenario.world.dns {
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(target)) {
+            return problem(
+                target,
+                unknown_host(target, &hosts, &format!("dns entry `{name}`")),
+            );
+        }
+    }
+    for (name, host) in &scenario.world.hosts {
+        if let Some(greeting) = host.smtp.as_ref().and_then(|s| s.greeting.as_deref()) {
+            if crate::harness::world::parse_reply(greeting).is_none() {
+                return problem(greeting, format!("host `{name}`: greeting `{greeting}` must start with a reply code such as 421 or 554"));
             }
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::line::Line;
 use crate::mailstore::SharedStore;
 use crate::pop3::session::{Pop3Config, Pop3Session, MAX_COMMAND_LINE};
-use crate::serve::{serve_session, LineSession};
+use crate::serve::{serve_session, LineSession, ServerTls};
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
@@ -15,16 +15,12 @@ use crate::{Next, TlsMode};
 pub struct Pop3Server {
     config: Arc<Pop3Config>,
     store: SharedStore,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: ServerTls,
 }
 
 impl Pop3Server {
-    /// A server; without `tls`, STLS is not offered and implicit TLS fails.
-    pub fn new(
-        config: Pop3Config,
-        store: SharedStore,
-        tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Self {
+    /// A server; with `ServerTls::None`, STLS is not offered and implicit TLS fails.
+    pub fn new(config: Pop3Config, store: SharedStore, tls: ServerTls) -> Self {
         Pop3Server {
             config: Arc::new(config),
             store,
@@ -37,22 +33,19 @@ impl Pop3Server {
         let session = Pop3Session::new(
             self.config.clone(),
             self.store.clone(),
-            mode == TlsMode::StartTls && self.tls.is_some(),
+            mode == TlsMode::StartTls && self.tls.is_available(),
         );
-        serve_session(
-            stream,
-            session,
-            mode,
-            self.tls.clone(),
-            self.config.idle_timeout,
-        )
-        .await
+        serve_session(stream, session, mode, &self.tls, self.config.idle_timeout).await
     }
 }
 
 impl LineSession for Pop3Session {
-    fn greeting(&self) -> Vec<u8> {
-        Pop3Session::greeting(self).to_wire()
+    fn greeting(&mut self) -> (Vec<u8>, Next) {
+        (Pop3Session::greeting(self).to_wire(), Next::Continue)
+    }
+
+    fn greeting_delay(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
     }
 
     fn max_line(&self) -> usize {

@@ -20,6 +20,9 @@ pub struct Pop3Config {
     pub domains: Vec<String>,
     /// RFC 1939 section 3: an inactivity timer of at least 10 minutes.
     pub idle_timeout: Duration,
+    /// Answer USER for an unknown account with `-ERR` at once, instead of
+    /// waiting for PASS (which hides whether the account exists).
+    pub reject_unknown_users: bool,
 }
 
 impl Pop3Config {
@@ -29,6 +32,7 @@ impl Pop3Config {
             hostname: hostname.to_string(),
             domains: vec![crate::smtp::session::parent_domain(hostname)],
             idle_timeout: Duration::from_secs(600),
+            reject_unknown_users: false,
         }
     }
 }
@@ -190,6 +194,9 @@ impl Pop3Session {
             }
             Command::Stls => Response::err("STLS not available"),
             Command::User(name) => {
+                if self.config.reject_unknown_users && self.store.lock().account(&name).is_none() {
+                    return Response::err("[AUTH] no such user");
+                }
                 *user = Some(name);
                 Response::ok("send PASS")
             }
@@ -411,6 +418,16 @@ mod tests {
                 .status
                 .ok
         );
+    }
+
+    #[test]
+    fn unknown_users_can_be_refused_at_user() {
+        let store = store_with_two_messages();
+        let mut config = Pop3Config::new("pop.other.example");
+        config.reject_unknown_users = true;
+        let mut session = Pop3Session::new(Arc::new(config), store, false);
+        let responses = run(&mut session, &["USER nobody", "USER taro"]);
+        assert_eq!(oks(&responses), vec![false, true]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::line::Line;
 use crate::mailstore::SharedStore;
-use crate::serve::{serve_session, LineSession};
+use crate::serve::{serve_session, LineSession, ServerTls};
 use crate::smtp::session::{SmtpConfig, SmtpSession};
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
@@ -16,16 +16,12 @@ use crate::{Next, TlsMode};
 pub struct SmtpServer {
     config: Arc<SmtpConfig>,
     store: SharedStore,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: ServerTls,
 }
 
 impl SmtpServer {
-    /// A server; without `tls`, STARTTLS is not offered and implicit TLS fails.
-    pub fn new(
-        config: SmtpConfig,
-        store: SharedStore,
-        tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Self {
+    /// A server; with `ServerTls::None`, STARTTLS is not offered and implicit TLS fails.
+    pub fn new(config: SmtpConfig, store: SharedStore, tls: ServerTls) -> Self {
         SmtpServer {
             config: Arc::new(config),
             store,
@@ -38,23 +34,24 @@ impl SmtpServer {
         let session = SmtpSession::new(
             self.config.clone(),
             self.store.clone(),
-            mode == TlsMode::StartTls && self.tls.is_some(),
+            mode == TlsMode::StartTls && self.tls.is_available(),
             mode == TlsMode::Implicit,
         );
-        serve_session(
-            stream,
-            session,
-            mode,
-            self.tls.clone(),
-            self.config.idle_timeout,
-        )
-        .await
+        serve_session(stream, session, mode, &self.tls, self.config.idle_timeout).await
     }
 }
 
 impl LineSession for SmtpSession {
-    fn greeting(&self) -> Vec<u8> {
-        SmtpSession::greeting(self).to_wire()
+    fn greeting(&mut self) -> (Vec<u8>, Next) {
+        let response = SmtpSession::greeting(self);
+        (
+            response.reply.map(|r| r.to_wire()).unwrap_or_default(),
+            response.next,
+        )
+    }
+
+    fn greeting_delay(&self) -> std::time::Duration {
+        SmtpSession::greeting_delay(self)
     }
 
     fn max_line(&self) -> usize {

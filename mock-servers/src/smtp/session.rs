@@ -32,8 +32,19 @@ pub enum RelayPolicy {
 pub struct SmtpConfig {
     /// The name in the greeting and EHLO reply.
     pub hostname: String,
-    /// SASL mechanisms offered; empty disables AUTH.
-    pub auth: Vec<Mechanism>,
+    /// SASL mechanism names advertised; empty disables AUTH. PLAIN and LOGIN
+    /// work; others (CRAM-MD5, ...) are advertised but answered with 504.
+    pub auth: Vec<String>,
+    /// What happens to AUTH before TLS is up.
+    pub auth_before_tls: AuthBeforeTls,
+    /// MAIL FROM must be the authenticated user's own address (553 5.7.1).
+    pub sender_must_match_login: bool,
+    /// Accept non-ASCII addresses (RFC 6531); without it they get 553.
+    pub smtputf8: bool,
+    /// A reply sent instead of the usual 220 greeting (421, 554, ...).
+    pub greeting: Option<Reply>,
+    /// How long the server waits before greeting (a tarpit).
+    pub greeting_delay: Duration,
     /// The relay policy.
     pub relay: RelayPolicy,
     /// Domains delivered locally and whose accounts may log in.
@@ -50,13 +61,32 @@ impl SmtpConfig {
     pub fn new(hostname: &str) -> Self {
         SmtpConfig {
             hostname: hostname.to_string(),
-            auth: vec![Mechanism::Plain, Mechanism::Login],
+            auth: vec!["PLAIN".into(), "LOGIN".into()],
+            auth_before_tls: AuthBeforeTls::Offered,
+            sender_must_match_login: false,
+            smtputf8: false,
+            greeting: None,
+            greeting_delay: Duration::ZERO,
             relay: RelayPolicy::AuthOnly,
             domains: vec![parent_domain(hostname)],
             max_message_size: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
         }
     }
+}
+
+/// What a server does with AUTH on a connection that is not yet encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthBeforeTls {
+    /// Advertised and accepted, as on a plain submission port.
+    #[default]
+    Offered,
+    /// Not advertised before STARTTLS; AUTH gets `530 5.7.0 Must issue a
+    /// STARTTLS command first`.
+    Hidden,
+    /// Advertised, but PLAIN and LOGIN get `538 5.7.11 Encryption required
+    /// for requested authentication mechanism` (RFC 4954 section 6).
+    EncryptionRequired,
 }
 
 /// `smtp.other.example` → `other.example`; a single label stays as is.
@@ -115,6 +145,8 @@ enum State {
     AuthLoginUser,
     /// AUTH LOGIN: waiting for the password.
     AuthLoginPassword(String),
+    /// The greeting refused the session (554): only QUIT is accepted.
+    Refused,
 }
 
 /// One SMTP session's state.
@@ -155,12 +187,32 @@ impl SmtpSession {
         }
     }
 
-    /// The greeting sent when the connection opens.
-    pub fn greeting(&self) -> Reply {
-        Reply::new(
-            220,
-            format!("{} ESMTP mailprobe mock", self.config.hostname),
-        )
+    /// The greeting sent when the connection opens. A configured 421 closes
+    /// the connection after it; any other refusal leaves only QUIT.
+    pub fn greeting(&mut self) -> Response {
+        match &self.config.greeting {
+            None => Response::reply(
+                220,
+                format!("{} ESMTP mailprobe mock", self.config.hostname),
+            ),
+            Some(reply) => {
+                self.state = State::Refused;
+                let next = if reply.code == 421 {
+                    Next::Close
+                } else {
+                    Next::Continue
+                };
+                Response {
+                    reply: Some(reply.clone()),
+                    next,
+                }
+            }
+        }
+    }
+
+    /// How long to wait before greeting.
+    pub fn greeting_delay(&self) -> Duration {
+        self.config.greeting_delay
     }
 
     /// The reply for an idle client, sent before closing.
@@ -203,6 +255,10 @@ impl SmtpSession {
     pub fn handle_line(&mut self, line: &[u8]) -> Response {
         match self.state.clone() {
             State::Data => self.message_line(line),
+            State::Refused => match Command::parse(line) {
+                Ok(Command::Quit) => Response::reply(221, "2.0.0 Bye").then(Next::Close),
+                _ => Response::reply(503, "5.5.1 Error: no valid session"),
+            },
             State::AuthPlain => self.auth_plain_response(line),
             State::AuthLoginUser => match sasl_response(line).and_then(|r| sasl::decode_text(&r)) {
                 Some(user) => {
@@ -258,6 +314,11 @@ impl SmtpSession {
             }
             Command::Auth { .. } if self.config.auth.is_empty() => {
                 Response::reply(502, "5.5.1 Error: authentication not enabled")
+            }
+            Command::Auth { .. }
+                if !self.tls_active && self.config.auth_before_tls == AuthBeforeTls::Hidden =>
+            {
+                Response::reply(530, "5.7.0 Must issue a STARTTLS command first")
             }
             Command::Auth { .. } if self.authenticated.is_some() => {
                 Response::reply(503, "5.5.1 Error: already authenticated")
@@ -318,15 +379,32 @@ impl SmtpSession {
         if self.starttls_available && !self.tls_active {
             lines.push("STARTTLS".to_string());
         }
-        if !self.config.auth.is_empty() {
-            let names: Vec<&str> = self.config.auth.iter().map(|m| m.name()).collect();
-            lines.push(format!("AUTH {}", names.join(" ")));
+        let hidden = !self.tls_active && self.config.auth_before_tls == AuthBeforeTls::Hidden;
+        if !self.config.auth.is_empty() && !hidden {
+            lines.push(format!("AUTH {}", self.config.auth.join(" ")));
+        }
+        if self.config.smtputf8 {
+            lines.push("SMTPUTF8".to_string());
         }
         Reply::multi(250, lines)
     }
 
     fn auth(&mut self, mechanism: &str, initial_response: Option<String>) -> Response {
-        let offered = Mechanism::from_name(mechanism).filter(|m| self.config.auth.contains(m));
+        let offered = Mechanism::from_name(mechanism).filter(|m| {
+            self.config
+                .auth
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(m.name()))
+        });
+        if offered.is_some()
+            && !self.tls_active
+            && self.config.auth_before_tls == AuthBeforeTls::EncryptionRequired
+        {
+            return Response::reply(
+                538,
+                "5.7.11 Encryption required for requested authentication mechanism",
+            );
+        }
         match (offered, initial_response) {
             (None, _) => Response::reply(504, "5.5.4 Unrecognized authentication type"),
             (Some(Mechanism::Plain), None) => {
@@ -389,6 +467,20 @@ impl SmtpSession {
     }
 
     fn mail(&mut self, from: String, params: &[String]) -> Response {
+        if !from.is_ascii() && !self.config.smtputf8 {
+            return Response::reply(553, "5.1.7 Bad sender address syntax");
+        }
+        if self.config.sender_must_match_login {
+            let store = self.store.lock();
+            let owned = self
+                .authenticated
+                .as_ref()
+                .and_then(|user| store.account(user))
+                .is_some_and(|account| account.address.eq_ignore_ascii_case(&from));
+            if !owned {
+                return Response::reply(553, "5.7.1 Sender address rejected: not owned by user");
+            }
+        }
         let declared_size = params.iter().find_map(|p| {
             let (key, value) = p.split_once('=')?;
             key.eq_ignore_ascii_case("SIZE")
@@ -403,6 +495,9 @@ impl SmtpSession {
     }
 
     fn rcpt(&mut self, to: String) -> Response {
+        if !to.is_ascii() && !self.config.smtputf8 {
+            return Response::reply(553, "5.1.3 Bad recipient address syntax");
+        }
         let local =
             serves(&self.config.domains, &domain_of(&to)) && !self.config.domains.is_empty();
         if local {
@@ -643,6 +738,75 @@ mod tests {
                 ]
             ),
             vec![503, 500, 501, 250, 503, 250, 221]
+        );
+    }
+
+    #[test]
+    fn auth_before_tls_can_be_hidden_or_refused() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, true);
+        let mut config = (*session.config).clone();
+        config.auth_before_tls = AuthBeforeTls::Hidden;
+        session.config = Arc::new(config.clone());
+        let ehlo = session.handle_line(b"EHLO c").reply.unwrap();
+        assert!(!ehlo.lines.iter().any(|l| l.starts_with("AUTH")));
+        assert_eq!(codes(&mut session, &["AUTH LOGIN"]), vec![530]);
+        session.tls_established();
+        let ehlo = session.handle_line(b"EHLO c").reply.unwrap();
+        assert!(ehlo.lines.contains(&"AUTH PLAIN LOGIN".to_string()));
+
+        config.auth_before_tls = AuthBeforeTls::EncryptionRequired;
+        session.config = Arc::new(config);
+        session.tls_active = false;
+        let plain = format!("AUTH PLAIN {}", sasl::encode_plain("taro", "hunter2"));
+        assert_eq!(codes(&mut session, &["EHLO c", &plain]), vec![250, 538]);
+    }
+
+    #[test]
+    fn configured_greetings_refuse_the_session() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        let mut config = (*session.config).clone();
+        config.greeting = Some(Reply::new(554, "5.7.1 Your IP is listed"));
+        session.config = Arc::new(config.clone());
+        let greeting = session.greeting();
+        assert_eq!(
+            (greeting.reply.unwrap().code, greeting.next),
+            (554, Next::Continue)
+        );
+        assert_eq!(codes(&mut session, &["EHLO c", "QUIT"]), vec![503, 221]);
+        config.greeting = Some(Reply::new(421, "4.7.0 Too many connections"));
+        session.config = Arc::new(config);
+        assert_eq!(session.greeting().next, Next::Close);
+    }
+
+    #[test]
+    fn addresses_and_senders_are_checked() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        assert_eq!(
+            codes(
+                &mut session,
+                &[
+                    "EHLO c",
+                    "MAIL FROM:<x@y>",
+                    "RCPT TO:<taro様@other.example>"
+                ]
+            ),
+            vec![250, 250, 553]
+        );
+        let mut config = (*session.config).clone();
+        config.sender_must_match_login = true;
+        session.config = Arc::new(config);
+        let plain = format!("AUTH PLAIN {}", sasl::encode_plain("taro", "hunter2"));
+        assert_eq!(
+            codes(
+                &mut session,
+                &[
+                    "RSET",
+                    &plain,
+                    "MAIL FROM:<boss@other.example>",
+                    "MAIL FROM:<taro@other.example>"
+                ]
+            ),
+            vec![250, 235, 553, 250]
         );
     }
 

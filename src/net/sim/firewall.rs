@@ -8,10 +8,16 @@ use std::time::Duration;
 pub enum Action {
     /// Pass it on to the next layer.
     Allow,
+    /// Pass it on, through a faulty link (latency, bandwidth, reset, stall).
+    Degrade(LinkFaults),
     /// Never answer the SYN: the connect hangs until the client gives up.
     Drop,
     /// Answer with a reset: the connect fails at once with "refused".
     Reject,
+    /// Complete the connection, then reset it before any data.
+    Reset,
+    /// A transparent proxy sends the connection to another host, same port.
+    Redirect(String),
     /// A middlebox ends the client's connection here and opens its own
     /// upstream through the layers beyond.
     Intercept(Middlebox),
@@ -20,12 +26,29 @@ pub enum Action {
 /// A box in the path that terminates and re-originates connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Middlebox {
-    /// A local antivirus mail scanner: a plaintext proxy on the ports it scans.
+    /// A local antivirus mail scanner: a plaintext proxy on the ports it
+    /// scans, which closes the connection when the client starts TLS.
     MailScanner {
         /// How long it waits for its own upstream connect before closing the
         /// client's connection.
         upstream_timeout: Duration,
     },
+    /// An antivirus scanner that intercepts TLS: it completes the client's
+    /// handshake with a certificate it signs itself, and opens its own TLS
+    /// connection to the server.
+    ResigningScanner {
+        /// How long it waits for its own upstream connect.
+        upstream_timeout: Duration,
+        /// The common name of the scanner's root, e.g. "Avast Web/Mail Shield Root".
+        issuer: String,
+    },
+    /// Cisco PIX "fixup protocol smtp" / ASA "inspect esmtp": masks the
+    /// greeting and turns commands outside RFC 821's minimum (EHLO,
+    /// STARTTLS, AUTH) into XXXX.
+    EsmtpInspection,
+    /// A path that removes STARTTLS/STLS from capability lists and blocks the
+    /// command.
+    StartTlsStripper,
 }
 
 impl Middlebox {
@@ -33,8 +56,47 @@ impl Middlebox {
     pub fn name(&self) -> &'static str {
         match self {
             Middlebox::MailScanner { .. } => "mail-scanner",
+            Middlebox::ResigningScanner { .. } => "resigning-scanner",
+            Middlebox::EsmtpInspection => "esmtp-inspection",
+            Middlebox::StartTlsStripper => "starttls-stripper",
         }
     }
+}
+
+/// Link faults in the spirit of Toxiproxy's toxics. Each applies in the
+/// server-to-client direction unless said otherwise.
+///
+/// | fault         | meaning                                                        |
+/// |---------------|----------------------------------------------------------------|
+/// | `latency`     | every chunk, and the connection itself, arrives this much later |
+/// | `bandwidth`   | at most this many bytes per second                             |
+/// | `reset_after` | after this many bytes the connection is reset (RST)            |
+/// | `stall_after` | after this many bytes nothing more arrives                     |
+/// | `close_after` | with `stall_after`: the stalled connection closes after this   |
+/// | `slow_close`  | the server's close reaches the client this much later          |
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkFaults {
+    /// Added delay.
+    pub latency: Duration,
+    /// Bytes per second, if limited.
+    pub bandwidth: Option<u64>,
+    /// Reset after this many bytes.
+    pub reset_after: Option<u64>,
+    /// Stall after this many bytes.
+    pub stall_after: Option<u64>,
+    /// Close a stalled connection after this long.
+    pub close_after: Option<Duration>,
+    /// Delay of the close.
+    pub slow_close: Duration,
+}
+
+/// An IP address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
 }
 
 /// One rule: which connections it matches and what it does.
@@ -44,15 +106,18 @@ pub struct Rule {
     pub to: Vec<String>,
     /// Destination ports; empty matches any port.
     pub ports: Vec<u16>,
+    /// Address family; `None` matches both.
+    pub family: Option<Family>,
     /// The action for a match.
     pub action: Action,
 }
 
 impl Rule {
-    /// Whether the rule applies to a connection to `host:port`.
-    pub fn matches(&self, host: &str, port: u16) -> bool {
+    /// Whether the rule applies to a connection to `host:port` over `family`.
+    pub fn matches(&self, host: &str, port: u16, family: Family) -> bool {
         (self.to.is_empty() || self.to.iter().any(|t| t.eq_ignore_ascii_case(host)))
             && (self.ports.is_empty() || self.ports.contains(&port))
+            && self.family.is_none_or(|f| f == family)
     }
 }
 
@@ -74,31 +139,56 @@ pub enum Verdict {
     Drop { layer: usize },
     /// Rejected in layer `layer`.
     Reject { layer: usize },
+    /// Accepted, then reset, in layer `layer`.
+    Reset { layer: usize },
+    /// Sent to host `to` by layer `layer`.
+    Redirect { layer: usize, to: String },
     /// Taken by a middlebox in layer `layer`.
     Intercept { layer: usize, middlebox: Middlebox },
 }
 
+/// A verdict and the link faults of the layers passed on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Where the connection ends up.
+    pub verdict: Verdict,
+    /// Faults of the links crossed before that, innermost first.
+    pub faults: Vec<LinkFaults>,
+}
+
 /// Walks `layers` from index `start` outward for a connection to `host:port`.
-pub fn route(layers: &[Layer], start: usize, host: &str, port: u16) -> Verdict {
+pub fn route(layers: &[Layer], start: usize, host: &str, port: u16, family: Family) -> Route {
+    let mut faults = Vec::new();
     for (index, layer) in layers.iter().enumerate().skip(start) {
         let action = layer
             .rules
             .iter()
-            .find(|rule| rule.matches(host, port))
+            .find(|rule| rule.matches(host, port, family))
             .map(|r| &r.action);
-        match action {
+        let verdict = match action {
             None | Some(Action::Allow) => continue,
-            Some(Action::Drop) => return Verdict::Drop { layer: index },
-            Some(Action::Reject) => return Verdict::Reject { layer: index },
-            Some(Action::Intercept(middlebox)) => {
-                return Verdict::Intercept {
-                    layer: index,
-                    middlebox: middlebox.clone(),
-                }
+            Some(Action::Degrade(link)) => {
+                faults.push(link.clone());
+                continue;
             }
-        }
+            Some(Action::Drop) => Verdict::Drop { layer: index },
+            Some(Action::Reject) => Verdict::Reject { layer: index },
+            Some(Action::Reset) => Verdict::Reset { layer: index },
+            Some(Action::Redirect(to)) => Verdict::Redirect {
+                layer: index,
+                to: to.clone(),
+            },
+            Some(Action::Intercept(middlebox)) => Verdict::Intercept {
+                layer: index,
+                middlebox: middlebox.clone(),
+            },
+        };
+        return Route { verdict, faults };
     }
-    Verdict::Deliver
+    Route {
+        verdict: Verdict::Deliver,
+        faults,
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +199,7 @@ mod tests {
         Rule {
             to: to.iter().map(|s| s.to_string()).collect(),
             ports: ports.to_vec(),
+            family: None,
             action,
         }
     }
@@ -140,16 +231,23 @@ mod tests {
         ]
     }
 
+    fn verdict(layers: &[Layer], start: usize, host: &str, port: u16) -> Verdict {
+        route(layers, start, host, port, Family::V4).verdict
+    }
+
     #[test]
     fn first_match_wins_in_each_layer() {
         let layers = op25b_behind_scanner();
-        assert_eq!(route(&layers, 1, "mail.isp.example", 25), Verdict::Deliver);
         assert_eq!(
-            route(&layers, 1, "smtp.other.example", 25),
+            verdict(&layers, 1, "mail.isp.example", 25),
+            Verdict::Deliver
+        );
+        assert_eq!(
+            verdict(&layers, 1, "smtp.other.example", 25),
             Verdict::Drop { layer: 1 }
         );
         assert_eq!(
-            route(&layers, 1, "smtp.other.example", 587),
+            verdict(&layers, 1, "smtp.other.example", 587),
             Verdict::Deliver
         );
     }
@@ -158,14 +256,14 @@ mod tests {
     fn the_innermost_layer_decides_first() {
         let layers = op25b_behind_scanner();
         assert_eq!(
-            route(&layers, 0, "smtp.other.example", 25),
+            verdict(&layers, 0, "smtp.other.example", 25),
             Verdict::Intercept {
                 layer: 0,
                 middlebox: scanner()
             }
         );
         assert_eq!(
-            route(&layers, 0, "smtp.other.example", 587),
+            verdict(&layers, 0, "smtp.other.example", 587),
             Verdict::Deliver
         );
     }
@@ -177,9 +275,33 @@ mod tests {
             rules: vec![rule(&["Mail.ISP.example"], &[], Action::Reject)],
         }];
         assert_eq!(
-            route(&layers, 0, "mail.isp.example", 110),
+            verdict(&layers, 0, "mail.isp.example", 110),
             Verdict::Reject { layer: 0 }
         );
-        assert_eq!(route(&layers, 0, "other.example", 110), Verdict::Deliver);
+        assert_eq!(verdict(&layers, 0, "other.example", 110), Verdict::Deliver);
+    }
+
+    #[test]
+    fn families_and_degraded_links() {
+        let slow = LinkFaults {
+            latency: Duration::from_secs(2),
+            ..LinkFaults::default()
+        };
+        let mut v6_only = rule(&[], &[], Action::Drop);
+        v6_only.family = Some(Family::V6);
+        let layers = vec![
+            Layer {
+                name: "wifi".into(),
+                rules: vec![rule(&[], &[], Action::Degrade(slow.clone()))],
+            },
+            Layer {
+                name: "isp".into(),
+                rules: vec![v6_only],
+            },
+        ];
+        let v4 = route(&layers, 0, "mx.example", 25, Family::V4);
+        assert_eq!((v4.verdict, v4.faults), (Verdict::Deliver, vec![slow]));
+        let v6 = route(&layers, 0, "mx.example", 25, Family::V6);
+        assert_eq!(v6.verdict, Verdict::Drop { layer: 1 });
     }
 }

@@ -2,25 +2,28 @@
 //! the firewall shim, in virtual time.
 //!
 //! Hosts get addresses from the documentation ranges (192.0.2.0/24, then
-//! 198.51.100.0/24 and 203.0.113.0/24) in the order they are added. A
-//! connection walks the [`firewall`] layers from the client outward; a
-//! delivered connection becomes a `tokio::io::duplex` pair whose far end is
-//! handed to the host's [`Service`] for that port on a task of its own.
-//! Nothing here touches a socket, so a run under paused time is exact and
-//! repeatable.
+//! 198.51.100.0/24 and 203.0.113.0/24; IPv6 from 2001:db8::/32 where enabled)
+//! in the order they are added. A connection walks the [`firewall`] layers
+//! from the client outward; a delivered connection becomes a
+//! `tokio::io::duplex` pair whose far end is handed to the host's [`Service`]
+//! for that port on a task of its own. Nothing here touches a socket, so a run
+//! under paused time is exact and repeatable.
 
 pub mod firewall;
-mod scanner;
+mod link;
+mod middlebox;
+mod prefixed;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use mock_servers::tls::{CertificateAuthority, Validity};
 use tokio::time::Instant;
 
 use super::{BoxFuture, NetStream, Network};
-use firewall::{route, Layer, Middlebox, Verdict};
+use firewall::{route, Family, Layer, Verdict};
 
 /// Buffer of each in-memory connection, per direction.
 const PIPE_CAPACITY: usize = 64 * 1024;
@@ -30,13 +33,22 @@ pub type Service = Arc<dyn Fn(NetStream) -> BoxFuture<'static, ()> + Send + Sync
 
 struct SimHost {
     name: String,
-    ip: IpAddr,
+    v4: IpAddr,
+    v6: Option<IpAddr>,
     services: BTreeMap<u16, Service>,
+}
+
+/// Certificate authorities of re-signing scanners, by issuer name.
+struct Resigners {
+    authorities: BTreeMap<String, Arc<CertificateAuthority>>,
+    validity: Option<Validity>,
 }
 
 struct Inner {
     hosts: Vec<SimHost>,
     layers: Vec<Layer>,
+    dns: BTreeMap<String, String>,
+    resigners: Resigners,
     log: Mutex<Vec<String>>,
     origin: Instant,
 }
@@ -67,6 +79,9 @@ pub struct TooManyHosts;
 pub struct SimNetworkBuilder {
     hosts: Vec<SimHost>,
     layers: Vec<Layer>,
+    dns: BTreeMap<String, String>,
+    authorities: BTreeMap<String, Arc<CertificateAuthority>>,
+    validity: Option<Validity>,
 }
 
 impl SimNetworkBuilder {
@@ -78,15 +93,32 @@ impl SimNetworkBuilder {
     /// Adds a host (or returns the existing one) and gives it the next address.
     pub fn host(&mut self, name: &str) -> Result<IpAddr, TooManyHosts> {
         if let Some(host) = self.find(name) {
-            return Ok(host.ip);
+            return Ok(host.v4);
         }
-        let ip = documentation_address(self.hosts.len()).ok_or(TooManyHosts)?;
+        let v4 = documentation_address(self.hosts.len()).ok_or(TooManyHosts)?;
         self.hosts.push(SimHost {
             name: name.to_ascii_lowercase(),
-            ip,
+            v4,
+            v6: None,
             services: BTreeMap::new(),
         });
-        Ok(ip)
+        Ok(v4)
+    }
+
+    /// Gives `host` an IPv6 address too (2001:db8::N); it resolves to both,
+    /// IPv6 first.
+    pub fn enable_ipv6(&mut self, host: &str) -> Result<(), TooManyHosts> {
+        self.host(host)?;
+        let index = self
+            .hosts
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(host))
+            .expect("added above");
+        let segment = u16::try_from(index + 1).map_err(|_| TooManyHosts)?;
+        self.hosts[index].v6 = Some(IpAddr::V6(Ipv6Addr::new(
+            0x2001, 0xdb8, 0, 0, 0, 0, 0, segment,
+        )));
+        Ok(())
     }
 
     /// Makes `service` listen on `host:port` (adding the host if needed).
@@ -106,12 +138,37 @@ impl SimNetworkBuilder {
         self.layers.push(layer);
     }
 
+    /// Makes `name` resolve to the addresses of host `target` (`*` overrides
+    /// every name, as a captive portal's resolver does).
+    pub fn dns_override(&mut self, name: &str, target: &str) {
+        self.dns
+            .insert(name.to_ascii_lowercase(), target.to_ascii_lowercase());
+    }
+
+    /// Registers the root a re-signing scanner signs with, and the validity
+    /// of the certificates it forges.
+    pub fn resigning_authority(
+        &mut self,
+        issuer: &str,
+        authority: CertificateAuthority,
+        validity: Validity,
+    ) {
+        self.authorities
+            .insert(issuer.to_string(), Arc::new(authority));
+        self.validity = Some(validity);
+    }
+
     /// The finished network. Its log's timestamps count from now.
     pub fn build(self) -> SimNetwork {
         SimNetwork {
             inner: Arc::new(Inner {
                 hosts: self.hosts,
                 layers: self.layers,
+                dns: self.dns,
+                resigners: Resigners {
+                    authorities: self.authorities,
+                    validity: self.validity,
+                },
                 log: Mutex::new(Vec::new()),
                 origin: Instant::now(),
             }),
@@ -154,8 +211,38 @@ impl SimNetwork {
             .push(line);
     }
 
-    fn host_by_ip(&self, ip: IpAddr) -> Option<usize> {
-        self.inner.hosts.iter().position(|h| h.ip == ip)
+    fn host_name(&self, host: usize) -> &str {
+        &self.inner.hosts[host].name
+    }
+
+    fn host_index(&self, name: &str) -> Option<usize> {
+        self.inner
+            .hosts
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(name))
+    }
+
+    fn host_by_ip(&self, ip: IpAddr) -> Option<(usize, Family)> {
+        self.inner.hosts.iter().enumerate().find_map(|(index, h)| {
+            if h.v4 == ip {
+                Some((index, Family::V4))
+            } else if h.v6 == Some(ip) {
+                Some((index, Family::V6))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// A server configuration presenting a certificate for `host` signed by
+    /// the re-signing scanner's root `issuer`.
+    fn forge_certificate(&self, issuer: &str, host: &str) -> Option<Arc<rustls::ServerConfig>> {
+        let resigners = &self.inner.resigners;
+        let authority = resigners.authorities.get(issuer)?;
+        let identity = authority
+            .issue(&[host.to_string()], resigners.validity?)
+            .ok()?;
+        identity.server_config().ok()
     }
 
     /// Connects to host `host` (an index) on `port`, entering the path at layer `start`.
@@ -164,19 +251,44 @@ impl SimNetwork {
         start: usize,
         host: usize,
         port: u16,
+        family: Family,
     ) -> BoxFuture<'static, io::Result<NetStream>> {
         let network = self.clone();
         Box::pin(async move {
-            let name = network.inner.hosts[host].name.clone();
+            let name = network.host_name(host).to_string();
             let layer_name = |layer: usize| network.inner.layers[layer].name.clone();
-            match route(&network.inner.layers, start, &name, port) {
+            let route = route(&network.inner.layers, start, &name, port, family);
+            let delay: std::time::Duration = route.faults.iter().map(|f| f.latency).sum();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let stream = match route.verdict {
                 Verdict::Drop { layer } => {
                     network.record(format!("{}: drop {name}:{port}", layer_name(layer)));
                     std::future::pending().await
                 }
                 Verdict::Reject { layer } => {
                     network.record(format!("{}: reject {name}:{port}", layer_name(layer)));
-                    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+                    return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
+                }
+                Verdict::Reset { layer } => {
+                    network.record(format!(
+                        "{}: accept then reset {name}:{port}",
+                        layer_name(layer)
+                    ));
+                    link::reset_at_once()
+                }
+                Verdict::Redirect { layer, to } => {
+                    network.record(format!(
+                        "{}: redirect {name}:{port} to {to}:{port}",
+                        layer_name(layer)
+                    ));
+                    let Some(target) = network.host_index(&to) else {
+                        return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
+                    };
+                    network
+                        .connect_from(layer + 1, target, port, family)
+                        .await?
                 }
                 Verdict::Intercept { layer, middlebox } => {
                     network.record(format!(
@@ -184,14 +296,11 @@ impl SimNetwork {
                         layer_name(layer),
                         middlebox.name()
                     ));
-                    Ok(match middlebox {
-                        Middlebox::MailScanner { upstream_timeout } => {
-                            scanner::spawn(network.clone(), layer + 1, host, port, upstream_timeout)
-                        }
-                    })
+                    middlebox::spawn(network.clone(), layer + 1, host, port, family, middlebox)
                 }
-                Verdict::Deliver => network.deliver(host, port),
-            }
+                Verdict::Deliver => network.deliver(host, port)?,
+            };
+            Ok(route.faults.into_iter().rev().fold(stream, link::degrade))
         })
     }
 
@@ -209,18 +318,27 @@ impl SimNetwork {
         tokio::spawn(service(Box::new(server)));
         Ok(Box::new(client))
     }
+
+    /// The host a name resolves to, after DNS overrides.
+    fn lookup(&self, name: &str) -> Option<usize> {
+        let name = name.to_ascii_lowercase();
+        let dns = &self.inner.dns;
+        let target = dns
+            .get(&name)
+            .or_else(|| dns.get("*"))
+            .map_or(name.as_str(), String::as_str);
+        self.host_index(target)
+    }
 }
 
 impl Network for SimNetwork {
     fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
         Box::pin(async move {
-            match self
-                .inner
-                .hosts
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(host))
-            {
-                Some(found) => Ok(vec![found.ip]),
+            match self.lookup(host) {
+                Some(index) => {
+                    let found = &self.inner.hosts[index];
+                    Ok(found.v6.into_iter().chain([found.v4]).collect())
+                }
                 None => {
                     self.record(format!("dns: {host}: no such name"));
                     Err(io::Error::new(
@@ -234,7 +352,7 @@ impl Network for SimNetwork {
 
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<NetStream>> {
         match self.host_by_ip(addr.ip()) {
-            Some(host) => self.connect_from(0, host, addr.port()),
+            Some((host, family)) => self.connect_from(0, host, addr.port(), family),
             None => Box::pin(async move {
                 self.record(format!("{addr}: no route, SYN lost"));
                 std::future::pending().await
@@ -246,7 +364,7 @@ impl Network for SimNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use firewall::{Action, Rule};
+    use firewall::{Action, LinkFaults, Rule};
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -261,6 +379,15 @@ mod tests {
                 }
             })
         })
+    }
+
+    fn rule(ports: &[u16], action: Action) -> Rule {
+        Rule {
+            to: vec![],
+            ports: ports.to_vec(),
+            family: None,
+            action,
+        }
     }
 
     fn world(rules: Vec<Rule>) -> SimNetwork {
@@ -317,11 +444,7 @@ mod tests {
     #[test]
     fn faults_map_to_the_error_kinds_of_a_real_network() {
         runtime().block_on(async {
-            let network = world(vec![Rule {
-                to: vec![],
-                ports: vec![25],
-                action: Action::Drop,
-            }]);
+            let network = world(vec![rule(&[25], Action::Drop), rule(&[26], Action::Reset)]);
             let kind = |r: io::Result<NetStream>| r.err().map(|e| e.kind());
             assert_eq!(
                 kind(connect(&network, "nowhere.example", 7).await),
@@ -340,6 +463,66 @@ mod tests {
                 start.elapsed(),
                 Duration::from_secs(30),
                 "virtual time only"
+            );
+            let mut reset = connect(&network, "echo.example", 26).await.unwrap();
+            let mut byte = [0u8; 1];
+            assert_eq!(
+                reset.read(&mut byte).await.unwrap_err().kind(),
+                io::ErrorKind::ConnectionReset
+            );
+        });
+    }
+
+    #[test]
+    fn links_delay_and_reset() {
+        runtime().block_on(async {
+            let faults = LinkFaults {
+                latency: Duration::from_secs(2),
+                reset_after: Some(3),
+                ..LinkFaults::default()
+            };
+            let network = world(vec![rule(&[], Action::Degrade(faults))]);
+            let start = Instant::now();
+            let mut stream = connect(&network, "echo.example", 7).await.unwrap();
+            assert_eq!(
+                start.elapsed(),
+                Duration::from_secs(2),
+                "connecting takes the latency"
+            );
+            stream.write_all(b"hello").await.unwrap();
+            let mut first = [0u8; 3];
+            stream.read_exact(&mut first).await.unwrap();
+            assert_eq!(&first, b"hel");
+            assert_eq!(start.elapsed(), Duration::from_secs(4));
+            let mut more = [0u8; 2];
+            assert_eq!(
+                stream.read(&mut more).await.unwrap_err().kind(),
+                io::ErrorKind::ConnectionReset
+            );
+        });
+    }
+
+    #[test]
+    fn dns_overrides_and_ipv6() {
+        runtime().block_on(async {
+            let mut builder = SimNetworkBuilder::new();
+            builder.listen("echo.example", 7, echo()).unwrap();
+            builder.enable_ipv6("echo.example").unwrap();
+            builder.host("portal.example").unwrap();
+            builder.dns_override("*", "portal.example");
+            let network = builder.build();
+            let portal = network.resolve("anything.invalid").await.unwrap();
+            assert_eq!(portal, vec!["192.0.2.2".parse::<IpAddr>().unwrap()]);
+            let mut builder = SimNetworkBuilder::new();
+            builder.listen("echo.example", 7, echo()).unwrap();
+            builder.enable_ipv6("echo.example").unwrap();
+            let addresses = builder.build().resolve("echo.example").await.unwrap();
+            assert_eq!(
+                addresses,
+                vec![
+                    "2001:db8::1".parse::<IpAddr>().unwrap(),
+                    "192.0.2.1".parse().unwrap()
+                ]
             );
         });
     }

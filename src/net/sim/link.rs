@@ -1,0 +1,161 @@
+//! Degraded links: a pump between the client's end and the rest of the path
+//! that delays, throttles, stalls or resets what flows to the client.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+
+use super::firewall::LinkFaults;
+use super::PIPE_CAPACITY;
+use crate::net::NetStream;
+
+/// The client's end of a simulated connection that can be reset: once the
+/// flag is set, reads and writes fail with `ConnectionReset`, as after an RST.
+pub struct ResettableStream {
+    inner: DuplexStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl ResettableStream {
+    fn error() -> io::Error {
+        io::Error::from(io::ErrorKind::ConnectionReset)
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Bytes that arrived before the reset are still read; the reset
+        // shows where a clean close would be.
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            // End of stream after a reset is the reset, not a clean close.
+            Poll::Ready(Ok(()))
+                if buf.filled().len() == before && this.reset.load(Ordering::SeqCst) =>
+            {
+                Poll::Ready(Err(Self::error()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.reset.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(Self::error()));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// A connection that is reset before any data: what a client sees when a
+/// box completes the handshake and then sends RST.
+pub fn reset_at_once() -> NetStream {
+    let (client, _gone) = tokio::io::duplex(1);
+    Box::new(ResettableStream {
+        inner: client,
+        reset: Arc::new(AtomicBool::new(true)),
+    })
+}
+
+/// Puts `faults` between the client and `server`.
+pub fn degrade(server: NetStream, faults: LinkFaults) -> NetStream {
+    let (client, pump_end) = tokio::io::duplex(PIPE_CAPACITY);
+    let reset = Arc::new(AtomicBool::new(false));
+    tokio::spawn(pump(pump_end, server, faults, reset.clone()));
+    Box::new(ResettableStream {
+        inner: client,
+        reset,
+    })
+}
+
+async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset: Arc<AtomicBool>) {
+    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (mut server_read, mut server_write) = tokio::io::split(server);
+    let upstream = async {
+        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let _ = server_write.shutdown().await;
+        std::future::pending::<()>().await
+    };
+    let downstream = async {
+        let mut delivered: u64 = 0;
+        let mut buffer = vec![0u8; 4096];
+        loop {
+            let n = match server_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => {
+                    tokio::time::sleep(faults.slow_close).await;
+                    let _ = client_write.shutdown().await;
+                    return;
+                }
+                Ok(n) => n,
+            };
+            let mut chunk = &buffer[..n];
+            if let Some(limit) = faults.stall_after {
+                if delivered + chunk.len() as u64 > limit {
+                    chunk = &chunk[..(limit - delivered.min(limit)) as usize];
+                    deliver(&mut client_write, chunk, &faults).await;
+                    match faults.close_after {
+                        Some(after) => {
+                            tokio::time::sleep(after).await;
+                            return;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            }
+            if let Some(limit) = faults.reset_after {
+                if delivered + chunk.len() as u64 > limit {
+                    chunk = &chunk[..(limit - delivered.min(limit)) as usize];
+                    deliver(&mut client_write, chunk, &faults).await;
+                    reset.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+            delivered += chunk.len() as u64;
+            if !deliver(&mut client_write, chunk, &faults).await {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        () = downstream => {}
+        () = upstream => {}
+    }
+}
+
+/// Writes a chunk after the link's latency and at its bandwidth.
+async fn deliver<W: AsyncWrite + Unpin>(client: &mut W, chunk: &[u8], faults: &LinkFaults) -> bool {
+    if chunk.is_empty() {
+        return true;
+    }
+    let mut delay = faults.latency;
+    if let Some(rate) = faults.bandwidth.filter(|r| *r > 0) {
+        delay += Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    client.write_all(chunk).await.is_ok()
+}

@@ -1,0 +1,497 @@
+//! Boxes that terminate the client's connection and open their own upstream:
+//! antivirus mail scanners (plain and TLS re-signing), Cisco ESMTP
+//! inspection, a STARTTLS stripper.
+//!
+//! Each accepts the client at once, connects upstream through the layers
+//! beyond it, and relays through a [`Filter`] that sees every chunk.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use super::firewall::{Family, Middlebox};
+use super::prefixed::Prefixed;
+use super::{SimNetwork, PIPE_CAPACITY};
+use crate::net::NetStream;
+
+/// How long inspection boxes wait for their upstream.
+const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The first bytes of a TLS handshake record: content type 22, version 3.x.
+pub fn starts_tls_handshake(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[0] == 0x16 && bytes[1] == 0x03
+}
+
+/// What a filter does with bytes from the client.
+enum Pass {
+    Forward(Vec<u8>),
+    /// Close both connections.
+    Close,
+    /// Terminate TLS here (these bytes start the client's handshake).
+    InterceptTls,
+}
+
+/// Sees and may rewrite everything that crosses the box.
+trait Filter: Send {
+    fn client_sent(&mut self, bytes: &[u8]) -> Pass;
+    fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8>;
+}
+
+/// The plain mail scanner: cannot read TLS, so it hangs up on it.
+struct CloseOnTls;
+
+impl Filter for CloseOnTls {
+    fn client_sent(&mut self, bytes: &[u8]) -> Pass {
+        if starts_tls_handshake(bytes) {
+            Pass::Close
+        } else {
+            Pass::Forward(bytes.to_vec())
+        }
+    }
+    fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8> {
+        bytes.to_vec()
+    }
+}
+
+/// The re-signing scanner: takes over TLS when the client starts it.
+struct InterceptTls;
+
+impl Filter for InterceptTls {
+    fn client_sent(&mut self, bytes: &[u8]) -> Pass {
+        if starts_tls_handshake(bytes) {
+            Pass::InterceptTls
+        } else {
+            Pass::Forward(bytes.to_vec())
+        }
+    }
+    fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8> {
+        bytes.to_vec()
+    }
+}
+
+/// Passes everything (after a TLS interception).
+struct PassThrough;
+
+impl Filter for PassThrough {
+    fn client_sent(&mut self, bytes: &[u8]) -> Pass {
+        Pass::Forward(bytes.to_vec())
+    }
+    fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8> {
+        bytes.to_vec()
+    }
+}
+
+/// Which line rewriting a [`LineRewriter`] does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rewrite {
+    EsmtpInspection,
+    StartTlsStripper,
+}
+
+/// A line-based rewriting proxy. Binary data (a TLS handshake) passes as is.
+struct LineRewriter {
+    rewrite: Rewrite,
+    client_pending: Vec<u8>,
+    server_pending: Vec<u8>,
+    greeted: bool,
+    data_requested: bool,
+    in_data: bool,
+    raw: bool,
+}
+
+impl LineRewriter {
+    fn new(rewrite: Rewrite) -> Self {
+        LineRewriter {
+            rewrite,
+            client_pending: Vec::new(),
+            server_pending: Vec::new(),
+            greeted: false,
+            data_requested: false,
+            in_data: false,
+            raw: false,
+        }
+    }
+
+    fn client_line(&mut self, line: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(line);
+        let content = text.trim_end_matches(['\r', '\n']);
+        if self.in_data {
+            if content == "." {
+                self.in_data = false;
+            }
+            return line.to_vec();
+        }
+        let verb = content.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        let blocked = match self.rewrite {
+            // RFC 821's minimum is all a PIX lets through.
+            Rewrite::EsmtpInspection => !matches!(
+                verb.as_str(),
+                "HELO" | "MAIL" | "RCPT" | "DATA" | "RSET" | "NOOP" | "QUIT" | "VRFY"
+            ),
+            Rewrite::StartTlsStripper => matches!(verb.as_str(), "STARTTLS" | "STLS"),
+        };
+        if verb == "DATA" {
+            self.data_requested = true;
+        }
+        if blocked {
+            let mut masked = vec![b'X'; content.len()];
+            masked.extend_from_slice(&line[content.len()..]);
+            return masked;
+        }
+        line.to_vec()
+    }
+
+    fn server_line(&mut self, line: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(line).into_owned();
+        let content = text.trim_end_matches(['\r', '\n']);
+        let ending = &text[content.len()..];
+        if self.data_requested && content.starts_with("354") {
+            self.data_requested = false;
+            self.in_data = true;
+        }
+        let rewritten = match self.rewrite {
+            Rewrite::EsmtpInspection if !self.greeted => {
+                if content.len() > 3 && (content.as_bytes()[3] == b' ') {
+                    self.greeted = true;
+                }
+                mask_greeting(content)
+            }
+            Rewrite::StartTlsStripper => strip_starttls(content),
+            _ => content.to_string(),
+        };
+        format!("{rewritten}{ending}").into_bytes()
+    }
+}
+
+/// `220 mx.example ESMTP` → `220 **2****0*******`: only the code, the
+/// separator, and the characters '2' and '0' survive.
+fn mask_greeting(line: &str) -> String {
+    line.char_indices()
+        .map(|(i, c)| {
+            if i < 4 || c == '2' || c == '0' {
+                c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// Hides STARTTLS (`250-XXXXXXXA`) and STLS (`XXXX`) in capability lists.
+fn strip_starttls(line: &str) -> String {
+    if line.len() >= 4 && line[4..].eq_ignore_ascii_case("STARTTLS") {
+        return format!("{}XXXXXXXA", &line[..4]);
+    }
+    if line.eq_ignore_ascii_case("STLS") {
+        return "XXXX".to_string();
+    }
+    line.to_string()
+}
+
+fn take_lines(pending: &mut Vec<u8>, mut each: impl FnMut(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        out.extend(each(&line));
+    }
+    out
+}
+
+impl Filter for LineRewriter {
+    fn client_sent(&mut self, bytes: &[u8]) -> Pass {
+        if self.raw || (self.client_pending.is_empty() && starts_tls_handshake(bytes)) {
+            self.raw = true;
+            return Pass::Forward(bytes.to_vec());
+        }
+        let mut pending = std::mem::take(&mut self.client_pending);
+        pending.extend_from_slice(bytes);
+        let out = take_lines(&mut pending, |line| self.client_line(line));
+        self.client_pending = pending;
+        Pass::Forward(out)
+    }
+
+    fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.raw {
+            return bytes.to_vec();
+        }
+        let mut pending = std::mem::take(&mut self.server_pending);
+        pending.extend_from_slice(bytes);
+        let out = take_lines(&mut pending, |line| self.server_line(line));
+        self.server_pending = pending;
+        out
+    }
+}
+
+enum RelayEnd {
+    Done,
+    ClosedOnTls,
+    Intercept {
+        hello: Vec<u8>,
+        client: NetStream,
+        upstream: NetStream,
+    },
+}
+
+async fn relay(
+    mut client: NetStream,
+    mut upstream: NetStream,
+    filter: &mut dyn Filter,
+) -> RelayEnd {
+    let mut from_client = vec![0u8; 16 * 1024];
+    let mut from_server = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            biased;
+            read = client.read(&mut from_client) => {
+                let n = match read {
+                    Ok(0) | Err(_) => return RelayEnd::Done,
+                    Ok(n) => n,
+                };
+                match filter.client_sent(&from_client[..n]) {
+                    Pass::Forward(bytes) => {
+                        if upstream.write_all(&bytes).await.is_err() {
+                            return RelayEnd::Done;
+                        }
+                    }
+                    Pass::Close => return RelayEnd::ClosedOnTls,
+                    Pass::InterceptTls => {
+                        return RelayEnd::Intercept { hello: from_client[..n].to_vec(), client, upstream }
+                    }
+                }
+            }
+            read = upstream.read(&mut from_server) => {
+                let n = match read {
+                    Ok(0) | Err(_) => {
+                        let _ = client.shutdown().await;
+                        return RelayEnd::Done;
+                    }
+                    Ok(n) => n,
+                };
+                let bytes = filter.server_sent(&from_server[..n]);
+                if client.write_all(&bytes).await.is_err() {
+                    return RelayEnd::Done;
+                }
+            }
+        }
+    }
+}
+
+/// Accepts a client connection for `host:port` and serves it from a task.
+pub(super) fn spawn(
+    network: SimNetwork,
+    next_layer: usize,
+    host: usize,
+    port: u16,
+    family: Family,
+    middlebox: Middlebox,
+) -> NetStream {
+    let (client, local) = tokio::io::duplex(PIPE_CAPACITY);
+    tokio::spawn(async move {
+        let box_name = middlebox.name();
+        let name = network.host_name(host).to_string();
+        let upstream_timeout = match &middlebox {
+            Middlebox::MailScanner { upstream_timeout }
+            | Middlebox::ResigningScanner {
+                upstream_timeout, ..
+            } => *upstream_timeout,
+            _ => DEFAULT_UPSTREAM_TIMEOUT,
+        };
+        let connect = network.connect_from(next_layer, host, port, family);
+        let upstream = match tokio::time::timeout(upstream_timeout, connect).await {
+            Ok(Ok(upstream)) => upstream,
+            Ok(Err(error)) => {
+                network.record(format!(
+                    "{box_name}: upstream {name}:{port} failed ({error}); closing client"
+                ));
+                return;
+            }
+            Err(_) => {
+                network.record(format!(
+                    "{box_name}: upstream {name}:{port} not answered in {}s; closing client",
+                    upstream_timeout.as_secs()
+                ));
+                return;
+            }
+        };
+        let mut filter: Box<dyn Filter> = match &middlebox {
+            Middlebox::MailScanner { .. } => Box::new(CloseOnTls),
+            Middlebox::ResigningScanner { .. } => Box::new(InterceptTls),
+            Middlebox::EsmtpInspection => Box::new(LineRewriter::new(Rewrite::EsmtpInspection)),
+            Middlebox::StartTlsStripper => Box::new(LineRewriter::new(Rewrite::StartTlsStripper)),
+        };
+        match relay(Box::new(local), upstream, filter.as_mut()).await {
+            RelayEnd::Done => {}
+            RelayEnd::ClosedOnTls => {
+                network.record(format!(
+                    "{box_name}: client started TLS to {name}:{port}; closing"
+                ));
+            }
+            RelayEnd::Intercept {
+                hello,
+                client,
+                upstream,
+            } => {
+                let Middlebox::ResigningScanner { issuer, .. } = &middlebox else {
+                    return;
+                };
+                network.record(format!(
+                    "{box_name}: intercepting TLS to {name}:{port} as \"{issuer}\""
+                ));
+                intercept_tls(&network, issuer, &name, hello, client, upstream).await;
+            }
+        }
+    });
+    Box::new(client)
+}
+
+/// Completes the client's handshake with a certificate for `host` signed by
+/// the scanner's own root, opens TLS upstream, and relays between the two.
+async fn intercept_tls(
+    network: &SimNetwork,
+    issuer: &str,
+    host: &str,
+    hello: Vec<u8>,
+    client: NetStream,
+    upstream: NetStream,
+) {
+    let Some(forged) = network.forge_certificate(issuer, host) else {
+        return;
+    };
+    let Ok(client) = TlsAcceptor::from(forged)
+        .accept(Prefixed::new(hello, client))
+        .await
+    else {
+        network.record(format!(
+            "resigning-scanner: client refused the certificate for {host}"
+        ));
+        return;
+    };
+    let Ok(name) = ServerName::try_from(host.to_string()) else {
+        return;
+    };
+    let connector = TlsConnector::from(accept_any_server_config());
+    let Ok(upstream) = connector.connect(name, upstream).await else {
+        network.record(format!("resigning-scanner: TLS to {host} failed"));
+        return;
+    };
+    relay(Box::new(client), Box::new(upstream), &mut PassThrough).await;
+}
+
+/// The scanner's own client side trusts any server, as such products did.
+fn accept_any_server_config() -> Arc<rustls::ClientConfig> {
+    let provider = mock_servers::tls::crypto_provider();
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_a_client_hello_but_not_a_command() {
+        assert!(starts_tls_handshake(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(!starts_tls_handshake(b"EHLO client\r\n"));
+        assert!(!starts_tls_handshake(&[0x16]));
+    }
+
+    #[test]
+    fn pix_masks_the_greeting_and_blocks_esmtp_verbs() {
+        let mut pix = LineRewriter::new(Rewrite::EsmtpInspection);
+        let greeting = pix.server_sent(b"220 mx.example ESMTP 2007\r\n");
+        assert_eq!(greeting, b"220 *****************200*\r\n");
+        let Pass::Forward(ehlo) = pix.client_sent(b"EHLO c\r\nHELO c\r\n") else {
+            panic!()
+        };
+        assert_eq!(ehlo, b"XXXXXX\r\nHELO c\r\n");
+        assert_eq!(pix.server_sent(b"250 mx Hello\r\n"), b"250 mx Hello\r\n");
+        let Pass::Forward(data) = pix.client_sent(b"DATA\r\n") else {
+            panic!()
+        };
+        assert_eq!(data, b"DATA\r\n");
+        pix.server_sent(b"354 go\r\n");
+        let Pass::Forward(text) = pix.client_sent(b"EHLO is just text here\r\n.\r\nEHLO x\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(text, b"EHLO is just text here\r\n.\r\nXXXXXX\r\n");
+    }
+
+    #[test]
+    fn stripper_hides_and_blocks_starttls() {
+        let mut stripper = LineRewriter::new(Rewrite::StartTlsStripper);
+        let reply = stripper.server_sent(b"250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n");
+        assert_eq!(reply, b"250-mx\r\n250-XXXXXXXA\r\n250 AUTH PLAIN\r\n");
+        assert_eq!(stripper.server_sent(b"STLS\r\n"), b"XXXX\r\n");
+        let Pass::Forward(command) = stripper.client_sent(b"STARTTLS\r\n") else {
+            panic!()
+        };
+        assert_eq!(command, b"XXXXXXXX\r\n");
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_end() {
+        let mut stripper = LineRewriter::new(Rewrite::StartTlsStripper);
+        assert_eq!(stripper.server_sent(b"250-START"), b"");
+        assert_eq!(stripper.server_sent(b"TLS\r\n"), b"250-XXXXXXXA\r\n");
+    }
+}
