@@ -38,6 +38,52 @@ pub enum Cause {
     TlsFailed,
     /// The server refused the session or a command.
     ServerRejected,
+    /// An antivirus program intercepts TLS and re-signs it with its own root.
+    TlsInterceptedByAntivirus,
+    /// A Cisco PIX/ASA firewall inspects SMTP.
+    EsmtpInspection,
+    /// Something on the path strips STARTTLS.
+    StartTlsStripped,
+    /// A captive portal holds the network.
+    CaptivePortal,
+    /// IPv6 is broken while IPv4 works.
+    Ipv6Broken,
+    /// The server name resolves to the wrong host.
+    DnsWrongHost,
+    /// The network path is very slow to answer.
+    HighLatency,
+    /// The network path is too slow to carry the replies in time.
+    LowBandwidth,
+    /// The connection is reset.
+    ConnectionReset,
+    /// The session stalls mid-way.
+    MidSessionStall,
+    /// The server allows login only over TLS.
+    AuthRequiresTls,
+    /// The mailbox is in use by another client.
+    MailboxLocked,
+    /// The server refuses the sender address.
+    SenderRejected,
+    /// The server is busy.
+    ServerBusy,
+    /// The server greets too slowly.
+    SlowGreeting,
+    /// The server refuses the session.
+    SessionRefused,
+    /// The server's certificate has expired.
+    CertificateExpired,
+    /// The server's certificate is for another name.
+    CertificateNameMismatch,
+    /// The server's certificate is not from a trusted authority.
+    CertificateUntrusted,
+    /// The server speaks only an old TLS version.
+    TlsVersionMismatch,
+    /// The recipient address is malformed.
+    RecipientAddressInvalid,
+    /// The message is larger than the server accepts.
+    MessageTooLarge,
+    /// No mail server on that host.
+    NoMailServer,
     /// None of the known patterns.
     Unknown,
 }
@@ -63,7 +109,7 @@ pub struct CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 17] = [
+    pub const ALL: [Cause; 40] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -80,6 +126,29 @@ impl Cause {
         Cause::StartTlsUnavailable,
         Cause::TlsFailed,
         Cause::ServerRejected,
+        Cause::TlsInterceptedByAntivirus,
+        Cause::EsmtpInspection,
+        Cause::StartTlsStripped,
+        Cause::CaptivePortal,
+        Cause::Ipv6Broken,
+        Cause::DnsWrongHost,
+        Cause::HighLatency,
+        Cause::LowBandwidth,
+        Cause::ConnectionReset,
+        Cause::MidSessionStall,
+        Cause::AuthRequiresTls,
+        Cause::MailboxLocked,
+        Cause::SenderRejected,
+        Cause::ServerBusy,
+        Cause::SlowGreeting,
+        Cause::SessionRefused,
+        Cause::CertificateExpired,
+        Cause::CertificateNameMismatch,
+        Cause::CertificateUntrusted,
+        Cause::TlsVersionMismatch,
+        Cause::RecipientAddressInvalid,
+        Cause::MessageTooLarge,
+        Cause::NoMailServer,
         Cause::Unknown,
     ];
 
@@ -266,6 +335,213 @@ impl Cause {
                 remedy: "Read the server's reply; contact the provider if it persists.",
                 references: &["RFC 5321, section 4.2"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCC61", "0x800CCC67", "0x800CCC6F", "0x800CCC78", "0x800CCC79", "0x800CCC90", "0x800CCC93"],
+            },
+            Cause::TlsInterceptedByAntivirus => CauseInfo {
+                id: "tls-intercepted-by-antivirus",
+                title: "An antivirus program intercepts TLS and re-signs it with its own root",
+                wire: "The antivirus program completes the TLS handshake itself, with a certificate for the server's name that its own root signed, and talks to the real server separately. A client that does not trust that root refuses the certificate.",
+                evidence: "The certificate is refused for an unknown issuer, and the issuer is an antivirus product's root (\"Avast Web/Mail Shield Root\", \"ESET SSL Filter CA\", \"Kaspersky Anti-Virus Personal Root Certificate\", ...).",
+                remedy: "Turn off the antivirus program's SSL/TLS mail scanning, or add its root certificate to the mail client's trusted authorities.",
+                references: &["Durumeric et al., The Security Impact of HTTPS Interception (NDSS 2017)"],
+                outlook_express_codes: &["0x800CCC1A"],
+            },
+            Cause::EsmtpInspection => CauseInfo {
+                id: "esmtp-inspection",
+                title: "A Cisco PIX/ASA firewall inspects SMTP and breaks ESMTP",
+                wire: "\"fixup protocol smtp\" / \"inspect esmtp\" masks the greeting to 220 **** (only the digits 2 and 0 survive) and turns every command outside RFC 821's minimum (EHLO, STARTTLS, AUTH) into XXXX, which the server rejects as unknown.",
+                evidence: "The greeting arrives masked with asterisks; EHLO gets 500 and STARTTLS and AUTH are unavailable.",
+                remedy: "Turn off SMTP inspection on the firewall (\"no fixup protocol smtp 25\" or \"no inspect esmtp\"), or submit on port 587, which it does not inspect.",
+                references: &["Cisco PIX Firewall Command Reference: fixup protocol smtp", "Cisco ASA: inspect esmtp"],
+                outlook_express_codes: &["0x800CCC60", "0x800CCC1A"],
+            },
+            Cause::StartTlsStripped => CauseInfo {
+                id: "starttls-stripped",
+                title: "Something on the path removes STARTTLS",
+                wire: "The server offers STARTTLS, but a box on the path rewrites the capability to XXXXXXXA (and the command to XXXXXXXX), so the client never sees it: a downgrade to plaintext.",
+                evidence: "STARTTLS is missing from EHLO (STLS from CAPA) and a capability line of Xs stands where it was.",
+                remedy: "Do not send credentials over this path in plaintext. Use implicit TLS on 465/995, which cannot be stripped, and ask the network's operator to stop rewriting SMTP.",
+                references: &["RFC 3207, section 6 (STARTTLS security considerations)", "RFC 8314"],
+                outlook_express_codes: &["0x800CCC1A"],
+            },
+            Cause::CaptivePortal => CauseInfo {
+                id: "captive-portal",
+                title: "A captive portal (hotel, train, café Wi-Fi) holds the network",
+                wire: "Until the user logs in on the portal's web page, the resolver answers every name with the portal's address, mail ports are dropped, and TLS is answered with the portal's own certificate.",
+                evidence: "A name that cannot exist (mailprobe-canary.invalid) resolves, and the mail server cannot be reached or presents a certificate for another name.",
+                remedy: "Open a web browser, log in or accept the terms on the portal page, then try again.",
+                references: &["RFC 8952 (Captive Portal Architecture)", "RFC 6761 (.invalid)"],
+                outlook_express_codes: &["0x800CCC0E", "0x800CCC01", "0x800CCC0F"],
+            },
+            Cause::Ipv6Broken => CauseInfo {
+                id: "ipv6-broken",
+                title: "IPv6 is broken while IPv4 works",
+                wire: "The server name has an IPv6 address, the client tries it first, and the connection is never answered; only after the timeout does the client fall back to IPv4.",
+                evidence: "The IPv6 connect times out or is refused, the IPv4 one works: mail goes through, but every connection waits out the timeout first.",
+                remedy: "Fix IPv6 on the network (or the router), or turn IPv6 off on this computer until it is fixed.",
+                references: &["RFC 8305 (Happy Eyeballs Version 2)", "RFC 6724"],
+                outlook_express_codes: &[],
+            },
+            Cause::DnsWrongHost => CauseInfo {
+                id: "dns-wrong-host",
+                title: "The server name resolves to the wrong host",
+                wire: "A stale or wrong DNS record (or a hosts-file entry) points the name at another machine, which greets with its own name and presents its own certificate.",
+                evidence: "The greeting names another host, and the certificate is for that host, not for the configured name; other ports show the same host.",
+                remedy: "Check the DNS record (and the hosts file) for the server name; flush the DNS cache; ask the provider for the right address.",
+                references: &["RFC 1034"],
+                outlook_express_codes: &["0x800CCC01", "0x800CCC60"],
+            },
+            Cause::HighLatency => CauseInfo {
+                id: "high-latency",
+                title: "The network path has very high latency",
+                wire: "Every packet takes seconds to cross the path (a saturated or satellite link), so even the TCP connection takes long and replies arrive after the client's timeout.",
+                evidence: "The TCP connection itself took over a second, and a reply then timed out.",
+                remedy: "Raise the client's server timeout, or fix the link (a congested uplink, a misbehaving router).",
+                references: &["RFC 6298 (TCP retransmission timer)"],
+                outlook_express_codes: &["0x8004210B", "0x8004210A"],
+            },
+            Cause::LowBandwidth => CauseInfo {
+                id: "low-bandwidth",
+                title: "The network path trickles data",
+                wire: "Replies arrive a few bytes at a time; a multi-line reply does not complete before the client's timeout.",
+                evidence: "At the timeout, part of a reply had arrived: bytes trickle rather than stop.",
+                remedy: "Raise the client's server timeout; find what saturates the link.",
+                references: &[],
+                outlook_express_codes: &["0x8004210B", "0x8004210A"],
+            },
+            Cause::ConnectionReset => CauseInfo {
+                id: "connection-reset",
+                title: "The connection is reset by the network or the server",
+                wire: "The session was under way when a reset (RST) ended it: a firewall or NAT dropping state, a crashing server, a box that resets after a number of bytes.",
+                evidence: "The server answered, then the connection was reset (socket error 10054).",
+                remedy: "Look for a firewall, VPN or NAT device on the path that resets connections; try another network.",
+                references: &["RFC 9293 (TCP), section 3.10.7"],
+                outlook_express_codes: &["0x800CCC0F"],
+            },
+            Cause::MidSessionStall => CauseInfo {
+                id: "mid-session-stall",
+                title: "The connection stalls in the middle of the session",
+                wire: "The session started normally, then nothing more arrived: a path that silently stops passing data (a broken NAT, a PMTU black hole), until the client gives up or a box closes the connection.",
+                evidence: "Replies arrived, then silence for many seconds until a timeout or a close.",
+                remedy: "Check for a VPN, NAT or MTU problem on the path (lowering the MTU often helps); try another network.",
+                references: &["RFC 2923 (TCP Problems with Path MTU Discovery)"],
+                outlook_express_codes: &["0x800CCC0F", "0x8004210B", "0x8004210A"],
+            },
+            Cause::AuthRequiresTls => CauseInfo {
+                id: "auth-requires-tls",
+                title: "The server allows login only after STARTTLS",
+                wire: "AUTH is not offered before STARTTLS (530 5.7.0 Must issue a STARTTLS command first), or the mechanism needs encryption (538 5.7.11).",
+                evidence: "AUTH on an unencrypted connection got 530 5.7.0 or 538 5.7.11.",
+                remedy: "Turn on STARTTLS (or use 465 with TLS) for this server.",
+                references: &["RFC 4954, section 4 and 6", "RFC 3207"],
+                outlook_express_codes: &["0x800CCC60"],
+            },
+            Cause::MailboxLocked => CauseInfo {
+                id: "mailbox-locked",
+                title: "The POP3 mailbox is locked by another session",
+                wire: "Another client (a phone, a second PC, a stuck session) holds the maildrop lock; the server answers PASS with -ERR [IN-USE].",
+                evidence: "PASS got -ERR [IN-USE].",
+                remedy: "Close the other mail client, or wait for the stuck session to time out (10 minutes or more).",
+                references: &["RFC 1939, section 8", "RFC 2449 (IN-USE response code)"],
+                outlook_express_codes: &["0x800CCC92"],
+            },
+            Cause::SenderRejected => CauseInfo {
+                id: "sender-rejected",
+                title: "The server refuses the sender address",
+                wire: "MAIL FROM got 5xx: the address is not the logged-in user's, or its domain is refused.",
+                evidence: "MAIL FROM was refused with 553 or 550.",
+                remedy: "Set the account's e-mail address to the one that belongs to the login.",
+                references: &["RFC 5321, section 3.3", "RFC 6409, section 6.1"],
+                outlook_express_codes: &["0x800CCC78"],
+            },
+            Cause::ServerBusy => CauseInfo {
+                id: "server-busy",
+                title: "The server is too busy and refuses new connections",
+                wire: "The greeting is 421: too many connections (from this address), or the server is shutting down.",
+                evidence: "The greeting is a 421 reply.",
+                remedy: "Try again later; close other clients that keep connections open.",
+                references: &["RFC 5321, section 3.1 and 4.2.3"],
+                outlook_express_codes: &["0x800CCC67", "0x800CCC90"],
+            },
+            Cause::SlowGreeting => CauseInfo {
+                id: "slow-greeting",
+                title: "The server delays its greeting beyond the client's patience",
+                wire: "The server (a tarpit, an overloaded server doing DNS checks) waits before sending 220; the client gives up first.",
+                evidence: "The connection opened at once; nothing arrived before the timeout; a longer wait gets the greeting.",
+                remedy: "Raise the client's server timeout; ask the provider about the delay.",
+                references: &["RFC 5321, section 4.5.3.2.1 (5 minutes for the greeting)"],
+                outlook_express_codes: &["0x8004210B", "0x8004210A"],
+            },
+            Cause::SessionRefused => CauseInfo {
+                id: "session-refused",
+                title: "The server refuses the session outright",
+                wire: "The greeting is 554: the server will not talk to this client (its address is on a block list, for example).",
+                evidence: "The greeting is a 554 reply.",
+                remedy: "Read the reply: it usually names a block list and how to get off it; send through the provider's submission server.",
+                references: &["RFC 5321, section 3.1"],
+                outlook_express_codes: &["0x800CCC6F"],
+            },
+            Cause::CertificateExpired => CauseInfo {
+                id: "certificate-expired",
+                title: "The server's certificate has expired",
+                wire: "The server presents a certificate whose validity ended before the (scenario's) current date.",
+                evidence: "The certificate is refused as expired.",
+                remedy: "Ask the provider to renew the certificate; check the computer's date and time.",
+                references: &["RFC 5280, section 4.1.2.5"],
+                outlook_express_codes: &["0x800CCC02"],
+            },
+            Cause::CertificateNameMismatch => CauseInfo {
+                id: "certificate-name-mismatch",
+                title: "The server's certificate is for another name",
+                wire: "The server greets with the right name but presents a certificate for a different host name.",
+                evidence: "The certificate is refused as not valid for the configured name.",
+                remedy: "Use the server name the certificate is for (often the provider's main name), or ask the provider to fix the certificate.",
+                references: &["RFC 6125", "RFC 9525"],
+                outlook_express_codes: &["0x800CCC01"],
+            },
+            Cause::CertificateUntrusted => CauseInfo {
+                id: "certificate-untrusted",
+                title: "The server's certificate is not signed by a trusted authority",
+                wire: "The certificate is self-signed or from a private CA the client does not trust.",
+                evidence: "The certificate is refused for an unknown issuer that is not an antivirus product.",
+                remedy: "Ask the provider for a certificate from a public CA, or install their CA after checking it.",
+                references: &["RFC 5280"],
+                outlook_express_codes: &["0x800CCC1A"],
+            },
+            Cause::TlsVersionMismatch => CauseInfo {
+                id: "tls-version-mismatch",
+                title: "The server only speaks a TLS version the client refuses",
+                wire: "The server supports only SSL 3.0 / TLS 1.0; a modern client offers TLS 1.2 and 1.3, and the server answers with a protocol_version alert.",
+                evidence: "The handshake ends with a protocol_version alert.",
+                remedy: "Ask the provider to enable TLS 1.2 or later; do not re-enable old versions in the client.",
+                references: &["RFC 8996 (Deprecating TLS 1.0 and 1.1)"],
+                outlook_express_codes: &["0x800CCC1A"],
+            },
+            Cause::RecipientAddressInvalid => CauseInfo {
+                id: "recipient-address-invalid",
+                title: "The server rejects the recipient address as malformed",
+                wire: "RCPT TO got 553 5.1.3: the address has characters the server does not accept (for example a name with \"様\" appended, sent to a server without SMTPUTF8).",
+                evidence: "RCPT TO was refused with 553 5.1.3 or 501.",
+                remedy: "Correct the recipient address: only the address itself, in ASCII unless the server offers SMTPUTF8.",
+                references: &["RFC 5321, section 4.1.2", "RFC 6531 (SMTPUTF8)"],
+                outlook_express_codes: &["0x800CCC79"],
+            },
+            Cause::MessageTooLarge => CauseInfo {
+                id: "message-too-large",
+                title: "The message exceeds the server's size limit",
+                wire: "The server advertises SIZE and refuses the declared size with 552 5.3.4.",
+                evidence: "MAIL FROM with SIZE= (or the message) got 552.",
+                remedy: "Send a smaller message: share large files by link instead of attaching them.",
+                references: &["RFC 1870 (SMTP SIZE)"],
+                outlook_express_codes: &["0x800CCC78", "0x800CCC79"],
+            },
+            Cause::NoMailServer => CauseInfo {
+                id: "no-mail-server",
+                title: "The host runs no mail server at all",
+                wire: "Every standard mail port of the host refuses the connection: the name is a real host, but not the mail server (a web server, say).",
+                evidence: "The configured port and every other standard port are refused.",
+                remedy: "Check the server name in the account settings; the provider documents it.",
+                references: &[],
+                outlook_express_codes: &["0x800CCC0E"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

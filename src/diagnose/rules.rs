@@ -1,8 +1,47 @@
 //! The diagnosis rules, in order. Each looks only at the probe's report.
 
-use crate::probe::{Attempt, Failure, ProbeReport, Protocol, Purpose, Security, Step, TlsFailure};
+use std::time::Duration;
+
+use crate::probe::tls::reason;
+use crate::probe::x509::CertificateInfo;
+use crate::probe::{
+    Attempt, EventKind, Failure, ProbeReport, Protocol, Purpose, Security, Step, TlsFailure,
+};
 
 use super::{Cause, Diagnosis};
+
+/// A connection slower than this to open means a slow path, not a slow server.
+const SLOW_CONNECT: Duration = Duration::from_secs(1);
+/// Silence this long before a failure mid-session is a stall.
+const STALL_SILENCE: Duration = Duration::from_secs(10);
+
+/// Antivirus products that re-sign TLS, by a word of their root's name.
+const ANTIVIRUS_ROOTS: &[(&str, &str)] = &[
+    ("avast", "Avast"),
+    ("avg", "AVG"),
+    ("eset", "ESET"),
+    ("kaspersky", "Kaspersky Anti-Virus"),
+    ("bitdefender", "Bitdefender"),
+    ("bullguard", "BullGuard"),
+    ("dr.web", "Dr.Web"),
+    ("mcafee", "McAfee"),
+    ("norton", "Norton"),
+    ("sophos", "Sophos"),
+    ("trend micro", "Trend Micro"),
+];
+
+/// The antivirus product whose root signed a certificate, if any.
+pub fn antivirus_product(issuer: &str) -> Option<&'static str> {
+    let issuer = issuer.to_ascii_lowercase();
+    ANTIVIRUS_ROOTS
+        .iter()
+        .find(|(word, _)| {
+            issuer
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '.')
+                .any(|w| w == *word)
+        })
+        .map(|(_, product)| *product)
+}
 
 /// Names the cause of what `report` shows.
 pub fn diagnose(report: &ProbeReport) -> Diagnosis {
@@ -14,6 +53,10 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
         .map(|a| a.endpoint.clone());
     let mut evidence: Vec<String> = report.attempts().map(describe).collect();
     let cause = match configured.failure() {
+        None if fell_back_from_ipv6(configured) => {
+            evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
+            Cause::Ipv6Broken
+        }
         None => Cause::Ok,
         Some((step, failure)) => classify(report, step, failure, &mut evidence),
     };
@@ -41,38 +84,127 @@ fn classify(
 ) -> Cause {
     let configured = &report.configured;
     let endpoint = &configured.endpoint;
+    let port_25 = endpoint.protocol == Protocol::Smtp && endpoint.port == 25;
+    let mut note = |line: String| evidence.push(line);
+
+    if step == Step::Resolve {
+        return Cause::HostNotFound;
+    }
+    if let Some(addresses) = &report.canary {
+        if step.is_transport() {
+            note(format!(
+                "A name that cannot exist ({}) resolved to {}: the resolver answers every name.",
+                crate::probe::CANARY_NAME,
+                addresses.join(", ")
+            ));
+            return Cause::CaptivePortal;
+        }
+    }
+    if let Some(greeting) = greeting(configured).filter(|g| is_masked_greeting(g)) {
+        note(format!("The greeting arrived masked: \"{greeting}\"."));
+        return Cause::EsmtpInspection;
+    }
+    if matches!(
+        (step, failure),
+        (Step::StartTls | Step::Stls, Failure::NotOffered { .. })
+    ) {
+        if let Some(line) = received(configured).find(|l| is_stripped_capability(l)) {
+            note(format!(
+                "A capability line reads \"{line}\" where STARTTLS was."
+            ));
+            return Cause::StartTlsStripped;
+        }
+        return Cause::StartTlsUnavailable;
+    }
+    if port_25 && configured.reached_server() {
+        if let Some(line) = redirected_port_25(report) {
+            note(line);
+            return Cause::OutboundPort25Blocked;
+        }
+    }
     match (step, failure) {
-        (Step::Resolve, _) => Cause::HostNotFound,
-        (Step::Auth, Failure::NotOffered { .. }) => Cause::AuthUnavailable,
-        (Step::Auth | Step::User | Step::Pass, _) => Cause::AuthFailed,
-        (Step::MailFrom, Failure::Reply { code: 530, .. }) => Cause::RelayDenied,
+        (Step::Auth, Failure::NotOffered { .. }) => return Cause::AuthUnavailable,
+        (Step::Auth, Failure::Reply { code: 538, .. }) => return Cause::AuthRequiresTls,
+        (Step::Auth, Failure::Reply { code: 530, text }) if text.starts_with("5.7.0") => {
+            return Cause::AuthRequiresTls
+        }
+        (
+            Step::Auth,
+            Failure::Reply {
+                code: 502 | 503 | 504,
+                ..
+            },
+        ) if !offers_auth(configured) => return Cause::AuthUnavailable,
+        (Step::Pass | Step::User, Failure::PopError { text }) if text.starts_with("[IN-USE]") => {
+            return Cause::MailboxLocked
+        }
+        (
+            Step::Auth | Step::User | Step::Pass,
+            Failure::Reply { .. } | Failure::PopError { .. },
+        ) => return Cause::AuthFailed,
+        (Step::MailFrom, Failure::Reply { code: 530, .. }) => return Cause::RelayDenied,
+        (Step::MailFrom | Step::RcptTo, Failure::Reply { code: 552, .. }) => {
+            return Cause::MessageTooLarge
+        }
+        (
+            Step::MailFrom,
+            Failure::Reply {
+                code: 550 | 553 | 554,
+                ..
+            },
+        ) => return Cause::SenderRejected,
+        (Step::RcptTo, Failure::Reply { code, text }) if is_bad_address(*code, text) => {
+            return Cause::RecipientAddressInvalid
+        }
         (Step::RcptTo, Failure::Reply { code, text }) if is_relay_denial(*code, text) => {
-            Cause::RelayDenied
+            return Cause::RelayDenied
         }
-        (Step::TlsHandshake, Failure::Tls(TlsFailure::NotTls { .. })) => Cause::PlaintextExpected,
-        (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { received: 0 })) => {
-            evidence.push(
-                "The ClientHello got no answer at all: the connection was closed, which is how a \
-                 local mail scanner that cannot read TLS behaves."
+        (Step::Greeting, Failure::Reply { code: 421, .. }) => return Cause::ServerBusy,
+        (
+            Step::Greeting,
+            Failure::Reply {
+                code: 500..=599, ..
+            },
+        ) => return Cause::SessionRefused,
+        (Step::Greeting, Failure::PopError { .. }) => return Cause::ServerBusy,
+        _ => {}
+    }
+    if step == Step::TlsHandshake {
+        if let Failure::Tls(tls) = failure {
+            return classify_tls(configured, tls, evidence);
+        }
+    }
+    let reached = configured.reached_server();
+    if port_25
+        && matches!(step, Step::Connect | Step::Greeting)
+        && !reached
+        && port_25_is_the_difference(report, failure)
+    {
+        match failure {
+            Failure::Closed { received: 0 } => evidence.push(
+                "The connection was accepted and then closed with no greeting: a local proxy (an \
+                 antivirus mail scanner) accepted it and could not reach the server."
                     .into(),
-            );
-            Cause::TlsBrokenByLocalScanner
-        }
-        _ if endpoint.protocol == Protocol::Smtp
-            && endpoint.port == 25
-            && matches!(step, Step::Connect | Step::Greeting)
-            && !configured.reached_server()
-            && port_25_is_the_difference(report, failure) =>
-        {
-            if matches!(failure, Failure::Closed { received: 0 }) {
-                evidence.push(
-                    "The connection was accepted and then closed with no greeting: a local proxy \
-                     (an antivirus mail scanner) accepted it and could not reach the server."
-                        .into(),
-                );
+            ),
+            Failure::Reset => {
+                evidence.push("The connection was reset right after it opened.".into())
             }
-            Cause::OutboundPort25Blocked
+            _ => {}
         }
+        return Cause::OutboundPort25Blocked;
+    }
+    if let Failure::Reset = failure {
+        return Cause::ConnectionReset;
+    }
+    if let Failure::TimedOut { partial, .. } = failure {
+        if !partial.is_empty() {
+            return Cause::LowBandwidth;
+        }
+        if connect_time(configured).is_some_and(|t| t >= SLOW_CONNECT) {
+            return Cause::HighLatency;
+        }
+    }
+    match (step, failure) {
         (Step::Greeting, Failure::TimedOut { partial, .. })
             if partial.is_empty()
                 && endpoint.security != Security::Tls
@@ -80,15 +212,182 @@ fn classify(
         {
             Cause::ImplicitTlsExpected
         }
+        (Step::Connect, Failure::Refused) if nothing_listens(report) => Cause::NoMailServer,
         (Step::Connect, Failure::Refused) => Cause::ConnectionRefused,
         (Step::Connect, Failure::TimedOut { .. }) => Cause::ConnectTimedOut,
-        (Step::Greeting, Failure::Closed { received: 0 }) => Cause::ConnectionClosed,
+        (Step::Greeting, Failure::TimedOut { .. }) => Cause::SlowGreeting,
+        (_, Failure::TimedOut { .. }) if reached => Cause::MidSessionStall,
+        (_, Failure::Closed { .. })
+            if reached && silence_before_failure(configured) >= STALL_SILENCE =>
+        {
+            Cause::MidSessionStall
+        }
+        (Step::Greeting, Failure::Closed { .. }) => Cause::ConnectionClosed,
+        (_, Failure::Closed { .. }) => Cause::ConnectionClosed,
         (_, Failure::TimedOut { .. }) => Cause::ReplyTimedOut,
-        (Step::StartTls | Step::Stls, Failure::NotOffered { .. }) => Cause::StartTlsUnavailable,
-        (Step::TlsHandshake, Failure::Tls(_)) => Cause::TlsFailed,
         (_, Failure::Reply { .. } | Failure::PopError { .. }) => Cause::ServerRejected,
         _ => Cause::Unknown,
     }
+}
+
+fn classify_tls(configured: &Attempt, failure: &TlsFailure, evidence: &mut Vec<String>) -> Cause {
+    let certificate = certificate(configured);
+    match failure {
+        TlsFailure::NotTls { .. } => Cause::PlaintextExpected,
+        TlsFailure::Closed { received: 0 } => {
+            evidence.push(
+                "The ClientHello got no answer at all: the connection was closed, which is how a \
+                 local mail scanner that cannot read TLS behaves."
+                    .into(),
+            );
+            Cause::TlsBrokenByLocalScanner
+        }
+        TlsFailure::Certificate(why) if why == reason::UNKNOWN_ISSUER => {
+            match certificate.and_then(|c| antivirus_product(&c.issuer)) {
+                Some(product) => {
+                    let issuer = certificate.map_or("", |c| c.issuer.as_str());
+                    evidence.push(format!(
+                        "The certificate was issued by \"{issuer}\": {product} is intercepting TLS."
+                    ));
+                    Cause::TlsInterceptedByAntivirus
+                }
+                None => Cause::CertificateUntrusted,
+            }
+        }
+        TlsFailure::Certificate(why) if why == reason::EXPIRED => Cause::CertificateExpired,
+        TlsFailure::Certificate(why) if why == reason::WRONG_NAME => {
+            let host = &configured.endpoint.host;
+            let other = greeting_host(configured).filter(|g| !g.eq_ignore_ascii_case(host));
+            match (other, certificate) {
+                (Some(other), Some(certificate))
+                    if certificate
+                        .names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&other)) =>
+                {
+                    evidence.push(format!(
+                        "{host} answered as {other}, with a certificate for {other}: the name leads to another host."
+                    ));
+                    Cause::DnsWrongHost
+                }
+                _ => Cause::CertificateNameMismatch,
+            }
+        }
+        TlsFailure::Alert(alert) if alert == "ProtocolVersion" => Cause::TlsVersionMismatch,
+        _ => Cause::TlsFailed,
+    }
+}
+
+/// The lines the server sent, in order.
+fn received(attempt: &Attempt) -> impl Iterator<Item = &str> {
+    attempt.events.iter().filter_map(|e| match &e.what {
+        EventKind::Received(line) => Some(line.as_str()),
+        _ => None,
+    })
+}
+
+/// The first line the server sent.
+fn greeting(attempt: &Attempt) -> Option<&str> {
+    received(attempt).next()
+}
+
+/// The host name a greeting announces (`220 mx.example ESMTP` → `mx.example`).
+fn greeting_host(attempt: &Attempt) -> Option<String> {
+    let greeting = greeting(attempt)?;
+    let name = greeting.get(4..)?.split_whitespace().next()?;
+    name.contains('.')
+        .then(|| name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The certificate the server presented, if a handshake got that far.
+fn certificate(attempt: &Attempt) -> Option<&CertificateInfo> {
+    attempt.events.iter().rev().find_map(|e| match &e.what {
+        EventKind::Certificate(certificate) => Some(certificate),
+        _ => None,
+    })
+}
+
+/// `220 ****2***0**`: a PIX/ASA masked banner.
+fn is_masked_greeting(line: &str) -> bool {
+    let Some(text) = line.get(4..) else {
+        return false;
+    };
+    text.matches('*').count() >= 3 && text.chars().all(|c| matches!(c, '*' | '2' | '0' | ' '))
+}
+
+/// `250-XXXXXXXA` or `XXXX`: a capability that was overwritten.
+fn is_stripped_capability(line: &str) -> bool {
+    let word = line
+        .get(4..)
+        .filter(|_| line.starts_with("250"))
+        .unwrap_or(line);
+    word.len() >= 4 && word.trim_end_matches('A').chars().all(|c| c == 'X')
+}
+
+fn offers_auth(attempt: &Attempt) -> bool {
+    received(attempt).any(|line| {
+        let upper = line.to_ascii_uppercase();
+        upper.starts_with("250-AUTH") || upper.starts_with("250 AUTH")
+    })
+}
+
+fn fell_back_from_ipv6(attempt: &Attempt) -> bool {
+    attempt.events.iter().any(
+        |e| matches!(&e.what, EventKind::ConnectFailed { address, .. } if address.starts_with('[')),
+    )
+}
+
+/// How long the TCP connection took to open.
+fn connect_time(attempt: &Attempt) -> Option<Duration> {
+    let mut started = None;
+    for event in &attempt.events {
+        match &event.what {
+            EventKind::Resolved(_) | EventKind::ConnectFailed { .. } => started = Some(event.at),
+            EventKind::Connected(_) => return started.map(|s| event.at.saturating_sub(s)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Time between the last thing received and the failure.
+fn silence_before_failure(attempt: &Attempt) -> Duration {
+    let last_received = attempt
+        .events
+        .iter()
+        .filter(|e| matches!(e.what, EventKind::Received(_) | EventKind::Connected(_)))
+        .map(|e| e.at)
+        .next_back()
+        .unwrap_or_default();
+    let (_, end) = attempt.span();
+    end.saturating_sub(last_received)
+}
+
+/// Port 25 was answered by another server than the one behind the other
+/// ports (or by the ISP's own, the control).
+fn redirected_port_25(report: &ProbeReport) -> Option<String> {
+    let on_25 = greeting_host(&report.configured)?;
+    let host = &report.configured.endpoint.host;
+    if let Some(control) = report.control.as_ref().and_then(greeting_host) {
+        if control == on_25 && !on_25.eq_ignore_ascii_case(host) {
+            return Some(format!(
+                "Port 25 of {host} was answered by {on_25}, the same server as the control: a transparent proxy redirects port 25."
+            ));
+        }
+    }
+    let elsewhere = report
+        .follow_ups
+        .iter()
+        .filter(|a| a.endpoint.port != 25)
+        .find_map(greeting_host)?;
+    (elsewhere != on_25).then(|| {
+        format!("Port 25 of {host} was answered by {on_25}, the other ports by {elsewhere}: a transparent proxy redirects port 25.")
+    })
+}
+
+/// RCPT refused as a malformed address (RFC 3463 X.1.3, or 501).
+fn is_bad_address(code: u16, text: &str) -> bool {
+    text.starts_with("5.1.3") || (code == 501 && text.to_ascii_lowercase().contains("address"))
 }
 
 /// RCPT refused for policy (RFC 3463 X.7.1) or with the classic relay codes.
@@ -111,6 +410,15 @@ fn port_25_is_the_difference(report: &ProbeReport, failure: &Failure) -> bool {
         .iter()
         .any(|a| a.endpoint.port != 25 && a.reached_server());
     other_port && !matches!(failure, Failure::Refused)
+}
+
+/// Every port tried on the host refused the connection.
+fn nothing_listens(report: &ProbeReport) -> bool {
+    !report.follow_ups.is_empty()
+        && report
+            .follow_ups
+            .iter()
+            .all(|a| matches!(a.failure(), Some((Step::Connect, Failure::Refused))))
 }
 
 /// A follow-up with implicit TLS on the configured port reached the server,
@@ -295,7 +603,7 @@ mod tests {
         );
         assert_eq!(
             cause(silent.clone(), 2525, Security::None, vec![], None),
-            Cause::ReplyTimedOut
+            Cause::SlowGreeting
         );
         let tls_works = attempt(Purpose::FollowUp, 2525, Security::Tls, None);
         assert_eq!(
