@@ -131,8 +131,7 @@ fn classify(
         (
             Step::Auth,
             Failure::Reply {
-                code: 502 | 503 | 504,
-                ..
+                code: 502..=504, ..
             },
         ) if !offers_auth(configured) => return Cause::AuthUnavailable,
         (Step::Pass | Step::User, Failure::PopError { text }) if text.starts_with("[IN-USE]") => {
