@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use crate::probe::tls::reason;
 use crate::probe::{Attempt, Endpoint, Failure, Protocol, Step, TlsFailure};
 
 /// A mail client whose error reporting can be emulated.
@@ -111,6 +112,21 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
             "The operation timed out waiting for a response from the receiving (POP) server.".into(),
             Some(10060),
         ),
+        // IXP_E_INVALID_CERT_CN, IXP_E_INVALID_CERT_DATE
+        (Step::TlsHandshake, Failure::Tls(TlsFailure::Certificate(why))) if why == reason::WRONG_NAME => error(
+            "0x800CCC01",
+            "The server you are connected to is using a security certificate that does not match its name.".into(),
+            None,
+        ),
+        (Step::TlsHandshake, Failure::Tls(TlsFailure::Certificate(why)))
+            if why == reason::EXPIRED || why == reason::NOT_YET_VALID =>
+        {
+            error(
+                "0x800CCC02",
+                "The server you are connected to is using a security certificate that has expired or is not yet valid.".into(),
+                None,
+            )
+        }
         // IXP_E_SECURE_CONNECT_FAILED
         (Step::TlsHandshake, _) | (Step::StartTls | Step::Stls, Failure::NotOffered { .. }) => {
             error("0x800CCC1A", SECURE_FAILED.into(), None)

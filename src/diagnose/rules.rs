@@ -46,10 +46,12 @@ pub fn antivirus_product(issuer: &str) -> Option<&'static str> {
 /// Names the cause of what `report` shows.
 pub fn diagnose(report: &ProbeReport) -> Diagnosis {
     let configured = &report.configured;
+    // Never suggest dropping encryption the client asked for.
+    let wanted = configured.endpoint.security;
     let suggestion = report
         .follow_ups
         .iter()
-        .find(|a| a.is_ok())
+        .find(|a| a.is_ok() && a.endpoint.security.at_least_as_secure_as(wanted))
         .map(|a| a.endpoint.clone());
     let mut evidence: Vec<String> = report.attempts().map(describe).collect();
     let cause = match configured.failure() {

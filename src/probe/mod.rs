@@ -74,6 +74,11 @@ pub enum Security {
 }
 
 impl Security {
+    /// Whether this mode protects the connection at least as well as
+    /// `other` (STARTTLS and implicit TLS both encrypt; plaintext does not).
+    pub fn at_least_as_secure_as(self, other: Security) -> bool {
+        self != Security::None || other == Security::None
+    }
     /// `none`, `starttls` or `tls`, as in scenario files.
     pub fn name(self) -> &'static str {
         match self {
@@ -230,9 +235,13 @@ impl Prober {
             let attempt = self
                 .attempt(Purpose::FollowUp, &endpoint, Plan::Full(account))
                 .await;
-            let worked = attempt.is_ok();
+            // A weaker mode that works is evidence, not a fix: keep looking.
+            let fixed = attempt.is_ok()
+                && endpoint
+                    .security
+                    .at_least_as_secure_as(account.endpoint.security);
             report.follow_ups.push(attempt);
-            if worked {
+            if fixed {
                 break;
             }
         }

@@ -145,17 +145,24 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
     }
 }
 
-/// Writes a chunk after the link's latency and at its bandwidth.
+/// Writes a chunk after the link's latency, then at its bandwidth: in
+/// slices of a tenth of a second's worth, so a slow link trickles.
 async fn deliver<W: AsyncWrite + Unpin>(client: &mut W, chunk: &[u8], faults: &LinkFaults) -> bool {
     if chunk.is_empty() {
         return true;
     }
-    let mut delay = faults.latency;
-    if let Some(rate) = faults.bandwidth.filter(|r| *r > 0) {
-        delay += Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
     }
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let Some(rate) = faults.bandwidth.filter(|r| *r > 0) else {
+        return client.write_all(chunk).await.is_ok();
+    };
+    let slice = usize::try_from(rate / 10).unwrap_or(usize::MAX).max(1);
+    for piece in chunk.chunks(slice) {
+        tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / rate as f64)).await;
+        if client.write_all(piece).await.is_err() {
+            return false;
+        }
     }
-    client.write_all(chunk).await.is_ok()
+    true
 }
