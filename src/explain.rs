@@ -1,22 +1,132 @@
-//! `mailprobe explain`: what a cause id or a client error code means.
+//! `mailprobe explain`: what a cause id, a client error code or a client's
+//! error message means, and how mailprobe tells its causes apart.
 
 use std::fmt::Write;
 
-use crate::diagnose::{Cause, CauseInfo};
+use crate::diagnose::{Cause, CauseInfo, ClientKind};
 
-/// The explanation of `topic` (a cause id or a client error code), or an
-/// error message that says what is known.
+/// Phrases of each client's error messages and the code they belong to, so
+/// a pasted message can be explained. Outlook Express first, then Thunderbird.
+const PHRASES: &[(ClientKind, &str, &str)] = &[
+    (ClientKind::OutlookExpress6, "was interrupted", "0x800CCC0F"),
+    (
+        ClientKind::OutlookExpress6,
+        "connection to the server has failed",
+        "0x800CCC0E",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "response from the sending (smtp) server",
+        "0x8004210B",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "response from the receiving (pop) server",
+        "0x8004210A",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "connection encryption type",
+        "0x800CCC1A",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "does not match its name",
+        "0x800CCC01",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "has expired or is not yet valid",
+        "0x800CCC02",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "verify that you have entered the server name",
+        "0x800CCC0D",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "rejected your login",
+        "0x800CCC92",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "one of the recipients was rejected",
+        "0x800CCC79",
+    ),
+    (
+        ClientKind::OutlookExpress6,
+        "verify the e-mail address in your account",
+        "0x800CCC78",
+    ),
+    (ClientKind::Thunderbird, "timed out", "connection-timed-out"),
+    (ClientKind::Thunderbird, "was reset", "connection-reset"),
+    (ClientKind::Thunderbird, "was lost", "connection-lost"),
+    (
+        ClientKind::Thunderbird,
+        "connection was refused",
+        "connection-refused",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "could not be found",
+        "smtp-server-not-found",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "failed to connect to server",
+        "server-not-found",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "doesn't advertise that feature",
+        "starttls-not-advertised",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "security exception",
+        "certificate-exception",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "unable to establish a secure connection",
+        "secure-connection-failed",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "login to server",
+        "authentication-failed",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "check the message recipient",
+        "recipient-rejected",
+    ),
+    (
+        ClientKind::Thunderbird,
+        "verify that your email address",
+        "sender-rejected",
+    ),
+];
+
+/// The explanation of `topic`, or an error message that says what is known.
 pub fn explain(topic: &str) -> Result<String, String> {
     let topic = topic.trim();
     if let Some(cause) = Cause::from_id(&topic.to_ascii_lowercase()) {
         return Ok(describe_cause(cause.info()));
     }
-    let code = normalize_code(topic);
+    let (client, code) = identify(topic).ok_or_else(|| {
+        let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
+        format!(
+            "`{topic}` is not a cause id, a client error code or a known client message. Cause ids: {}",
+            ids.join(", ")
+        )
+    })?;
     let causes: Vec<CauseInfo> = Cause::ALL
         .iter()
         .map(|c| c.info())
         .filter(|info| {
-            info.outlook_express_codes
+            codes_of(info, client)
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(&code))
         })
@@ -24,12 +134,16 @@ pub fn explain(topic: &str) -> Result<String, String> {
     if causes.is_empty() {
         let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
         return Err(format!(
-            "`{topic}` is neither a cause id nor a known client error code. Cause ids: {}",
+            "no cause in the catalogue shows {code}. Cause ids: {}",
             ids.join(", ")
         ));
     }
+    let client_name = match client {
+        ClientKind::OutlookExpress6 => "Outlook Express",
+        ClientKind::Thunderbird => "Thunderbird",
+    };
     let mut out = format!(
-        "Outlook Express shows {code} for {} different causes. mailprobe tells them apart like this:\n",
+        "{client_name} shows {code} for {} different causes. mailprobe tells them apart like this:\n",
         causes.len()
     );
     for info in causes {
@@ -42,13 +156,36 @@ pub fn explain(topic: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// `800ccc0f` or `0x800ccc0f` → `0x800CCC0F`.
-fn normalize_code(topic: &str) -> String {
-    let hex = topic
-        .strip_prefix("0x")
-        .or_else(|| topic.strip_prefix("0X"))
-        .unwrap_or(topic);
-    format!("0x{}", hex.to_ascii_uppercase())
+fn codes_of(info: &CauseInfo, client: ClientKind) -> &'static [&'static str] {
+    match client {
+        ClientKind::OutlookExpress6 => info.outlook_express_codes,
+        ClientKind::Thunderbird => info.thunderbird_codes,
+    }
+}
+
+/// Which client and code a topic names: an Outlook Express code (with or
+/// without `0x`), a Thunderbird error id, or a phrase of either's messages.
+fn identify(topic: &str) -> Option<(ClientKind, String)> {
+    let lower = topic.to_ascii_lowercase();
+    let hex = lower.strip_prefix("0x").unwrap_or(&lower);
+    if hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some((
+            ClientKind::OutlookExpress6,
+            format!("0x{}", hex.to_ascii_uppercase()),
+        ));
+    }
+    for client in ClientKind::ALL {
+        let known = Cause::ALL
+            .iter()
+            .any(|c| codes_of(&c.info(), client).contains(&lower.as_str()));
+        if known {
+            return Some((client, lower));
+        }
+    }
+    PHRASES
+        .iter()
+        .find(|(_, phrase, _)| lower.contains(phrase))
+        .map(|(client, _, code)| (*client, code.to_string()))
 }
 
 fn describe_cause(info: CauseInfo) -> String {
@@ -61,6 +198,13 @@ fn describe_cause(info: CauseInfo) -> String {
             out,
             "\nOutlook Express 6 shows: {}",
             info.outlook_express_codes.join(", ")
+        );
+    }
+    if !info.thunderbird_codes.is_empty() {
+        let _ = writeln!(
+            out,
+            "Thunderbird shows: {}",
+            info.thunderbird_codes.join(", ")
         );
     }
     if !info.references.is_empty() {
@@ -83,11 +227,27 @@ mod tests {
         for id in [
             "outbound-port-25-blocked",
             "tls-broken-by-local-scanner",
-            "connection-closed",
+            "connection-reset",
+            "mid-session-stall",
         ] {
             assert!(text.contains(id), "{id} missing from:\n{text}");
         }
         assert!(!text.contains("auth-failed"));
+        assert_eq!(explain("800CCC0F").unwrap(), text);
+    }
+
+    #[test]
+    fn a_pasted_message_is_recognised() {
+        let pasted = "The connection to the server was interrupted. If this problem continues, contact \
+                      your server administrator or Internet service provider (ISP). Account: 'mail', \
+                      Server: 'smtp.other.example', Protocol: SMTP, Port: 25, Secure(SSL): No, Error Number: 0x800CCC0F";
+        assert_eq!(explain(pasted).unwrap(), explain("0x800CCC0F").unwrap());
+        let thunderbird = explain("Connection to server smtp.other.example timed out.").unwrap();
+        assert!(thunderbird.starts_with("Thunderbird shows connection-timed-out"));
+        assert!(thunderbird.contains("outbound-port-25-blocked"));
+        assert!(explain("connection-reset")
+            .unwrap()
+            .starts_with("connection-reset — "));
     }
 
     #[test]
@@ -100,6 +260,7 @@ mod tests {
     #[test]
     fn unknown_topics_list_what_exists() {
         let error = explain("0xDEADBEEF").unwrap_err();
-        assert!(error.contains("outbound-port-25-blocked"));
+        assert!(error.contains("outbound-port-25-blocked"), "{error}");
+        assert!(explain("no idea").is_err());
     }
 }

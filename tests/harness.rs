@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use mailprobe::diagnose::ClientKind;
 use mailprobe::harness;
 use mailprobe::scenario::{self, Scenario};
 
@@ -161,26 +162,101 @@ fn malformed_input_is_an_error_not_a_panic() {
     }
 }
 
-/// The catalogue's list of codes per cause agrees with the client emulation
-/// on every scenario of the library, so `mailprobe explain CODE` is complete.
+/// The catalogue's lists of client codes per cause agree with the client
+/// emulations on every scenario of the library, so `mailprobe explain CODE`
+/// is complete.
 #[test]
 fn catalogue_codes_cover_what_the_library_shows() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    for file in scenario::discover(&[root]).unwrap() {
-        let run = harness::run(&scenario::load(&file).unwrap()).unwrap();
+    for (file, run) in library() {
         for probe in &run.probes {
-            let Some(error) = &probe.client_error else {
-                continue;
-            };
             let info = probe.diagnosis.cause.info();
-            assert!(
-                info.outlook_express_codes.contains(&error.code),
-                "{}: {} shows {} but the catalogue lists {:?}",
-                file.display(),
-                info.id,
-                error.code,
-                info.outlook_express_codes
-            );
+            for client in ClientKind::ALL {
+                let Some(error) = client.error_for(&probe.report.configured) else {
+                    continue;
+                };
+                let listed = match client {
+                    ClientKind::OutlookExpress6 => info.outlook_express_codes,
+                    ClientKind::Thunderbird => info.thunderbird_codes,
+                };
+                assert!(
+                    listed.contains(&error.code),
+                    "{file}: {} shows {} in {} but the catalogue lists {listed:?}",
+                    info.id,
+                    error.code,
+                    client.id()
+                );
+            }
         }
     }
+}
+
+/// Every scenario of the library, replayed.
+fn library() -> Vec<(String, harness::ScenarioRun)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    scenario::discover(&[root])
+        .unwrap()
+        .into_iter()
+        .map(|file| {
+            let run = harness::run(&scenario::load(&file).unwrap()).unwrap();
+            (file.display().to_string(), run)
+        })
+        .collect()
+}
+
+/// For every pair of library probes whose scenarios name different root
+/// causes, the diagnoses differ, even where the client shows the same error.
+#[test]
+fn causes_stay_distinct() {
+    let mut failing: Vec<(String, &'static str, String, &'static str)> = Vec::new();
+    let runs = library();
+    for (file, run) in &runs {
+        for probe in &run.probes {
+            let Some(expected) = probe.expected_diagnosis.clone() else {
+                continue;
+            };
+            if expected == "ok" {
+                continue;
+            }
+            let code = ClientKind::OutlookExpress6
+                .error_for(&probe.report.configured)
+                .map_or("none", |e| e.code);
+            failing.push((
+                format!("{file} / {}", probe.probe),
+                probe.diagnosis.cause.id(),
+                expected,
+                code,
+            ));
+        }
+    }
+    let mut same_error_pairs = 0;
+    for (i, a) in failing.iter().enumerate() {
+        for b in &failing[i + 1..] {
+            if a.2 != b.2 {
+                assert_ne!(
+                    a.1, b.1,
+                    "{} and {} have different root causes but one diagnosis",
+                    a.0, b.0
+                );
+                if a.3 == b.3 {
+                    same_error_pairs += 1;
+                }
+            } else {
+                assert_eq!(
+                    a.1, b.1,
+                    "{} and {} share a root cause but not a diagnosis",
+                    a.0, b.0
+                );
+            }
+        }
+    }
+    let causes: std::collections::BTreeSet<&str> = failing.iter().map(|f| f.1).collect();
+    assert!(
+        causes.len() >= 35,
+        "only {} distinct causes in the library",
+        causes.len()
+    );
+    assert!(
+        same_error_pairs >= 50,
+        "only {same_error_pairs} pairs share an Outlook Express error"
+    );
 }

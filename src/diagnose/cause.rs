@@ -105,6 +105,8 @@ pub struct CauseInfo {
     pub references: &'static [&'static str],
     /// The Outlook Express 6 error codes this cause shows up as.
     pub outlook_express_codes: &'static [&'static str],
+    /// The Thunderbird error ids (see `client_error`) it shows up as.
+    pub thunderbird_codes: &'static [&'static str],
 }
 
 impl Cause {
@@ -173,6 +175,7 @@ impl Cause {
                 remedy: "Nothing to do.",
                 references: &[],
                 outlook_express_codes: &[],
+                thunderbird_codes: &[],
             },
             Cause::OutboundPort25Blocked => CauseInfo {
                 id: "outbound-port-25-blocked",
@@ -189,7 +192,8 @@ impl Cause {
                     "RFC 5068 (Email Submission Operations: Access and Accountability Requirements)",
                     "RFC 8314 (Cleartext Considered Obsolete)",
                 ],
-                outlook_express_codes: &["0x800CCC0F", "0x800CCC0E"],
+                outlook_express_codes: &["0x800CCC0F", "0x800CCC0E", "0x800CCC79"],
+                thunderbird_codes: &["connection-timed-out", "connection-refused", "connection-lost", "connection-reset", "recipient-rejected"],
             },
             Cause::TlsBrokenByLocalScanner => CauseInfo {
                 id: "tls-broken-by-local-scanner",
@@ -204,6 +208,7 @@ impl Cause {
                          the antivirus program's mail scanning, or turn off its SSL mail scanning.",
                 references: &["RFC 8314 (Cleartext Considered Obsolete), section 3"],
                 outlook_express_codes: &["0x800CCC0F"],
+                thunderbird_codes: &["connection-lost"],
             },
             Cause::ImplicitTlsExpected => CauseInfo {
                 id: "implicit-tls-expected",
@@ -216,6 +221,7 @@ impl Cause {
                          or use the port that matches the security setting.",
                 references: &["RFC 8314, section 3.3 and 7"],
                 outlook_express_codes: &["0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out"],
             },
             Cause::PlaintextExpected => CauseInfo {
                 id: "plaintext-expected",
@@ -228,6 +234,7 @@ impl Cause {
                          port (465 for SMTP, 995 for POP3).",
                 references: &["RFC 3207 (SMTP STARTTLS)", "RFC 2595 (POP3 STLS)", "RFC 8314"],
                 outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["secure-connection-failed"],
             },
             Cause::AuthFailed => CauseInfo {
                 id: "auth-failed",
@@ -238,6 +245,7 @@ impl Cause {
                          password with the provider if needed.",
                 references: &["RFC 4954 (SMTP AUTH), section 6", "RFC 1939 (POP3), section 7"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCC90", "0x800CCC92"],
+                thunderbird_codes: &["authentication-failed"],
             },
             Cause::AuthUnavailable => CauseInfo {
                 id: "auth-unavailable",
@@ -247,6 +255,7 @@ impl Cause {
                 remedy: "Use the provider's submission port (587 with STARTTLS), where AUTH is offered.",
                 references: &["RFC 4954 (SMTP AUTH)"],
                 outlook_express_codes: &["0x800CCC60"],
+                thunderbird_codes: &["authentication-failed"],
             },
             Cause::RelayDenied => CauseInfo {
                 id: "relay-denied",
@@ -259,6 +268,7 @@ impl Cause {
                          and password, or send through the provider that hosts the address.",
                 references: &["RFC 5321, section 3.6", "RFC 4954, section 6", "RFC 3463 (X.7.1)"],
                 outlook_express_codes: &["0x800CCC78", "0x800CCC79"],
+                thunderbird_codes: &["sender-rejected", "recipient-rejected"],
             },
             Cause::ConnectionRefused => CauseInfo {
                 id: "connection-refused",
@@ -268,6 +278,7 @@ impl Cause {
                 remedy: "Check the port number; use the port the provider documents.",
                 references: &["RFC 9293 (TCP), section 3.5.2"],
                 outlook_express_codes: &["0x800CCC0E"],
+                thunderbird_codes: &["connection-refused"],
             },
             Cause::HostNotFound => CauseInfo {
                 id: "host-not-found",
@@ -277,6 +288,7 @@ impl Cause {
                 remedy: "Check the spelling of the server name, and that DNS works on this network.",
                 references: &["RFC 1035"],
                 outlook_express_codes: &["0x800CCC0D"],
+                thunderbird_codes: &["smtp-server-not-found", "server-not-found"],
             },
             Cause::ConnectTimedOut => CauseInfo {
                 id: "connect-timed-out",
@@ -288,6 +300,7 @@ impl Cause {
                          ports out; try again later if the server is down.",
                 references: &["RFC 9293 (TCP)"],
                 outlook_express_codes: &["0x800CCC0E"],
+                thunderbird_codes: &["connection-timed-out"],
             },
             Cause::ConnectionClosed => CauseInfo {
                 id: "connection-closed",
@@ -298,6 +311,7 @@ impl Cause {
                          provider whether the server limits connections.",
                 references: &[],
                 outlook_express_codes: &["0x800CCC0F"],
+                thunderbird_codes: &["connection-lost"],
             },
             Cause::ReplyTimedOut => CauseInfo {
                 id: "reply-timed-out",
@@ -307,6 +321,7 @@ impl Cause {
                 remedy: "Raise the client's server timeout; check the network path for stalls.",
                 references: &[],
                 outlook_express_codes: &["0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out"],
             },
             Cause::StartTlsUnavailable => CauseInfo {
                 id: "starttls-unavailable",
@@ -317,6 +332,7 @@ impl Cause {
                          with TLS).",
                 references: &["RFC 3207", "RFC 2595"],
                 outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["starttls-not-advertised"],
             },
             Cause::TlsFailed => CauseInfo {
                 id: "tls-failed",
@@ -326,6 +342,7 @@ impl Cause {
                 remedy: "See the TLS error in the evidence.",
                 references: &["RFC 8446 (TLS 1.3)"],
                 outlook_express_codes: &["0x800CCC1A", "0x800CCC0F"],
+                thunderbird_codes: &["secure-connection-failed", "connection-lost"],
             },
             Cause::ServerRejected => CauseInfo {
                 id: "server-rejected",
@@ -335,6 +352,7 @@ impl Cause {
                 remedy: "Read the server's reply; contact the provider if it persists.",
                 references: &["RFC 5321, section 4.2"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCC61", "0x800CCC67", "0x800CCC6F", "0x800CCC78", "0x800CCC79", "0x800CCC90", "0x800CCC93"],
+                thunderbird_codes: &["server-error", "recipient-rejected", "sender-rejected", "authentication-failed"],
             },
             Cause::TlsInterceptedByAntivirus => CauseInfo {
                 id: "tls-intercepted-by-antivirus",
@@ -344,6 +362,7 @@ impl Cause {
                 remedy: "Turn off the antivirus program's SSL/TLS mail scanning, or add its root certificate to the mail client's trusted authorities.",
                 references: &["Durumeric et al., The Security Impact of HTTPS Interception (NDSS 2017)"],
                 outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["certificate-exception"],
             },
             Cause::EsmtpInspection => CauseInfo {
                 id: "esmtp-inspection",
@@ -353,6 +372,7 @@ impl Cause {
                 remedy: "Turn off SMTP inspection on the firewall (\"no fixup protocol smtp 25\" or \"no inspect esmtp\"), or submit on port 587, which it does not inspect.",
                 references: &["Cisco PIX Firewall Command Reference: fixup protocol smtp", "Cisco ASA: inspect esmtp"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCC1A"],
+                thunderbird_codes: &["starttls-not-advertised", "authentication-failed"],
             },
             Cause::StartTlsStripped => CauseInfo {
                 id: "starttls-stripped",
@@ -362,6 +382,7 @@ impl Cause {
                 remedy: "Do not send credentials over this path in plaintext. Use implicit TLS on 465/995, which cannot be stripped, and ask the network's operator to stop rewriting SMTP.",
                 references: &["RFC 3207, section 6 (STARTTLS security considerations)", "RFC 8314"],
                 outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["starttls-not-advertised"],
             },
             Cause::CaptivePortal => CauseInfo {
                 id: "captive-portal",
@@ -371,6 +392,7 @@ impl Cause {
                 remedy: "Open a web browser, log in or accept the terms on the portal page, then try again.",
                 references: &["RFC 8952 (Captive Portal Architecture)", "RFC 6761 (.invalid)"],
                 outlook_express_codes: &["0x800CCC0E", "0x800CCC01", "0x800CCC0F"],
+                thunderbird_codes: &["connection-timed-out", "certificate-exception", "connection-lost"],
             },
             Cause::Ipv6Broken => CauseInfo {
                 id: "ipv6-broken",
@@ -380,6 +402,7 @@ impl Cause {
                 remedy: "Fix IPv6 on the network (or the router), or turn IPv6 off on this computer until it is fixed.",
                 references: &["RFC 8305 (Happy Eyeballs Version 2)", "RFC 6724"],
                 outlook_express_codes: &[],
+                thunderbird_codes: &[],
             },
             Cause::DnsWrongHost => CauseInfo {
                 id: "dns-wrong-host",
@@ -389,6 +412,7 @@ impl Cause {
                 remedy: "Check the DNS record (and the hosts file) for the server name; flush the DNS cache; ask the provider for the right address.",
                 references: &["RFC 1034"],
                 outlook_express_codes: &["0x800CCC01", "0x800CCC60"],
+                thunderbird_codes: &["certificate-exception", "authentication-failed"],
             },
             Cause::HighLatency => CauseInfo {
                 id: "high-latency",
@@ -398,6 +422,7 @@ impl Cause {
                 remedy: "Raise the client's server timeout, or fix the link (a congested uplink, a misbehaving router).",
                 references: &["RFC 6298 (TCP retransmission timer)"],
                 outlook_express_codes: &["0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out"],
             },
             Cause::LowBandwidth => CauseInfo {
                 id: "low-bandwidth",
@@ -407,6 +432,7 @@ impl Cause {
                 remedy: "Raise the client's server timeout; find what saturates the link.",
                 references: &[],
                 outlook_express_codes: &["0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out"],
             },
             Cause::ConnectionReset => CauseInfo {
                 id: "connection-reset",
@@ -416,6 +442,7 @@ impl Cause {
                 remedy: "Look for a firewall, VPN or NAT device on the path that resets connections; try another network.",
                 references: &["RFC 9293 (TCP), section 3.10.7"],
                 outlook_express_codes: &["0x800CCC0F"],
+                thunderbird_codes: &["connection-reset"],
             },
             Cause::MidSessionStall => CauseInfo {
                 id: "mid-session-stall",
@@ -425,6 +452,7 @@ impl Cause {
                 remedy: "Check for a VPN, NAT or MTU problem on the path (lowering the MTU often helps); try another network.",
                 references: &["RFC 2923 (TCP Problems with Path MTU Discovery)"],
                 outlook_express_codes: &["0x800CCC0F", "0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-lost", "connection-timed-out"],
             },
             Cause::AuthRequiresTls => CauseInfo {
                 id: "auth-requires-tls",
@@ -434,6 +462,7 @@ impl Cause {
                 remedy: "Turn on STARTTLS (or use 465 with TLS) for this server.",
                 references: &["RFC 4954, section 4 and 6", "RFC 3207"],
                 outlook_express_codes: &["0x800CCC60"],
+                thunderbird_codes: &["authentication-failed"],
             },
             Cause::MailboxLocked => CauseInfo {
                 id: "mailbox-locked",
@@ -443,6 +472,7 @@ impl Cause {
                 remedy: "Close the other mail client, or wait for the stuck session to time out (10 minutes or more).",
                 references: &["RFC 1939, section 8", "RFC 2449 (IN-USE response code)"],
                 outlook_express_codes: &["0x800CCC92"],
+                thunderbird_codes: &["authentication-failed"],
             },
             Cause::SenderRejected => CauseInfo {
                 id: "sender-rejected",
@@ -452,6 +482,7 @@ impl Cause {
                 remedy: "Set the account's e-mail address to the one that belongs to the login.",
                 references: &["RFC 5321, section 3.3", "RFC 6409, section 6.1"],
                 outlook_express_codes: &["0x800CCC78"],
+                thunderbird_codes: &["sender-rejected"],
             },
             Cause::ServerBusy => CauseInfo {
                 id: "server-busy",
@@ -461,6 +492,7 @@ impl Cause {
                 remedy: "Try again later; close other clients that keep connections open.",
                 references: &["RFC 5321, section 3.1 and 4.2.3"],
                 outlook_express_codes: &["0x800CCC67", "0x800CCC90"],
+                thunderbird_codes: &["server-error"],
             },
             Cause::SlowGreeting => CauseInfo {
                 id: "slow-greeting",
@@ -470,6 +502,7 @@ impl Cause {
                 remedy: "Raise the client's server timeout; ask the provider about the delay.",
                 references: &["RFC 5321, section 4.5.3.2.1 (5 minutes for the greeting)"],
                 outlook_express_codes: &["0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out"],
             },
             Cause::SessionRefused => CauseInfo {
                 id: "session-refused",
@@ -479,6 +512,7 @@ impl Cause {
                 remedy: "Read the reply: it usually names a block list and how to get off it; send through the provider's submission server.",
                 references: &["RFC 5321, section 3.1"],
                 outlook_express_codes: &["0x800CCC6F"],
+                thunderbird_codes: &["server-error"],
             },
             Cause::CertificateExpired => CauseInfo {
                 id: "certificate-expired",
@@ -488,6 +522,7 @@ impl Cause {
                 remedy: "Ask the provider to renew the certificate; check the computer's date and time.",
                 references: &["RFC 5280, section 4.1.2.5"],
                 outlook_express_codes: &["0x800CCC02"],
+                thunderbird_codes: &["certificate-exception"],
             },
             Cause::CertificateNameMismatch => CauseInfo {
                 id: "certificate-name-mismatch",
@@ -497,6 +532,7 @@ impl Cause {
                 remedy: "Use the server name the certificate is for (often the provider's main name), or ask the provider to fix the certificate.",
                 references: &["RFC 6125", "RFC 9525"],
                 outlook_express_codes: &["0x800CCC01"],
+                thunderbird_codes: &["certificate-exception"],
             },
             Cause::CertificateUntrusted => CauseInfo {
                 id: "certificate-untrusted",
@@ -506,6 +542,7 @@ impl Cause {
                 remedy: "Ask the provider for a certificate from a public CA, or install their CA after checking it.",
                 references: &["RFC 5280"],
                 outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["certificate-exception"],
             },
             Cause::TlsVersionMismatch => CauseInfo {
                 id: "tls-version-mismatch",
@@ -515,6 +552,7 @@ impl Cause {
                 remedy: "Ask the provider to enable TLS 1.2 or later; do not re-enable old versions in the client.",
                 references: &["RFC 8996 (Deprecating TLS 1.0 and 1.1)"],
                 outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["secure-connection-failed"],
             },
             Cause::RecipientAddressInvalid => CauseInfo {
                 id: "recipient-address-invalid",
@@ -524,6 +562,7 @@ impl Cause {
                 remedy: "Correct the recipient address: only the address itself, in ASCII unless the server offers SMTPUTF8.",
                 references: &["RFC 5321, section 4.1.2", "RFC 6531 (SMTPUTF8)"],
                 outlook_express_codes: &["0x800CCC79"],
+                thunderbird_codes: &["recipient-rejected"],
             },
             Cause::MessageTooLarge => CauseInfo {
                 id: "message-too-large",
@@ -533,6 +572,7 @@ impl Cause {
                 remedy: "Send a smaller message: share large files by link instead of attaching them.",
                 references: &["RFC 1870 (SMTP SIZE)"],
                 outlook_express_codes: &["0x800CCC78", "0x800CCC79"],
+                thunderbird_codes: &["sender-rejected", "recipient-rejected"],
             },
             Cause::NoMailServer => CauseInfo {
                 id: "no-mail-server",
@@ -542,6 +582,7 @@ impl Cause {
                 remedy: "Check the server name in the account settings; the provider documents it.",
                 references: &[],
                 outlook_express_codes: &["0x800CCC0E"],
+                thunderbird_codes: &["connection-refused"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
@@ -551,6 +592,7 @@ impl Cause {
                 remedy: "Read the transcript; file it as a new scenario.",
                 references: &[],
                 outlook_express_codes: &[],
+                thunderbird_codes: &[],
             },
         }
     }

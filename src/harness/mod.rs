@@ -45,6 +45,8 @@ pub struct ProbeRun {
     pub client_error: Option<ClientError>,
     /// Whether the scenario expects anything of this run.
     pub checked: bool,
+    /// The cause id the scenario expects, if it names one.
+    pub expected_diagnosis: Option<String>,
     /// Expectations that did not hold.
     pub mismatches: Vec<String>,
 }
@@ -160,6 +162,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
                 client: kind,
                 client_error,
                 checked: expected.is_some() || top_suggest.is_some(),
+                expected_diagnosis: expected.and_then(|e| e.diagnosis.clone()),
                 mismatches: found,
             };
             transcript::write_probe(&mut transcript, &run);
