@@ -109,7 +109,13 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>) -> Result<bool, String> {
         virtual_time += outcome.virtual_time;
         for probe in &outcome.probes {
             let status = if probe.passed() { "PASS" } else { "FAIL" };
-            let code = probe.client_error.as_ref().map_or("no error", |e| e.code);
+            let code = match &probe.client_error {
+                None => "no error".to_string(),
+                Some(error) => match error.socket_error {
+                    Some(socket) => format!("{} ({socket})", error.code),
+                    None => error.code.to_string(),
+                },
+            };
             println!(
                 "{status}  {}  {} / {}  {code}  {}",
                 label(file),

@@ -124,6 +124,16 @@ fn classify(
             return Cause::OutboundPort25Blocked;
         }
     }
+    let by_name = endpoint.host.parse::<std::net::IpAddr>().is_err();
+    if !step.is_transport() && by_name {
+        if let Some(other) = greeting_host(configured).filter(|g| !same_site(g, &endpoint.host)) {
+            note(format!(
+                "{} greeted as {other}, a host of another domain: the name leads to another server.",
+                endpoint.host
+            ));
+            return Cause::DnsWrongHost;
+        }
+    }
     match (step, failure) {
         (Step::Auth, Failure::NotOffered { .. }) => return Cause::AuthUnavailable,
         (Step::Auth, Failure::Reply { code: 538, .. }) => return Cause::AuthRequiresTls,
@@ -298,6 +308,22 @@ fn greeting_host(attempt: &Attempt) -> Option<String> {
     let name = greeting.get(4..)?.split_whitespace().next()?;
     name.contains('.')
         .then(|| name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Whether two host names share their last two labels (`mx1.provider.example`
+/// and `smtp.provider.example` do); servers often greet with another name of
+/// their own site, rarely with another site's.
+fn same_site(a: &str, b: &str) -> bool {
+    let site = |name: &str| {
+        let labels: Vec<String> = name
+            .trim_end_matches('.')
+            .rsplit('.')
+            .take(2)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        labels
+    };
+    site(a) == site(b)
 }
 
 /// The certificate the server presented, if a handshake got that far.

@@ -344,7 +344,8 @@ pub struct LinkSpec {
     /// Stop delivering after this many bytes.
     #[serde(default)]
     pub stall_after: Option<u64>,
-    /// With `stall_after`: close the stalled connection after this long.
+    /// Close the connection this long after it opened (with `stall_after`:
+    /// this long after the stall).
     #[serde(default)]
     pub close_after: Option<Seconds>,
     /// Delay the server's close by this long.

@@ -72,7 +72,8 @@ impl Middlebox {
 /// | `bandwidth`   | at most this many bytes per second                             |
 /// | `reset_after` | after this many bytes the connection is reset (RST)            |
 /// | `stall_after` | after this many bytes nothing more arrives                     |
-/// | `close_after` | with `stall_after`: the stalled connection closes after this   |
+/// | `close_after` | the connection closes this long after it opened (or, with      |
+/// |               | `stall_after`, this long after the stall)                      |
 /// | `slow_close`  | the server's close reaches the client this much later          |
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkFaults {
@@ -84,7 +85,7 @@ pub struct LinkFaults {
     pub reset_after: Option<u64>,
     /// Stall after this many bytes.
     pub stall_after: Option<u64>,
-    /// Close a stalled connection after this long.
+    /// Close the connection after this long (after the stall, with `stall_after`).
     pub close_after: Option<Duration>,
     /// Delay of the close.
     pub slow_close: Duration,

@@ -138,10 +138,18 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
             }
         }
     };
+    // Without a stall, `close_after` closes a live connection after that long.
+    let deadline = async {
+        match faults.close_after.filter(|_| faults.stall_after.is_none()) {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         biased;
         () = downstream => {}
         () = upstream => {}
+        () = deadline => {}
     }
 }
 
