@@ -59,6 +59,29 @@ pub struct ClientError {
     pub socket_error: Option<u32>,
 }
 
+impl ClientError {
+    /// The details line of Outlook Express's error dialog for `endpoint`.
+    pub fn dialog_details(&self, endpoint: &Endpoint) -> String {
+        let protocol = match endpoint.protocol {
+            Protocol::Smtp => "SMTP",
+            Protocol::Pop3 => "POP3",
+        };
+        let secure = if endpoint.security == crate::probe::Security::Tls {
+            "Yes"
+        } else {
+            "No"
+        };
+        let socket = self
+            .socket_error
+            .map(|s| format!("Socket Error: {s}, "))
+            .unwrap_or_default();
+        format!(
+            "Server: '{}', Protocol: {protocol}, Port: {}, Secure(SSL): {secure}, {socket}Error Number: {}",
+            endpoint.host, endpoint.port, self.code
+        )
+    }
+}
+
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.socket_error {
@@ -96,7 +119,12 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
         (Step::Connect, Failure::Reset) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10054)),
         (Step::Connect, _) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), None),
         // IXP_E_CONNECTION_DROPPED: closed or reset after connecting,
-        // including during a TLS handshake the peer abandoned.
+        // including during a TLS handshake the peer abandoned. A handshake
+        // cut off without any answer is the local-scanner case, where OE
+        // reported WSAECONNABORTED (10053) beside the code.
+        (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { received: 0 })) => {
+            error("0x800CCC0F", INTERRUPTED.into(), Some(10053))
+        }
         (_, Failure::Closed { .. }) | (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { .. })) => {
             error("0x800CCC0F", INTERRUPTED.into(), None)
         }

@@ -30,6 +30,13 @@ pub fn write_probe(out: &mut String, run: &ProbeRun) {
     match &run.client_error {
         Some(error) => {
             let _ = writeln!(out, "{}: {error}", run.client.id());
+            if run.client == crate::diagnose::ClientKind::OutlookExpress6 {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    error.dialog_details(&run.report.configured.endpoint)
+                );
+            }
         }
         None => {
             let _ = writeln!(out, "{}: no error", run.client.id());
