@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use mock_servers::tls::crypto_provider;
+use mock_servers::tls::{crypto_provider, AcceptAnyCertificate};
 
 use super::observation::TlsFailure;
 use super::x509::{self, CertificateInfo};
@@ -74,7 +74,7 @@ impl TlsClient {
                 .ok();
         let verifier = RecordingVerifier {
             inner,
-            provider: self.provider.clone(),
+            signatures: AcceptAnyCertificate(self.provider.clone()),
             seen: slot.clone(),
         };
         let config =
@@ -93,7 +93,7 @@ impl TlsClient {
 struct RecordingVerifier {
     /// `None` when there are no roots: nothing can be trusted.
     inner: Option<Arc<WebPkiServerVerifier>>,
-    provider: Arc<CryptoProvider>,
+    signatures: AcceptAnyCertificate,
     seen: CertificateSlot,
 }
 
@@ -123,12 +123,7 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -137,18 +132,11 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.supported_verify_schemes()
     }
 }
 
