@@ -7,9 +7,11 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    KeyUsagePurpose, SerialNumber, PKCS_ED25519,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -52,11 +54,20 @@ impl Validity {
     }
 }
 
+/// Keys are Ed25519: signatures of fixed length, so every handshake has the
+/// same size on every run and a bandwidth-limited link takes the same
+/// virtual time. (ECDSA signatures vary by a byte or two.)
+fn new_key() -> Result<KeyPair, rcgen::Error> {
+    KeyPair::generate_for(&PKCS_ED25519)
+}
+
 /// A certificate authority that signs server certificates.
 pub struct CertificateAuthority {
     issuer: Issuer<'static, KeyPair>,
     certificate: CertificateDer<'static>,
     name: String,
+    /// Serial numbers count up from 2 (the root is 1): fixed length, repeatable.
+    next_serial: AtomicU64,
 }
 
 impl std::fmt::Debug for CertificateAuthority {
@@ -76,12 +87,14 @@ impl CertificateAuthority {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        let key = KeyPair::generate()?;
+        params.serial_number = Some(SerialNumber::from(1u64));
+        let key = new_key()?;
         let certificate = params.self_signed(&key)?.der().clone();
         Ok(CertificateAuthority {
             issuer: Issuer::new(params, key),
             certificate,
             name: common_name.to_string(),
+            next_serial: AtomicU64::new(2),
         })
     }
 
@@ -105,7 +118,10 @@ impl CertificateAuthority {
         params.distinguished_name = distinguished_name(names.first().map_or("localhost", |n| n));
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        let key = KeyPair::generate()?;
+        params.serial_number = Some(SerialNumber::from(
+            self.next_serial.fetch_add(1, Ordering::Relaxed),
+        ));
+        let key = new_key()?;
         let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
         Ok(ServerIdentity {
             chain: vec![certificate],

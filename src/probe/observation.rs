@@ -197,10 +197,10 @@ impl fmt::Display for Failure {
             Failure::Tls(TlsFailure::Closed { received: 0 }) => {
                 write!(f, "TLS: connection closed with no answer to ClientHello")
             }
-            Failure::Tls(TlsFailure::Closed { received }) => {
+            Failure::Tls(TlsFailure::Closed { .. }) => {
                 write!(
                     f,
-                    "TLS: connection closed during handshake after {received} bytes"
+                    "TLS: connection closed during the handshake, after the server had answered"
                 )
             }
             Failure::Tls(TlsFailure::NotTls { first_bytes }) => {

@@ -92,6 +92,7 @@ pub struct Wire {
     tap: Arc<Mutex<TapState>>,
     lines: LineBuffer,
     reply_timeout: Duration,
+    received: usize,
 }
 
 impl Wire {
@@ -106,6 +107,7 @@ impl Wire {
             tap,
             lines: LineBuffer::new(MAX_REPLY_LINE),
             reply_timeout,
+            received: 0,
         }
     }
 
@@ -114,8 +116,10 @@ impl Wire {
         self.reply_timeout
     }
 
+    /// Bytes of the conversation received so far: what the protocol saw,
+    /// after decryption, so the count is the same on every run.
     fn received_total(&self) -> usize {
-        self.tap.lock().unwrap_or_else(|p| p.into_inner()).total
+        self.received
     }
 
     /// Reads one line, no timeout (callers bound whole replies).
@@ -137,7 +141,10 @@ impl Wire {
                         received: self.received_total(),
                     })
                 }
-                Ok(n) => self.lines.ingest(&chunk[..n]),
+                Ok(n) => {
+                    self.received += n;
+                    self.lines.ingest(&chunk[..n]);
+                }
                 Err(error) => return Err(self.io_failure(error)),
             }
         }
@@ -241,7 +248,7 @@ impl Wire {
         let tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
         Failure::TimedOut {
             waited: self.reply_timeout,
-            partial: tap.first_bytes.clone(),
+            partial: stable_prefix(&tap.first_bytes),
         }
     }
 
@@ -252,7 +259,7 @@ impl Wire {
         if let Some(&first) = tap.first_bytes.first() {
             if !(20..=23).contains(&first) {
                 return Failure::Tls(TlsFailure::NotTls {
-                    first_bytes: tap.first_bytes.clone(),
+                    first_bytes: stable_prefix(&tap.first_bytes),
                 });
             }
         }
@@ -276,5 +283,18 @@ impl Wire {
     /// Closes the connection politely.
     pub async fn close(&mut self) {
         let _ = self.stream.shutdown().await;
+    }
+}
+
+/// The part of what a peer sent during a handshake that is the same on every
+/// run: a TLS record's type and version (the rest is random), or a
+/// plaintext peer's first line (what follows may answer our random bytes).
+fn stable_prefix(bytes: &[u8]) -> Vec<u8> {
+    match bytes.first() {
+        Some(20..=23) => bytes.iter().copied().take(3).collect(),
+        _ => match bytes.iter().position(|&b| b == b'\n') {
+            Some(end) => bytes[..=end].to_vec(),
+            None => bytes.to_vec(),
+        },
     }
 }
