@@ -320,6 +320,7 @@ mod tests {
         let timeout = Failure::TimedOut {
             waited: Duration::from_secs(30),
             partial: vec![],
+            silent: Duration::from_secs(30),
         };
         assert_eq!(
             code(Smtp, Step::Connect, timeout.clone()),
@@ -366,6 +367,7 @@ mod tests {
         let timeout = Failure::TimedOut {
             waited: Duration::from_secs(60),
             partial: vec![],
+            silent: Duration::from_secs(60),
         };
         let error = ClientKind::Thunderbird
             .error_for(&failed(Protocol::Pop3, Step::Greeting, timeout))

@@ -182,7 +182,7 @@ fn classify(
     }
     if step == Step::TlsHandshake {
         if let Failure::Tls(tls) = failure {
-            return classify_tls(configured, tls, evidence);
+            return classify_tls(report, tls, evidence);
         }
     }
     let reached = configured.reached_server();
@@ -207,8 +207,13 @@ fn classify(
     if let Failure::Reset = failure {
         return Cause::ConnectionReset;
     }
-    if let Failure::TimedOut { partial, .. } = failure {
-        if !partial.is_empty() {
+    if let Failure::TimedOut {
+        partial, silent, ..
+    } = failure
+    {
+        // Bytes still trickling in when the time ran out: a slow link. Bytes
+        // that stopped long before: a stall (below).
+        if !partial.is_empty() && *silent < STALL_SILENCE {
             return Cause::LowBandwidth;
         }
         if connect_time(configured).is_some_and(|t| t >= SLOW_CONNECT) {
@@ -226,6 +231,7 @@ fn classify(
         (Step::Connect, Failure::Refused) if nothing_listens(report) => Cause::NoMailServer,
         (Step::Connect, Failure::Refused) => Cause::ConnectionRefused,
         (Step::Connect, Failure::TimedOut { .. }) => Cause::ConnectTimedOut,
+        (_, Failure::TimedOut { partial, .. }) if !partial.is_empty() => Cause::MidSessionStall,
         (Step::Greeting, Failure::TimedOut { .. }) => Cause::SlowGreeting,
         (_, Failure::TimedOut { .. }) if reached => Cause::MidSessionStall,
         (_, Failure::Closed { .. })
@@ -241,7 +247,9 @@ fn classify(
     }
 }
 
-fn classify_tls(configured: &Attempt, failure: &TlsFailure, evidence: &mut Vec<String>) -> Cause {
+fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<String>) -> Cause {
+    let configured = &report.configured;
+    let attempts: Vec<&Attempt> = report.attempts().collect();
     let certificate = certificate(configured);
     match failure {
         TlsFailure::NotTls { .. } => Cause::PlaintextExpected,
@@ -268,7 +276,11 @@ fn classify_tls(configured: &Attempt, failure: &TlsFailure, evidence: &mut Vec<S
         TlsFailure::Certificate(why) if why == reason::EXPIRED => Cause::CertificateExpired,
         TlsFailure::Certificate(why) if why == reason::WRONG_NAME => {
             let host = &configured.endpoint.host;
-            let other = greeting_host(configured).filter(|g| !g.eq_ignore_ascii_case(host));
+            let other = attempts
+                .iter()
+                .filter(|a| a.endpoint.host.eq_ignore_ascii_case(host))
+                .find_map(|a| greeting_host(a))
+                .filter(|g| !g.eq_ignore_ascii_case(host));
             match (other, certificate) {
                 (Some(other), Some(certificate))
                     if certificate
@@ -538,6 +550,7 @@ mod tests {
         Failure::TimedOut {
             waited: Duration::from_secs(30),
             partial: vec![],
+            silent: Duration::from_secs(30),
         }
     }
 

@@ -192,6 +192,11 @@ fn listen(
         let mut config = Pop3Config::new(name);
         config.domains = domains.clone();
         config.reject_unknown_users = pop3.reject_unknown_users;
+        config.greeting = pop3
+            .greeting
+            .as_deref()
+            .and_then(|g| mock_servers::pop3::Status::parse(g.as_bytes()));
+        config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         let server = Pop3Server::new(config, store.clone(), tls.clone());
         for (port, mode) in &pop3.ports {
             let serve = |server: Pop3Server, stream, mode| -> BoxFuture<'static, ()> {

@@ -303,6 +303,7 @@ impl Prober {
                 Err(_) => Failure::TimedOut {
                     waited: self.timeouts.connect,
                     partial: Vec::new(),
+                    silent: self.timeouts.connect,
                 },
                 Ok(Err(error)) => connect_failure(error),
                 Ok(Ok(stream)) => {
@@ -329,6 +330,7 @@ fn connect_failure(error: std::io::Error) -> Failure {
         std::io::ErrorKind::TimedOut => Failure::TimedOut {
             waited: Duration::ZERO,
             partial: Vec::new(),
+            silent: Duration::ZERO,
         },
         _ => Failure::Io(error.to_string()),
     }

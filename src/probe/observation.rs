@@ -112,6 +112,9 @@ pub enum Failure {
         waited: Duration,
         /// Bytes received without completing a line.
         partial: Vec<u8>,
+        /// How long nothing at all had arrived when the probe gave up: the
+        /// whole wait for silence, less when bytes were still trickling in.
+        silent: Duration,
     },
     /// The connection was reset.
     Reset,
@@ -170,18 +173,25 @@ impl fmt::Display for Failure {
         match self {
             Failure::NameNotFound => write!(f, "name not found"),
             Failure::Refused => write!(f, "connection refused"),
-            Failure::TimedOut { waited, partial } if partial.is_empty() => {
+            Failure::TimedOut {
+                waited, partial, ..
+            } if partial.is_empty() => {
                 write!(
                     f,
                     "timed out after {}s with nothing received",
                     waited.as_secs_f64()
                 )
             }
-            Failure::TimedOut { waited, partial } => write!(
+            Failure::TimedOut {
+                waited,
+                partial,
+                silent,
+            } => write!(
                 f,
-                "timed out after {}s with an incomplete line: {}",
+                "timed out after {}s with an incomplete line: {} (nothing more for the last {}s)",
                 waited.as_secs_f64(),
-                show_bytes(partial)
+                show_bytes(partial),
+                silent.as_secs_f64()
             ),
             Failure::Reset => write!(f, "connection reset by peer"),
             Failure::Closed { received: 0 } => {
@@ -387,6 +397,7 @@ mod tests {
         let timeout = Failure::TimedOut {
             waited: Duration::from_secs(60),
             partial: vec![],
+            silent: Duration::from_secs(60),
         };
         assert_eq!(
             timeout.to_string(),

@@ -93,6 +93,7 @@ pub struct Wire {
     lines: LineBuffer,
     reply_timeout: Duration,
     received: usize,
+    last_data: Option<tokio::time::Instant>,
 }
 
 impl Wire {
@@ -108,6 +109,7 @@ impl Wire {
             lines: LineBuffer::new(MAX_REPLY_LINE),
             reply_timeout,
             received: 0,
+            last_data: None,
         }
     }
 
@@ -143,6 +145,7 @@ impl Wire {
                 }
                 Ok(n) => {
                     self.received += n;
+                    self.last_data = Some(tokio::time::Instant::now());
                     self.lines.ingest(&chunk[..n]);
                 }
                 Err(error) => return Err(self.io_failure(error)),
@@ -152,7 +155,11 @@ impl Wire {
 
     /// A timeout failure carrying whatever partial line had arrived.
     pub fn timed_out(&self) -> Failure {
+        let silent = self.last_data.map_or(self.reply_timeout, |at| {
+            at.elapsed().min(self.reply_timeout)
+        });
         Failure::TimedOut {
+            silent,
             waited: self.reply_timeout,
             partial: self
                 .lines
@@ -249,6 +256,7 @@ impl Wire {
         Failure::TimedOut {
             waited: self.reply_timeout,
             partial: stable_prefix(&tap.first_bytes),
+            silent: self.reply_timeout,
         }
     }
 

@@ -251,6 +251,12 @@ pub struct Pop3Spec {
     /// Refuse USER for unknown accounts at once.
     #[serde(default)]
     pub reject_unknown_users: bool,
+    /// A greeting instead of +OK, e.g. "-ERR [SYS/TEMP] too many connections".
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// A delay before the greeting.
+    #[serde(default)]
+    pub greeting_delay: Option<Seconds>,
 }
 
 /// A mail account.

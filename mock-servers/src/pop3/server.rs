@@ -41,11 +41,12 @@ impl Pop3Server {
 
 impl LineSession for Pop3Session {
     fn greeting(&mut self) -> (Vec<u8>, Next) {
-        (Pop3Session::greeting(self).to_wire(), Next::Continue)
+        let response = Pop3Session::greeting(self);
+        (response.to_wire(), response.next)
     }
 
     fn greeting_delay(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
+        Pop3Session::greeting_delay(self)
     }
 
     fn max_line(&self) -> usize {

@@ -23,6 +23,11 @@ pub struct Pop3Config {
     /// Answer USER for an unknown account with `-ERR` at once, instead of
     /// waiting for PASS (which hides whether the account exists).
     pub reject_unknown_users: bool,
+    /// A status line sent instead of the usual `+OK` greeting; a `-ERR`
+    /// greeting closes the connection after it.
+    pub greeting: Option<Status>,
+    /// How long the server waits before greeting.
+    pub greeting_delay: Duration,
 }
 
 impl Pop3Config {
@@ -33,6 +38,8 @@ impl Pop3Config {
             domains: vec![crate::smtp::session::parent_domain(hostname)],
             idle_timeout: Duration::from_secs(600),
             reject_unknown_users: false,
+            greeting: None,
+            greeting_delay: Duration::ZERO,
         }
     }
 }
@@ -132,12 +139,24 @@ impl Pop3Session {
         }
     }
 
-    /// The greeting.
-    pub fn greeting(&self) -> Response {
-        Response::ok(format!(
-            "{} POP3 mailprobe mock ready",
-            self.config.hostname
-        ))
+    /// The greeting, and whether the connection stays open after it.
+    pub fn greeting(&mut self) -> Response {
+        match &self.config.greeting {
+            Some(status) if !status.ok => {
+                self.state = State::Done;
+                Response::err(status.text.clone()).then(Next::Close)
+            }
+            Some(status) => Response::ok(status.text.clone()),
+            None => Response::ok(format!(
+                "{} POP3 mailprobe mock ready",
+                self.config.hostname
+            )),
+        }
+    }
+
+    /// How long to wait before greeting.
+    pub fn greeting_delay(&self) -> Duration {
+        self.config.greeting_delay
     }
 
     /// Records that the TLS handshake after STLS completed.
