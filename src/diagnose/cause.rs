@@ -392,7 +392,7 @@ impl Cause {
                 remedy: "Open a web browser, log in or accept the terms on the portal page, then try again.",
                 references: &["RFC 8952 (Captive Portal Architecture)", "RFC 6761 (.invalid)"],
                 outlook_express_codes: &["0x800CCC0E", "0x800CCC01", "0x800CCC0F"],
-                thunderbird_codes: &["connection-timed-out", "certificate-exception", "connection-lost"],
+                thunderbird_codes: &["connection-timed-out", "connection-refused", "certificate-exception", "connection-lost"],
             },
             Cause::Ipv6Broken => CauseInfo {
                 id: "ipv6-broken",
