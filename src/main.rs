@@ -28,6 +28,9 @@ enum Command {
         /// Also write each scenario's transcript into this folder.
         #[arg(long, value_name = "DIR")]
         transcripts: Option<PathBuf>,
+        /// Write pinned transcript snapshots instead of comparing them.
+        #[arg(long)]
+        bless: bool,
     },
     /// Explain a cause id (outbound-port-25-blocked) or a client error code (0x800CCC0F).
     Explain {
@@ -44,7 +47,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { paths, transcripts } => run(&default_paths(paths), transcripts.as_deref()),
+        Command::Run {
+            paths,
+            transcripts,
+            bless,
+        } => run(&default_paths(paths), transcripts.as_deref(), bless),
         Command::Check { paths } => check(&default_paths(paths)),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
@@ -75,7 +82,7 @@ fn label(path: &Path) -> String {
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
 
-fn run(paths: &[PathBuf], transcripts: Option<&Path>) -> Result<bool, String> {
+fn run(paths: &[PathBuf], transcripts: Option<&Path>, bless: bool) -> Result<bool, String> {
     let files = scenario::discover(paths).map_err(|e| e.to_string())?;
     if files.is_empty() {
         return Err(format!("no scenario files (*.yaml) under {}", show(paths)));
@@ -131,6 +138,10 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>) -> Result<bool, String> {
             } else {
                 failed += 1;
             }
+        }
+        if let Err(message) = harness::check_snapshot(&scenario, file, &outcome, bless) {
+            println!("FAIL  {}  {message}", label(file));
+            failed += 1;
         }
         if let Some(folder) = transcripts {
             write_transcript(folder, file, paths, &outcome.transcript)?;

@@ -267,3 +267,26 @@ fn causes_stay_distinct() {
         "only {same_error_pairs} pairs share an Outlook Express error"
     );
 }
+
+/// A pinned transcript must match byte for byte; `bless` rewrites it.
+#[test]
+fn snapshots_pin_transcripts() {
+    let folder = std::env::temp_dir().join(format!("mailprobe-snapshot-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("pinned.yaml");
+    let text = format!("{MINIMAL}snapshot: pinned.txt\n");
+    let scenario = scenario::parse(&text, &file).unwrap();
+    let run = harness::run(&scenario).unwrap();
+    let missing = harness::check_snapshot(&scenario, &file, &run, false).unwrap_err();
+    assert!(missing.contains("--bless"), "{missing}");
+    harness::check_snapshot(&scenario, &file, &run, true).unwrap();
+    harness::check_snapshot(&scenario, &file, &run, false).unwrap();
+    std::fs::write(
+        folder.join("pinned.txt"),
+        run.transcript.replace("220 ", "221 "),
+    )
+    .unwrap();
+    let differs = harness::check_snapshot(&scenario, &file, &run, false).unwrap_err();
+    assert!(differs.contains("differs from snapshot"), "{differs}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}

@@ -89,6 +89,49 @@ pub enum RunError {
     World(#[from] world::BuildError),
 }
 
+/// Checks a replay against the scenario's pinned transcript, if it has one.
+/// With `bless`, writes the transcript instead. `scenario_file` locates the
+/// snapshot, which is relative to it.
+pub fn check_snapshot(
+    scenario: &Scenario,
+    scenario_file: &std::path::Path,
+    run: &ScenarioRun,
+    bless: bool,
+) -> Result<(), String> {
+    let Some(snapshot) = &scenario.snapshot else {
+        return Ok(());
+    };
+    let path = scenario_file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(snapshot);
+    if bless {
+        return std::fs::write(&path, &run.transcript)
+            .map_err(|e| format!("cannot write snapshot {}: {e}", path.display()));
+    }
+    let pinned = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read snapshot {}: {e} (run `mailprobe run --bless` to create it)",
+            path.display()
+        )
+    })?;
+    if pinned == run.transcript {
+        return Ok(());
+    }
+    let (line, expected, actual) = pinned
+        .lines()
+        .chain(std::iter::repeat(""))
+        .zip(run.transcript.lines().chain(std::iter::repeat("")))
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+        .map(|(i, (a, b))| (i + 1, a, b))
+        .unwrap_or((0, "", ""));
+    Err(format!(
+        "transcript differs from snapshot {} at line {line}:\n  pinned: {expected}\n  now:    {actual}\n(run `mailprobe run --bless` if the change is intended)",
+        path.display()
+    ))
+}
+
 /// Replays `scenario` in virtual time.
 pub fn run(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()

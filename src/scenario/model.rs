@@ -57,6 +57,10 @@ pub struct Scenario {
     /// Several probes against the same world, in order.
     #[serde(default)]
     pub probes: Vec<ProbeSpec>,
+    /// A transcript file (relative to the scenario file) the replay must
+    /// reproduce byte for byte; `mailprobe run --bless` writes it.
+    #[serde(default)]
+    pub snapshot: Option<String>,
 }
 
 /// One probe of a multi-probe scenario.
