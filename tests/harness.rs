@@ -290,3 +290,40 @@ fn snapshots_pin_transcripts() {
     assert!(differs.contains("differs from snapshot"), "{differs}");
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+/// Mangled scenario files give errors, never panics, and the errors point
+/// into the file; those that still parse replay without panicking.
+#[test]
+fn mangled_scenarios_are_errors_not_panics() {
+    let original = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed/op25b-behind-scanner.yaml"),
+    )
+    .unwrap();
+    let mut state: u64 = 0x5eed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b" :{}[],-#\n\"'abcxyz0123456789";
+    for _ in 0..300 {
+        let mut text = original.clone().into_bytes();
+        for _ in 0..(1 + next() % 4) {
+            let at = (next() as usize) % text.len();
+            match next() % 3 {
+                0 => {
+                    text.remove(at);
+                }
+                1 => text.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                _ => text[at] = alphabet[(next() as usize) % alphabet.len()],
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
+        match scenario::parse(&text, Path::new("mangled.yaml")) {
+            Err(error) => assert!(error.to_string().starts_with("mangled.yaml"), "{error}"),
+            // Whatever still parses must replay without panicking.
+            Ok(scenario) => drop(harness::run(&scenario)),
+        }
+    }
+}
