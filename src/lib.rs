@@ -13,6 +13,7 @@
 pub mod diagnose;
 pub mod explain;
 pub mod harness;
+pub mod live;
 pub mod net;
 pub mod probe;
 pub mod scenario;

@@ -32,6 +32,8 @@ enum Command {
         #[arg(long)]
         bless: bool,
     },
+    /// Probe a real mail server step by step and name the cause of a failure.
+    Probe(ProbeArgs),
     /// Explain a cause id (outbound-port-25-blocked) or a client error code (0x800CCC0F).
     Explain {
         /// A cause id or an error code.
@@ -44,6 +46,57 @@ enum Command {
     },
 }
 
+/// What `mailprobe probe` takes. The password comes from an environment
+/// variable, never from the command line, where other users could see it.
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("server").required(true).args(["smtp", "pop3"]))]
+struct ProbeArgs {
+    /// The outgoing server to probe.
+    #[arg(long, value_name = "HOST")]
+    smtp: Option<String>,
+    /// The incoming server to probe.
+    #[arg(long, value_name = "HOST")]
+    pop3: Option<String>,
+    /// The port (default: from the protocol and security).
+    #[arg(long)]
+    port: Option<u16>,
+    /// none, starttls or tls (default: starttls for SMTP, tls for POP3).
+    #[arg(long, value_parser = ["none", "starttls", "tls"])]
+    security: Option<String>,
+    /// The login name.
+    #[arg(long)]
+    user: Option<String>,
+    /// The environment variable that holds the password.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// SMTP: the sender address.
+    #[arg(long)]
+    from: Option<String>,
+    /// SMTP: the recipient (default: an outside address, to check relaying).
+    #[arg(long)]
+    rcpt: Option<String>,
+    /// A server known to work (the ISP's own), for differential probes.
+    #[arg(long, value_name = "HOST")]
+    control: Option<String>,
+    /// Whose error messages to show.
+    #[arg(long, default_value = "outlook-express-6", value_parser = ["outlook-express-6", "thunderbird"])]
+    emulate: String,
+    /// Also trust the certificates in this PEM file (repeatable).
+    #[arg(long, value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// TCP connect timeout, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    connect_timeout: std::time::Duration,
+    /// Reply timeout, e.g. 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    reply_timeout: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    mailprobe::scenario::model::Seconds::parse(text)
+        .ok_or_else(|| format!("invalid duration {text:?}: use 30, 30s, 500ms or 2m"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -53,6 +106,7 @@ fn main() -> ExitCode {
             bless,
         } => run(&default_paths(paths), transcripts.as_deref(), bless),
         Command::Check { paths } => check(&default_paths(paths)),
+        Command::Probe(args) => probe(args),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
             true
@@ -174,6 +228,60 @@ fn write_transcript(
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))
+}
+
+fn probe(args: ProbeArgs) -> Result<bool, String> {
+    use mailprobe::diagnose::ClientKind;
+    use mailprobe::probe::{Protocol, Timeouts};
+    use mailprobe::scenario::model::{AccountSpec, SecuritySpec};
+
+    let (protocol, host) = match (args.smtp, args.pop3) {
+        (Some(host), _) => (Protocol::Smtp, host),
+        (None, Some(host)) => (Protocol::Pop3, host),
+        (None, None) => return Err("give --smtp HOST or --pop3 HOST".into()),
+    };
+    let security = match (args.security.as_deref(), protocol) {
+        (Some("none"), _) => SecuritySpec::None,
+        (Some("tls"), _) | (None, Protocol::Pop3) => SecuritySpec::Tls,
+        _ => SecuritySpec::Starttls,
+    };
+    let password = match &args.password_env {
+        Some(variable) => Some(std::env::var(variable).map_err(|_| {
+            format!(
+                "--password-env {variable}: the environment variable is not set; export it first"
+            )
+        })?),
+        None => None,
+    };
+    let request = mailprobe::live::LiveRequest {
+        protocol,
+        account: AccountSpec {
+            host,
+            port: args.port,
+            security,
+            user: args.user,
+            password,
+            from: args.from,
+            rcpt: args.rcpt,
+            message_size: None,
+        },
+        control: args.control,
+        client: if args.emulate == "thunderbird" {
+            ClientKind::Thunderbird
+        } else {
+            ClientKind::OutlookExpress6
+        },
+        timeouts: Timeouts {
+            connect: args.connect_timeout,
+            reply: args.reply_timeout,
+        },
+        extra_roots: args.ca,
+    };
+    let run = mailprobe::live::probe(&request).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    mailprobe::harness::transcript::write_probe(&mut text, &run);
+    print!("{text}");
+    Ok(run.report.configured.is_ok())
 }
 
 fn check(paths: &[PathBuf]) -> Result<bool, String> {

@@ -103,6 +103,19 @@ impl CertificateAuthority {
         &self.certificate
     }
 
+    /// The root certificate in PEM, for tools that read trust files.
+    pub fn certificate_pem(&self) -> String {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(self.certificate.as_ref());
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in encoded.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        pem
+    }
+
     /// The root's common name.
     pub fn name(&self) -> &str {
         &self.name

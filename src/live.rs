@@ -1,0 +1,101 @@
+//! Probing real servers: the same probe and diagnosis as in scenarios, over
+//! the real network (system resolver, TCP, the system's trusted roots).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::time_provider::DefaultTimeProvider;
+use rustls::RootCertStore;
+
+use crate::diagnose::{diagnose, ClientKind};
+use crate::harness::{account, ProbeRun};
+use crate::net::RealNetwork;
+use crate::probe::tls::TlsClient;
+use crate::probe::{Prober, Protocol, Timeouts};
+use crate::scenario::model::AccountSpec;
+
+/// What to probe, as a person gives it on the command line.
+#[derive(Debug, Clone)]
+pub struct LiveRequest {
+    /// SMTP or POP3.
+    pub protocol: Protocol,
+    /// The account's server settings.
+    pub account: AccountSpec,
+    /// A server known to work, for differential probes.
+    pub control: Option<String>,
+    /// Whose error messages to show.
+    pub client: ClientKind,
+    /// Client timeouts.
+    pub timeouts: Timeouts,
+    /// PEM files with extra roots to trust besides the system's.
+    pub extra_roots: Vec<PathBuf>,
+}
+
+/// Why a live probe could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// A `--ca` file could not be read.
+    #[error("{path}: cannot read certificates: {reason}; give a PEM file with one or more CERTIFICATE blocks")]
+    Roots {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// The system's trusted roots plus those in `extra`.
+fn roots(extra: &[PathBuf]) -> Result<RootCertStore, LiveError> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for path in extra {
+        let failed = |reason: String| LiveError::Roots {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| failed(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| failed(e.to_string()))?;
+        if certificates.is_empty() {
+            return Err(failed("no certificate in the file".into()));
+        }
+        let (added, _) = roots.add_parsable_certificates(certificates);
+        if added == 0 {
+            return Err(failed("no usable certificate in the file".into()));
+        }
+    }
+    Ok(roots)
+}
+
+/// Probes a real server, with follow-ups, and judges what it saw.
+pub fn probe(request: &LiveRequest) -> Result<ProbeRun, LiveError> {
+    let roots = roots(&request.extra_roots)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let account = account(request.protocol, &request.account);
+    let report = runtime.block_on(async {
+        let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
+        let prober = Prober::new(Arc::new(RealNetwork), tls, request.timeouts);
+        prober.probe(&account, request.control.as_deref()).await
+    });
+    let diagnosis = diagnose(&report);
+    let client_error = request.client.error_for(&report.configured);
+    Ok(ProbeRun {
+        probe: "live".to_string(),
+        protocol: request.protocol,
+        report,
+        diagnosis,
+        client: request.client,
+        client_error,
+        checked: false,
+        expected_diagnosis: None,
+        mismatches: Vec::new(),
+    })
+}

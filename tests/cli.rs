@@ -1,0 +1,178 @@
+//! The command line as a person uses it: `mailprobe probe` against a mock
+//! server on loopback, `mailprobe run` and `mailprobe explain`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use mock_servers::mailstore::{Account, MailStore, SharedStore};
+use mock_servers::serve::ServerTls;
+use mock_servers::smtp::{SmtpConfig, SmtpServer};
+use mock_servers::tls::{CertificateAuthority, Validity};
+use mock_servers::TlsMode;
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// A STARTTLS SMTP server on an ephemeral loopback port, serving at most
+/// `connections` clients and giving up after 20 idle seconds. Returns its
+/// address and a PEM file with its root.
+fn loopback_server(connections: usize, tag: &str) -> (SocketAddr, PathBuf) {
+    let validity = Validity::around(time::OffsetDateTime::now_utc());
+    let ca = CertificateAuthority::new("mailprobe CLI Test CA", validity).unwrap();
+    let tls = ca
+        .issue(&["127.0.0.1".to_string()], validity)
+        .unwrap()
+        .server_config()
+        .unwrap();
+    let pem = std::env::temp_dir().join(format!("mailprobe-cli-{}-{tag}.pem", std::process::id()));
+    std::fs::write(&pem, ca.certificate_pem()).unwrap();
+    let mut store = MailStore::new();
+    store.add_account(Account {
+        user: "taro".into(),
+        password: PASSWORD.into(),
+        address: "taro@loopback.example".into(),
+    });
+    let mut config = SmtpConfig::new("mx.loopback.example");
+    config.domains = vec!["loopback.example".into()];
+    let server = SmtpServer::new(config, SharedStore::new(store), ServerTls::Modern(tls));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            for _ in 0..connections {
+                let Ok(Ok((stream, _))) =
+                    tokio::time::timeout(Duration::from_secs(20), listener.accept()).await
+                else {
+                    return;
+                };
+                let server = server.clone();
+                tokio::spawn(async move { server.serve(stream, TlsMode::StartTls).await });
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        });
+    });
+    (address, pem)
+}
+
+fn mailprobe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args(args)
+        .env("MAILPROBE_TEST_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+fn probe(address: SocketAddr, pem: &PathBuf, user: &str) -> Output {
+    let port = address.port().to_string();
+    mailprobe(&[
+        "probe",
+        "--smtp",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--security",
+        "starttls",
+        "--user",
+        user,
+        "--password-env",
+        "MAILPROBE_TEST_PASSWORD",
+        "--from",
+        "taro@loopback.example",
+        "--ca",
+        pem.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn probe_a_working_server_over_tcp() {
+    let (address, pem) = loopback_server(1, "ok");
+    let output = probe(address, &pem, "taro");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("C: STARTTLS"), "{stdout}");
+    assert!(stdout.contains("diagnosis: ok"), "{stdout}");
+    assert!(!stdout.contains(PASSWORD), "the password leaked:\n{stdout}");
+    let _ = std::fs::remove_file(pem);
+}
+
+#[test]
+fn probe_names_a_wrong_login_and_fails() {
+    let (address, pem) = loopback_server(1, "auth");
+    let output = probe(address, &pem, "jiro");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("diagnosis: auth-failed"), "{stdout}");
+    assert!(stdout.contains("0x800CCC60"), "{stdout}");
+    let _ = std::fs::remove_file(pem);
+}
+
+#[test]
+fn probe_explains_a_missing_password_variable() {
+    let output = mailprobe(&[
+        "probe",
+        "--smtp",
+        "127.0.0.1",
+        "--password-env",
+        "MAILPROBE_NO_SUCH_VARIABLE",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("MAILPROBE_NO_SUCH_VARIABLE"), "{stderr}");
+}
+
+#[test]
+fn run_reports_each_probe_and_a_closing_count() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = mailprobe(&["run", &format!("{root}/scenarios/seed")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout
+        .lines()
+        .any(|l| l.starts_with("PASS") && l.contains("outbound-port-25-blocked")));
+    assert_eq!(stdout.lines().last(), Some("12 passed, 0 failed"));
+}
+
+#[test]
+fn run_fails_on_a_bad_file_with_its_location() {
+    let path = std::env::temp_dir().join(format!("mailprobe-cli-{}-bad.yaml", std::process::id()));
+    std::fs::write(
+        &path,
+        "name: x\nworld: {}\nclient:\n  smtp: { host: a.example, prot: 25 }\n",
+    )
+    .unwrap();
+    let output = mailprobe(&["run", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout.contains(":4:28: client.smtp: unknown field `prot`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("did you mean `port`?"), "{stdout}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_lists_the_causes_behind_0x800ccc0f() {
+    let output = mailprobe(&["explain", "0x800CCC0F"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for id in [
+        "outbound-port-25-blocked",
+        "tls-broken-by-local-scanner",
+        "connection-reset",
+        "mid-session-stall",
+    ] {
+        assert!(stdout.contains(id), "{id} missing:\n{stdout}");
+    }
+}
