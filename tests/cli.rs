@@ -2,7 +2,7 @@
 //! server on loopback, `mailprobe run` and `mailprobe explain`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ fn mailprobe(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn probe(address: SocketAddr, pem: &PathBuf, user: &str) -> Output {
+fn probe(address: SocketAddr, pem: &Path, user: &str) -> Output {
     let port = address.port().to_string();
     mailprobe(&[
         "probe",
