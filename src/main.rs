@@ -33,7 +33,7 @@ enum Command {
         bless: bool,
     },
     /// Probe a real mail server step by step and name the cause of a failure.
-    Probe(ProbeArgs),
+    Probe(Box<ProbeArgs>),
     /// Explain a cause id (outbound-port-25-blocked) or a client error code (0x800CCC0F).
     Explain {
         /// A cause id or an error code.
@@ -106,7 +106,7 @@ fn main() -> ExitCode {
             bless,
         } => run(&default_paths(paths), transcripts.as_deref(), bless),
         Command::Check { paths } => check(&default_paths(paths)),
-        Command::Probe(args) => probe(args),
+        Command::Probe(args) => probe(*args),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
             true
