@@ -32,6 +32,15 @@ enum Command {
         #[arg(long)]
         bless: bool,
     },
+    /// Replay scenarios several times and print how fast, and whether every
+    /// round gave the same transcripts.
+    Bench {
+        /// Scenario files or folders (default: scenarios/).
+        paths: Vec<PathBuf>,
+        /// How many rounds.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Probe a real mail server step by step and name the cause of a failure.
     Probe(Box<ProbeArgs>),
     /// Explain a cause id (outbound-port-25-blocked) or a client error code (0x800CCC0F).
@@ -107,6 +116,7 @@ fn main() -> ExitCode {
         } => run(&default_paths(paths), transcripts.as_deref(), bless),
         Command::Check { paths } => check(&default_paths(paths)),
         Command::Probe(args) => probe(*args),
+        Command::Bench { paths, rounds } => bench(&default_paths(paths), rounds),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
             true
@@ -282,6 +292,52 @@ fn probe(args: ProbeArgs) -> Result<bool, String> {
     mailprobe::harness::transcript::write_probe(&mut text, &run);
     print!("{text}");
     Ok(run.report.configured.is_ok())
+}
+
+fn bench(paths: &[PathBuf], rounds: usize) -> Result<bool, String> {
+    let files = scenario::discover(paths).map_err(|e| e.to_string())?;
+    let scenarios: Vec<_> = files
+        .iter()
+        .map(|file| scenario::load(file).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut first: Option<Vec<String>> = None;
+    let mut identical = true;
+    let mut times = Vec::new();
+    for round in 1..=rounds.max(1) {
+        let started = std::time::Instant::now();
+        let mut transcripts = Vec::new();
+        let mut virtual_time = std::time::Duration::ZERO;
+        let mut probes = 0;
+        for scenario in &scenarios {
+            let run = harness::run(scenario).map_err(|e| e.to_string())?;
+            virtual_time += run.virtual_time;
+            probes += run.probes.len();
+            transcripts.push(run.transcript);
+        }
+        let wall = started.elapsed();
+        times.push(wall);
+        println!(
+            "round {round}: {} scenarios, {probes} probes in {:.3} s wall ({:.0} scenarios/s); {:.0} s virtual ({:.0}x)",
+            scenarios.len(),
+            wall.as_secs_f64(),
+            scenarios.len() as f64 / wall.as_secs_f64(),
+            virtual_time.as_secs_f64(),
+            virtual_time.as_secs_f64() / wall.as_secs_f64()
+        );
+        match &first {
+            None => first = Some(transcripts),
+            Some(first) => identical &= *first == transcripts,
+        }
+    }
+    times.sort();
+    println!(
+        "wall per round: min {:.3} s, median {:.3} s, max {:.3} s; transcripts identical across rounds: {}",
+        times[0].as_secs_f64(),
+        times[times.len() / 2].as_secs_f64(),
+        times[times.len() - 1].as_secs_f64(),
+        if identical { "yes" } else { "NO" }
+    );
+    Ok(identical)
 }
 
 fn check(paths: &[PathBuf]) -> Result<bool, String> {

@@ -36,6 +36,9 @@ pub enum Step {
     Pass,
     /// POP3 STAT.
     Stat,
+    /// Leaving: SMTP RSET and QUIT, POP3 QUIT. Failures here are recorded
+    /// but do not fail the attempt.
+    Leave,
 }
 
 impl Step {
@@ -56,6 +59,7 @@ impl Step {
             Step::User => "user",
             Step::Pass => "pass",
             Step::Stat => "stat",
+            Step::Leave => "leave",
         }
     }
 

@@ -46,7 +46,7 @@ pub(super) async fn converse(
             command(conversation, Step::Stat, "STAT").await?;
         }
     }
-    let _ = command(conversation, Step::Greeting, "QUIT").await;
+    let _ = command(conversation, Step::Leave, "QUIT").await;
     Ok(())
 }
 

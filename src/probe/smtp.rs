@@ -45,9 +45,9 @@ pub(super) async fn converse(
         let rcpt = format!("RCPT TO:<{}>", account.rcpt);
         command(conversation, Step::RcptTo, &rcpt, &[250, 251]).await?;
         // Nothing was sent; leave the transaction and the session cleanly.
-        let _ = command(conversation, Step::RcptTo, "RSET", &[250]).await;
+        let _ = command(conversation, Step::Leave, "RSET", &[250]).await;
     }
-    let _ = command(conversation, Step::Greeting, "QUIT", &[221]).await;
+    let _ = command(conversation, Step::Leave, "QUIT", &[221]).await;
     Ok(())
 }
 
