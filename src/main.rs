@@ -48,6 +48,8 @@ enum Command {
         /// A cause id or an error code.
         topic: String,
     },
+    /// Print the scenario format as a JSON Schema (draft-07).
+    Schema,
     /// Check scenario files for errors without running them.
     Check {
         /// Scenario files or folders (default: scenarios/).
@@ -115,6 +117,10 @@ fn main() -> ExitCode {
             bless,
         } => run(&default_paths(paths), transcripts.as_deref(), bless),
         Command::Check { paths } => check(&default_paths(paths)),
+        Command::Schema => {
+            print!("{}", mailprobe::scenario::schema::json_schema());
+            Ok(true)
+        }
         Command::Probe(args) => probe(*args),
         Command::Bench { paths, rounds } => bench(&default_paths(paths), rounds),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {

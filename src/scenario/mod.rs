@@ -7,6 +7,7 @@
 
 pub mod load;
 pub mod model;
+pub mod schema;
 pub mod validate;
 
 pub use load::{load, parse, ScenarioError};

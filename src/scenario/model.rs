@@ -19,19 +19,21 @@
 //!   suggest: { port: 587, security: starttls }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// A one-line title.
@@ -64,7 +66,7 @@ pub struct Scenario {
 }
 
 /// One probe of a multi-probe scenario.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
     /// Its name, e.g. "as configured" or "after the fix".
@@ -92,7 +94,7 @@ impl<'de> Deserialize<'de> for Clock {
 }
 
 /// Hosts, users and the network path.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct World {
     /// Hosts by name, in order (addresses are given in this order).
@@ -114,7 +116,7 @@ pub struct World {
 }
 
 /// A host and the servers it runs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
     /// Mail domains this host serves; default: its name without the first label.
@@ -142,7 +144,7 @@ pub struct HostSpec {
 }
 
 /// A web server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebSpec {
     /// Listening ports and their modes (`plain` or `tls`).
@@ -150,7 +152,7 @@ pub struct WebSpec {
 }
 
 /// How a host's certificate is wrong.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
     /// Names in the certificate, instead of the host's own.
@@ -168,7 +170,7 @@ pub struct CertificateSpec {
 }
 
 /// How a server port protects its transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PortMode {
     /// Plaintext only.
@@ -183,7 +185,7 @@ pub enum PortMode {
 }
 
 /// An SMTP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSpec {
     /// Listening ports and their modes.
@@ -221,7 +223,7 @@ fn default_auth() -> Vec<String> {
 }
 
 /// AUTH before STARTTLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthBeforeTlsSpec {
     /// Advertised and accepted.
@@ -234,7 +236,7 @@ pub enum AuthBeforeTlsSpec {
 }
 
 /// Who may relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Relay {
     /// Outside recipients only after AUTH.
@@ -247,7 +249,7 @@ pub enum Relay {
 }
 
 /// A POP3 server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pop3Spec {
     /// Listening ports and their modes.
@@ -264,7 +266,7 @@ pub struct Pop3Spec {
 }
 
 /// A mail account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     /// Login name.
@@ -282,7 +284,7 @@ pub struct UserSpec {
 }
 
 /// A message in a mailbox.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageSpec {
     /// Sender address.
@@ -296,7 +298,7 @@ pub struct MessageSpec {
 }
 
 /// One firewall rule: match on `to` and `port`, then `action` or `intercept`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Destination host(s); absent matches any.
@@ -329,7 +331,7 @@ pub struct RuleSpec {
 }
 
 /// An address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FamilySpec {
     /// IPv4.
@@ -339,7 +341,7 @@ pub enum FamilySpec {
 }
 
 /// Link faults, after Toxiproxy's toxics (server-to-client direction).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// Delay of the connection and of every chunk.
@@ -364,7 +366,7 @@ pub struct LinkSpec {
 }
 
 /// Plain firewall actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionName {
     /// Pass to the next layer.
@@ -378,7 +380,7 @@ pub enum ActionName {
 }
 
 /// Middleboxes that can intercept connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MiddleboxName {
     /// A local antivirus mail scanner that cannot read TLS.
@@ -392,7 +394,7 @@ pub enum MiddleboxName {
 }
 
 /// The mail client's settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Whose error messages to show.
@@ -413,7 +415,7 @@ pub struct ClientSpec {
 }
 
 /// An emulated client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientName {
     /// Outlook Express 6.
@@ -425,7 +427,7 @@ pub enum ClientName {
 }
 
 /// A server account in the client.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSpec {
     /// Server name.
@@ -454,7 +456,7 @@ pub struct AccountSpec {
 }
 
 /// A client security setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SecuritySpec {
     /// Plaintext.
@@ -470,7 +472,7 @@ pub enum SecuritySpec {
 }
 
 /// Client timeouts.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsSpec {
     /// TCP connect timeout (default 30 s).
@@ -482,7 +484,7 @@ pub struct TimeoutsSpec {
 }
 
 /// What probes must conclude.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expectations {
     /// For the SMTP probe.
@@ -497,7 +499,7 @@ pub struct Expectations {
 }
 
 /// Expectations for one protocol.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProtocolExpectation {
     /// Whether the configured account works.
@@ -515,7 +517,7 @@ pub struct ProtocolExpectation {
 }
 
 /// Works or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutcomeSpec {
     /// Every step worked.
@@ -525,7 +527,7 @@ pub enum OutcomeSpec {
 }
 
 /// A suggested configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestSpec {
     /// Port.
@@ -634,6 +636,50 @@ impl<'de> Deserialize<'de> for Seconds {
         }
 
         deserializer.deserialize_any(SecondsVisitor)
+    }
+}
+
+impl JsonSchema for Clock {
+    fn schema_name() -> Cow<'static, str> {
+        "Clock".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "An RFC 3339 time, e.g. 2007-01-08T07:15:42+09:00"
+        })
+    }
+}
+
+impl JsonSchema for Seconds {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Seconds (30, 0.5) or a string with a unit (\"30s\", \"500ms\", \"2m\")",
+            "anyOf": [
+                { "type": "number", "minimum": 0 },
+                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m)?$" }
+            ]
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for OneOrMany<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("OneOrMany_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let one = generator.subschema_for::<T>();
+        json_schema!({
+            "description": "One value or a list of values",
+            "anyOf": [one.clone(), { "type": "array", "items": one }]
+        })
     }
 }
 
