@@ -84,6 +84,8 @@ pub enum Cause {
     MessageTooLarge,
     /// No mail server on that host.
     NoMailServer,
+    /// The port speaks another mail protocol.
+    WrongProtocol,
     /// None of the known patterns.
     Unknown,
 }
@@ -111,7 +113,7 @@ pub struct CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 40] = [
+    pub const ALL: [Cause; 41] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -151,6 +153,7 @@ impl Cause {
         Cause::RecipientAddressInvalid,
         Cause::MessageTooLarge,
         Cause::NoMailServer,
+        Cause::WrongProtocol,
         Cause::Unknown,
     ];
 
@@ -583,6 +586,16 @@ impl Cause {
                 references: &[],
                 outlook_express_codes: &["0x800CCC0E"],
                 thunderbird_codes: &["connection-refused"],
+            },
+            Cause::WrongProtocol => CauseInfo {
+                id: "wrong-protocol",
+                title: "The port speaks another protocol than the client",
+                wire: "The client was set to the port of another service: POP3 on the SMTP port 25, SMTP on the POP3 port 110, or IMAP on 143. The greeting is valid, but for the other protocol (+OK where 220 was expected).",
+                evidence: "The greeting belongs to another protocol: +OK or -ERR (POP3), 220 (SMTP), * OK (IMAP), HTTP/ (a web server).",
+                remedy: "Set the port of the protocol: SMTP 587 (or 465, 25), POP3 995 (or 110).",
+                references: &["RFC 5321", "RFC 1939", "RFC 8314, section 3"],
+                outlook_express_codes: &["0x800CCC61", "0x800CCC93"],
+                thunderbird_codes: &["server-error"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -185,6 +185,15 @@ fn classify(
             return classify_tls(report, tls, evidence);
         }
     }
+    if let (Step::Greeting, Failure::Garbage { bytes }) = (step, failure) {
+        if let Some(other) = other_protocol(endpoint.protocol, bytes) {
+            evidence.push(format!(
+                "The server greeted in {other}, not {}.",
+                endpoint.protocol.name().to_uppercase()
+            ));
+            return Cause::WrongProtocol;
+        }
+    }
     let reached = configured.reached_server();
     if port_25
         && matches!(step, Step::Connect | Step::Greeting)
@@ -344,6 +353,21 @@ fn certificate(attempt: &Attempt) -> Option<&CertificateInfo> {
         EventKind::Certificate(certificate) => Some(certificate),
         _ => None,
     })
+}
+
+/// Which other protocol a greeting belongs to, if it is recognisably one.
+fn other_protocol(expected: Protocol, greeting: &[u8]) -> Option<&'static str> {
+    let smtp = greeting.len() >= 4
+        && greeting[..3].iter().all(u8::is_ascii_digit)
+        && matches!(greeting[3], b' ' | b'-');
+    let pop3 = greeting.starts_with(b"+OK") || greeting.starts_with(b"-ERR");
+    match expected {
+        Protocol::Pop3 if smtp => Some("SMTP"),
+        Protocol::Smtp if pop3 => Some("POP3"),
+        _ if greeting.starts_with(b"* OK") || greeting.starts_with(b"* PREAUTH") => Some("IMAP"),
+        _ if greeting.starts_with(b"HTTP/") => Some("HTTP"),
+        _ => None,
+    }
 }
 
 /// `220 ****2***0**`: a PIX/ASA masked banner.
