@@ -10,6 +10,7 @@
 //! The probe never sends DATA and never deletes mail.
 
 pub mod conversation;
+pub mod dialog;
 pub mod followup;
 pub mod observation;
 pub mod pop3;
@@ -272,9 +273,32 @@ impl Prober {
         if endpoint.security == Security::Tls {
             conversation.start_tls(&self.tls, &endpoint.host).await?;
         }
+        let account = match plan {
+            Plan::Full(account) => Some(account),
+            Plan::Reach => None,
+        };
+        let credentials = account.and_then(|a| a.credentials.clone());
+        let (tls, host) = (&self.tls, endpoint.host.as_str());
         let result = match endpoint.protocol {
-            Protocol::Smtp => smtp::converse(&mut conversation, self, endpoint, plan).await,
-            Protocol::Pop3 => pop3::converse(&mut conversation, self, endpoint, plan).await,
+            Protocol::Smtp => {
+                let envelope = account.map(|a| smtp::Envelope {
+                    from: a.from.clone(),
+                    rcpt: a.rcpt.clone(),
+                    size: a.message_size,
+                });
+                let dialog = smtp::SmtpDialog::new(
+                    &self.client_name,
+                    endpoint.security,
+                    credentials,
+                    envelope,
+                );
+                dialog::drive(&mut conversation, tls, host, dialog).await
+            }
+            Protocol::Pop3 => {
+                let dialog =
+                    pop3::Pop3Dialog::new(endpoint.security, credentials, account.is_some());
+                dialog::drive(&mut conversation, tls, host, dialog).await
+            }
         };
         conversation.close().await;
         result

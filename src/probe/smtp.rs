@@ -1,90 +1,158 @@
-//! The SMTP conversation: greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET,
-//! QUIT. Never DATA.
+//! The SMTP client dialog: greeting, EHLO (HELO), STARTTLS, AUTH, MAIL, RCPT,
+//! RSET, QUIT. Never DATA.
 
 use mock_servers::sasl::{self, Mechanism};
 use mock_servers::smtp::{Reply, ReplyParser};
 
 use super::conversation::{Conversation, StepResult};
+use super::dialog::{Action, Dialog, Input, Outgoing, ReadReply};
 use super::observation::{Failure, Step};
-use super::{Credentials, Endpoint, Plan, Prober, Security};
+use super::{Credentials, Security};
 
-/// Walks the SMTP steps after the connection (and implicit TLS) is up.
-pub(super) async fn converse(
-    conversation: &mut Conversation<'_>,
-    prober: &Prober,
-    endpoint: &Endpoint,
-    plan: Plan<'_>,
-) -> StepResult<()> {
-    let greeting = reply(conversation, Step::Greeting).await?;
-    if greeting.code != 220 {
-        return Err((Step::Greeting, negative(&greeting)));
+/// What the SMTP dialog is to check once the session is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// MAIL FROM.
+    pub from: String,
+    /// RCPT TO.
+    pub rcpt: String,
+    /// Declared with SIZE=, if set.
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Connected,
+    Greeted,
+    Ehlo,
+    Helo,
+    StartTls,
+    AwaitingTls,
+    Auth,
+    LoginUser,
+    LoginPassword,
+    Mail,
+    Rcpt,
+    Rset,
+    Quit,
+}
+
+/// The SMTP client as a state machine over replies.
+#[derive(Debug)]
+pub struct SmtpDialog {
+    client_name: String,
+    security: Security,
+    credentials: Option<Credentials>,
+    envelope: Option<Envelope>,
+    state: State,
+    tls_done: bool,
+    capabilities: Vec<String>,
+}
+
+impl SmtpDialog {
+    /// A dialog that says EHLO as `client_name`, upgrades with STARTTLS when
+    /// `security` asks for it, logs in with `credentials` and checks
+    /// `envelope`. Without an envelope it stops after securing the session.
+    pub fn new(
+        client_name: &str,
+        security: Security,
+        credentials: Option<Credentials>,
+        envelope: Option<Envelope>,
+    ) -> Self {
+        SmtpDialog {
+            client_name: client_name.to_string(),
+            security,
+            credentials,
+            envelope,
+            state: State::Connected,
+            tls_done: false,
+            capabilities: Vec::new(),
+        }
     }
-    let mut capabilities = ehlo(conversation, &prober.client_name).await?;
-    if endpoint.security == Security::StartTls {
-        if !offers(&capabilities, "STARTTLS") {
-            return Err((
-                Step::StartTls,
+
+    fn exchange(&mut self, state: State, step: Step, line: Outgoing) -> Action {
+        self.state = state;
+        Action::Exchange {
+            step,
+            send: Some(line),
+            multiline: false,
+        }
+    }
+
+    fn ehlo(&mut self) -> Action {
+        let line = Outgoing::plain(format!("EHLO {}", self.client_name));
+        self.exchange(State::Ehlo, Step::Ehlo, line)
+    }
+
+    fn after_ehlo(&mut self) -> Action {
+        if self.security == Security::StartTls && !self.tls_done {
+            if !offers(&self.capabilities, "STARTTLS") {
+                let what = "STARTTLS".to_string();
+                return Action::Finish(Err((Step::StartTls, Failure::NotOffered { what })));
+            }
+            return self.exchange(State::StartTls, Step::StartTls, Outgoing::plain("STARTTLS"));
+        }
+        self.authenticate()
+    }
+
+    fn authenticate(&mut self) -> Action {
+        let Some(credentials) = self.credentials.clone() else {
+            return self.mail();
+        };
+        let offered = auth_mechanisms(&self.capabilities);
+        let common = [Mechanism::Plain, Mechanism::Login]
+            .into_iter()
+            .find(|m| offered.iter().any(|o| o == m.name()));
+        // A client told that the server requires authentication logs in even
+        // when EHLO does not list AUTH; the server's answer is the evidence.
+        let chosen = if offered.is_empty() {
+            Some(Mechanism::Login)
+        } else {
+            common
+        };
+        match chosen {
+            None => Action::Finish(Err((
+                Step::Auth,
                 Failure::NotOffered {
-                    what: "STARTTLS".into(),
+                    what: format!(
+                        "a common AUTH mechanism (server offers {})",
+                        offered.join(" ")
+                    ),
                 },
-            ));
+            ))),
+            Some(Mechanism::Plain) => {
+                let line = format!(
+                    "AUTH PLAIN {}",
+                    sasl::encode_plain(&credentials.user, &credentials.password)
+                );
+                let line = Outgoing::secret(line, "AUTH PLAIN <credentials redacted>");
+                self.exchange(State::Auth, Step::Auth, line)
+            }
+            Some(Mechanism::Login) => {
+                self.exchange(State::LoginUser, Step::Auth, Outgoing::plain("AUTH LOGIN"))
+            }
         }
-        command(conversation, Step::StartTls, "STARTTLS", &[220]).await?;
-        conversation.start_tls(&prober.tls, &endpoint.host).await?;
-        capabilities = ehlo(conversation, &prober.client_name).await?;
     }
-    if let Plan::Full(account) = plan {
-        if let Some(credentials) = &account.credentials {
-            authenticate(conversation, &capabilities, credentials).await?;
+
+    fn mail(&mut self) -> Action {
+        let Some(envelope) = &self.envelope else {
+            return self.quit();
+        };
+        let mut line = format!("MAIL FROM:<{}>", envelope.from);
+        if let Some(size) = envelope.size {
+            line.push_str(&format!(" SIZE={size}"));
         }
-        let mut mail = format!("MAIL FROM:<{}>", account.from);
-        if let Some(size) = account.message_size {
-            mail.push_str(&format!(" SIZE={size}"));
-        }
-        command(conversation, Step::MailFrom, &mail, &[250]).await?;
-        let rcpt = format!("RCPT TO:<{}>", account.rcpt);
-        command(conversation, Step::RcptTo, &rcpt, &[250, 251]).await?;
-        // Nothing was sent; leave the transaction and the session cleanly.
-        let _ = command(conversation, Step::Leave, "RSET", &[250]).await;
+        self.exchange(State::Mail, Step::MailFrom, Outgoing::plain(line))
     }
-    let _ = command(conversation, Step::Leave, "QUIT", &[221]).await;
-    Ok(())
+
+    fn quit(&mut self) -> Action {
+        self.exchange(State::Quit, Step::Leave, Outgoing::plain("QUIT"))
+    }
 }
 
-/// Reads one complete reply.
-async fn reply(conversation: &mut Conversation<'_>, step: Step) -> StepResult<Reply> {
-    let mut parser = ReplyParser::new();
-    conversation
-        .receive(step, |line| {
-            parser.push(line).map_err(|_| Failure::Garbage {
-                bytes: line.iter().copied().take(64).collect(),
-            })
-        })
-        .await
-}
-
-/// Sends `line` and expects one of `accept` as the reply code.
-async fn command(
-    conversation: &mut Conversation<'_>,
-    step: Step,
-    line: &str,
-    accept: &[u16],
-) -> StepResult<Reply> {
-    conversation.send(step, line).await?;
-    expect(conversation, step, accept).await
-}
-
-async fn expect(
-    conversation: &mut Conversation<'_>,
-    step: Step,
-    accept: &[u16],
-) -> StepResult<Reply> {
-    let reply = reply(conversation, step).await?;
-    if accept.contains(&reply.code) {
-        Ok(reply)
-    } else {
-        Err((step, negative(&reply)))
-    }
+/// The step's failure for a reply outside `accepted`.
+fn refuse(step: Step, reply: &Reply) -> Action {
+    Action::Finish(Err((step, negative(reply))))
 }
 
 fn negative(reply: &Reply) -> Failure {
@@ -94,27 +162,114 @@ fn negative(reply: &Reply) -> Failure {
     }
 }
 
-/// EHLO, falling back to HELO for servers that do not know it. Returns the
-/// capability lines (empty after HELO).
-async fn ehlo(conversation: &mut Conversation<'_>, client_name: &str) -> StepResult<Vec<String>> {
-    conversation
-        .send(Step::Ehlo, &format!("EHLO {client_name}"))
-        .await?;
-    let reply = reply(conversation, Step::Ehlo).await?;
-    if reply.code == 250 {
-        return Ok(reply.lines[1..].to_vec());
+impl Dialog for SmtpDialog {
+    type Reply = Reply;
+
+    fn next(&mut self, input: Input<Reply>) -> Action {
+        let reply = match input {
+            Input::Start => {
+                self.state = State::Greeted;
+                return Action::Exchange {
+                    step: Step::Greeting,
+                    send: None,
+                    multiline: false,
+                };
+            }
+            Input::TlsUp => {
+                self.tls_done = true;
+                return self.ehlo();
+            }
+            Input::Reply(reply) => reply,
+        };
+        match (self.state, reply.code) {
+            (State::Greeted, 220) => self.ehlo(),
+            (State::Greeted, _) => refuse(Step::Greeting, &reply),
+            (State::Ehlo, 250) => {
+                self.capabilities = reply.lines[1..].to_vec();
+                self.after_ehlo()
+            }
+            (State::Ehlo, 500..=599) => {
+                let line = Outgoing::plain(format!("HELO {}", self.client_name));
+                self.exchange(State::Helo, Step::Ehlo, line)
+            }
+            (State::Helo, 250) => {
+                self.capabilities.clear();
+                self.after_ehlo()
+            }
+            (State::Ehlo | State::Helo, _) => refuse(Step::Ehlo, &reply),
+            (State::StartTls, 220) => {
+                self.state = State::AwaitingTls;
+                Action::StartTls
+            }
+            (State::StartTls, _) => refuse(Step::StartTls, &reply),
+            (State::LoginUser, 334) => {
+                let user = self
+                    .credentials
+                    .as_ref()
+                    .map_or(String::new(), |c| sasl::encode(&c.user));
+                self.exchange(
+                    State::LoginPassword,
+                    Step::Auth,
+                    Outgoing::secret(user, "<user name>"),
+                )
+            }
+            (State::LoginPassword, 334) => {
+                let password = self
+                    .credentials
+                    .as_ref()
+                    .map_or(String::new(), |c| sasl::encode(&c.password));
+                self.exchange(
+                    State::Auth,
+                    Step::Auth,
+                    Outgoing::secret(password, "<password redacted>"),
+                )
+            }
+            (State::Auth, 235) => self.mail(),
+            (State::Auth | State::LoginUser | State::LoginPassword, _) => {
+                refuse(Step::Auth, &reply)
+            }
+            (State::Mail, 250) => {
+                let rcpt = self
+                    .envelope
+                    .as_ref()
+                    .map_or(String::new(), |e| e.rcpt.clone());
+                self.exchange(
+                    State::Rcpt,
+                    Step::RcptTo,
+                    Outgoing::plain(format!("RCPT TO:<{rcpt}>")),
+                )
+            }
+            (State::Mail, _) => refuse(Step::MailFrom, &reply),
+            // Nothing was sent; leave the transaction and the session cleanly.
+            (State::Rcpt, 250 | 251) => {
+                self.exchange(State::Rset, Step::Leave, Outgoing::plain("RSET"))
+            }
+            (State::Rcpt, _) => refuse(Step::RcptTo, &reply),
+            (State::Rset, _) => self.quit(),
+            (State::Quit, _) => Action::Finish(Ok(())),
+            (State::Connected | State::AwaitingTls, _) => Action::Finish(Err((
+                Step::Greeting,
+                Failure::Io("reply out of turn".into()),
+            ))),
+        }
     }
-    if !reply.is_permanent() {
-        return Err((Step::Ehlo, negative(&reply)));
+}
+
+impl ReadReply for Reply {
+    async fn read(
+        conversation: &mut Conversation<'_>,
+        step: Step,
+        _multiline: bool,
+    ) -> StepResult<Reply> {
+        let mut parser = ReplyParser::new();
+        conversation
+            .receive(step, |line| {
+                parser.push(line).map_err(|_| Failure::Garbage {
+                    bytes: line.iter().copied().take(64).collect(),
+                })
+            })
+            .await
     }
-    command(
-        conversation,
-        Step::Ehlo,
-        &format!("HELO {client_name}"),
-        &[250],
-    )
-    .await?;
-    Ok(Vec::new())
 }
 
 /// Whether the EHLO capabilities include `keyword`.
@@ -145,64 +300,47 @@ pub fn auth_mechanisms(capabilities: &[String]) -> Vec<String> {
         .collect()
 }
 
-async fn authenticate(
-    conversation: &mut Conversation<'_>,
-    capabilities: &[String],
-    credentials: &Credentials,
-) -> StepResult<()> {
-    let offered = auth_mechanisms(capabilities);
-    let chosen = [Mechanism::Plain, Mechanism::Login]
-        .into_iter()
-        .find(|m| offered.iter().any(|o| o == m.name()));
-    // A client told that the server requires authentication logs in even
-    // when EHLO does not list AUTH; the server's answer is the evidence.
-    let chosen = if offered.is_empty() {
-        Some(Mechanism::Login)
-    } else {
-        chosen
-    };
-    match chosen {
-        None => Err((
-            Step::Auth,
-            Failure::NotOffered {
-                what: format!(
-                    "a common AUTH mechanism (server offers {})",
-                    offered.join(" ")
-                ),
-            },
-        )),
-        Some(Mechanism::Plain) => {
-            let line = format!(
-                "AUTH PLAIN {}",
-                sasl::encode_plain(&credentials.user, &credentials.password)
-            );
-            conversation
-                .send_as(Step::Auth, &line, "AUTH PLAIN <credentials redacted>")
-                .await?;
-            expect(conversation, Step::Auth, &[235]).await.map(drop)
-        }
-        Some(Mechanism::Login) => {
-            command(conversation, Step::Auth, "AUTH LOGIN", &[334]).await?;
-            let user = sasl::encode(&credentials.user);
-            conversation
-                .send_as(Step::Auth, &user, "<user name>")
-                .await?;
-            expect(conversation, Step::Auth, &[334]).await?;
-            let password = sasl::encode(&credentials.password);
-            conversation
-                .send_as(Step::Auth, &password, "<password redacted>")
-                .await?;
-            expect(conversation, Step::Auth, &[235]).await.map(drop)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn caps(lines: &[&str]) -> Vec<String> {
         lines.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn ehlo_reply(extra: &[&str]) -> Input<Reply> {
+        let mut lines = vec!["mx.example Hello".to_string()];
+        lines.extend(extra.iter().map(|s| s.to_string()));
+        Input::Reply(Reply::multi(250, lines))
+    }
+
+    fn reply(code: u16, text: &str) -> Input<Reply> {
+        Input::Reply(Reply::new(code, text))
+    }
+
+    /// The line an action sends, as recorded.
+    fn sent(action: &Action) -> Option<&str> {
+        match action {
+            Action::Exchange {
+                send: Some(out), ..
+            } => Some(out.shown.as_str()),
+            _ => None,
+        }
+    }
+
+    fn taro() -> Option<Credentials> {
+        Some(Credentials {
+            user: "taro".into(),
+            password: "hunter2".into(),
+        })
+    }
+
+    fn envelope() -> Option<Envelope> {
+        Some(Envelope {
+            from: "taro@other.example".into(),
+            rcpt: "x@elsewhere.example".into(),
+            size: Some(100),
+        })
     }
 
     #[test]
@@ -220,5 +358,110 @@ mod tests {
             vec!["PLAIN", "LOGIN", "CRAM-MD5"]
         );
         assert!(auth_mechanisms(&caps(&["8BITMIME"])).is_empty());
+    }
+
+    #[test]
+    fn a_full_starttls_session() {
+        let mut dialog = SmtpDialog::new("c.example", Security::StartTls, taro(), envelope());
+        assert_eq!(sent(&dialog.next(Input::Start)), None);
+        assert_eq!(
+            sent(&dialog.next(reply(220, "mx ESMTP"))),
+            Some("EHLO c.example")
+        );
+        assert_eq!(
+            sent(&dialog.next(ehlo_reply(&["STARTTLS", "AUTH PLAIN"]))),
+            Some("STARTTLS")
+        );
+        assert_eq!(dialog.next(reply(220, "go ahead")), Action::StartTls);
+        assert_eq!(sent(&dialog.next(Input::TlsUp)), Some("EHLO c.example"));
+        let auth = dialog.next(ehlo_reply(&["AUTH PLAIN LOGIN"]));
+        assert_eq!(sent(&auth), Some("AUTH PLAIN <credentials redacted>"));
+        assert_eq!(
+            sent(&dialog.next(reply(235, "ok"))),
+            Some("MAIL FROM:<taro@other.example> SIZE=100")
+        );
+        assert_eq!(
+            sent(&dialog.next(reply(250, "ok"))),
+            Some("RCPT TO:<x@elsewhere.example>")
+        );
+        assert_eq!(sent(&dialog.next(reply(250, "ok"))), Some("RSET"));
+        assert_eq!(sent(&dialog.next(reply(250, "ok"))), Some("QUIT"));
+        assert_eq!(dialog.next(reply(221, "bye")), Action::Finish(Ok(())));
+    }
+
+    #[test]
+    fn login_hides_both_secrets() {
+        let mut dialog = SmtpDialog::new("c", Security::None, taro(), None);
+        dialog.next(Input::Start);
+        dialog.next(reply(220, "mx"));
+        assert_eq!(
+            sent(&dialog.next(ehlo_reply(&["AUTH LOGIN"]))),
+            Some("AUTH LOGIN")
+        );
+        let user = dialog.next(reply(334, "VXNlcm5hbWU6"));
+        assert_eq!(sent(&user), Some("<user name>"));
+        let password = dialog.next(reply(334, "UGFzc3dvcmQ6"));
+        assert_eq!(sent(&password), Some("<password redacted>"));
+        let Action::Exchange {
+            send: Some(out), ..
+        } = password
+        else {
+            panic!()
+        };
+        assert_eq!(out.line, sasl::encode("hunter2"));
+        assert_eq!(
+            dialog.next(reply(535, "5.7.8 no")),
+            Action::Finish(Err((
+                Step::Auth,
+                Failure::Reply {
+                    code: 535,
+                    text: "5.7.8 no".into()
+                }
+            )))
+        );
+    }
+
+    #[test]
+    fn refusals_end_the_dialog_at_their_step() {
+        let mut dialog = SmtpDialog::new("c", Security::StartTls, None, envelope());
+        dialog.next(Input::Start);
+        assert!(matches!(
+            dialog.next(reply(421, "busy")),
+            Action::Finish(Err((Step::Greeting, _)))
+        ));
+
+        let mut dialog = SmtpDialog::new("c", Security::StartTls, None, envelope());
+        dialog.next(Input::Start);
+        dialog.next(reply(220, "mx"));
+        let missing = dialog.next(ehlo_reply(&["AUTH PLAIN"]));
+        assert!(matches!(
+            missing,
+            Action::Finish(Err((Step::StartTls, Failure::NotOffered { .. })))
+        ));
+
+        let mut dialog = SmtpDialog::new("c", Security::None, taro(), None);
+        dialog.next(Input::Start);
+        dialog.next(reply(220, "mx"));
+        let none_in_common = dialog.next(ehlo_reply(&["AUTH CRAM-MD5"]));
+        assert!(matches!(
+            none_in_common,
+            Action::Finish(Err((Step::Auth, Failure::NotOffered { .. })))
+        ));
+    }
+
+    #[test]
+    fn helo_when_ehlo_is_unknown() {
+        let mut dialog = SmtpDialog::new("c", Security::None, None, envelope());
+        dialog.next(Input::Start);
+        dialog.next(reply(220, "mx"));
+        assert_eq!(sent(&dialog.next(reply(500, "unknown"))), Some("HELO c"));
+        assert_eq!(
+            sent(&dialog.next(reply(250, "mx"))),
+            Some("MAIL FROM:<taro@other.example> SIZE=100")
+        );
+        assert!(matches!(
+            dialog.next(reply(530, "5.7.0 auth")),
+            Action::Finish(Err((Step::MailFrom, _)))
+        ));
     }
 }
