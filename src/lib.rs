@@ -17,3 +17,4 @@ pub mod live;
 pub mod net;
 pub mod probe;
 pub mod scenario;
+pub mod serve;

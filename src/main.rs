@@ -48,6 +48,20 @@ enum Command {
         /// A cause id or an error code.
         topic: String,
     },
+    /// Serve a scenario's world on 127.0.0.1 for real mail clients.
+    Serve {
+        /// The scenario file whose world to serve.
+        scenario: PathBuf,
+        /// Serve the i-th server port on BASE+i (default: any free ports).
+        #[arg(long, value_name = "BASE", default_value_t = 0)]
+        base_port: u16,
+        /// Stop after this long (default: at Ctrl-C).
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Write the world's root certificate (PEM) here, for clients to trust.
+        #[arg(long, value_name = "FILE")]
+        ca_out: Option<PathBuf>,
+    },
     /// Print the scenario format as a JSON Schema (draft-07).
     Schema,
     /// Check scenario files for errors without running them.
@@ -117,6 +131,12 @@ fn main() -> ExitCode {
             bless,
         } => run(&default_paths(paths), transcripts.as_deref(), bless),
         Command::Check { paths } => check(&default_paths(paths)),
+        Command::Serve {
+            scenario,
+            base_port,
+            duration,
+            ca_out,
+        } => serve(&scenario, base_port, duration, ca_out.as_deref()),
         Command::Schema => {
             print!("{}", mailprobe::scenario::schema::json_schema());
             Ok(true)
@@ -344,6 +364,56 @@ fn bench(paths: &[PathBuf], rounds: usize) -> Result<bool, String> {
         if identical { "yes" } else { "NO" }
     );
     Ok(identical)
+}
+
+fn serve(
+    file: &Path,
+    base_port: u16,
+    duration: Option<std::time::Duration>,
+    ca_out: Option<&Path>,
+) -> Result<bool, String> {
+    use std::io::Write;
+
+    let scenario = scenario::load(file).map_err(|e| e.to_string())?;
+    let clock = harness::scenario_clock(&scenario);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let served = mailprobe::serve::bind(&scenario.world, clock, base_port)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(path) = ca_out {
+            std::fs::write(path, &served.world.ca_pem)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        for m in &served.mappings {
+            println!(
+                "{} {}:{} ({}) -> {}",
+                m.service, m.host, m.port, m.mode, m.local
+            );
+        }
+        match duration {
+            Some(d) => println!(
+                "serving {} ports; stopping after {:.0} s",
+                served.mappings.len(),
+                d.as_secs_f64()
+            ),
+            None => println!("serving {} ports; stop with Ctrl-C", served.mappings.len()),
+        }
+        let _ = std::io::stdout().flush();
+        let stop = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
+        served.run(stop).await;
+        Ok(true)
+    })
 }
 
 fn check(paths: &[PathBuf]) -> Result<bool, String> {

@@ -141,12 +141,17 @@ pub fn run(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
     runtime.block_on(run_in_runtime(scenario))
 }
 
-async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
-    let started = tokio::time::Instant::now();
-    let clock = scenario.clock.map_or_else(
+/// The scenario's clock, or [`DEFAULT_CLOCK`].
+pub fn scenario_clock(scenario: &Scenario) -> OffsetDateTime {
+    scenario.clock.map_or_else(
         || OffsetDateTime::parse(DEFAULT_CLOCK, &Rfc3339).expect("valid constant"),
         |c| c.0,
-    );
+    )
+}
+
+async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+    let started = tokio::time::Instant::now();
+    let clock = scenario_clock(scenario);
     let built = world::build(&scenario.world, clock)?;
     let network: Arc<dyn Network> = Arc::new(built.network.clone());
     let unix_seconds = u64::try_from(clock.unix_timestamp()).unwrap_or(0);

@@ -37,6 +37,8 @@ pub struct BuiltWorld {
     pub roots: RootCertStore,
     /// The shared mail store.
     pub store: SharedStore,
+    /// The world's root certificate in PEM, for real clients of a served world.
+    pub ca_pem: String,
 }
 
 /// Why a world could not be built.
@@ -153,6 +155,7 @@ pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildEr
         network: builder.build(),
         roots,
         store,
+        ca_pem: authorities.trusted.certificate_pem(),
     })
 }
 

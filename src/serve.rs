@@ -1,0 +1,159 @@
+//! `mailprobe serve`: a scenario's world on loopback, for real mail clients.
+//!
+//! Every server port of the world gets a port on 127.0.0.1. A connection to
+//! it enters the simulated network as the scenario's client would, so the
+//! firewall layers and middleboxes apply: a real client behind a served
+//! OP25B world sees its port 25 connection hang. Time is real here, not
+//! virtual. Only loopback is ever bound.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::harness::world::{self, BuildError, BuiltWorld};
+use crate::net::Network;
+use crate::scenario::model::{PortMode, World};
+
+/// How long a served connection waits for the simulated path to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One served port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// The world's host.
+    pub host: String,
+    /// The world's port.
+    pub port: u16,
+    /// `smtp`, `pop3` or `web`.
+    pub service: &'static str,
+    /// `plain`, `starttls` or `tls`.
+    pub mode: &'static str,
+    /// Where a real client connects.
+    pub local: SocketAddr,
+}
+
+/// Why a world could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The world could not be built.
+    #[error("cannot build the world: {0}")]
+    World(#[from] BuildError),
+    /// A loopback port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for (0: any).
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A world listening on loopback.
+pub struct ServedWorld {
+    /// The built world.
+    pub world: BuiltWorld,
+    /// Every served port.
+    pub mappings: Vec<Mapping>,
+    listeners: Vec<(TcpListener, IpAddr, u16)>,
+}
+
+/// Every server port of the world, in the scenario's order.
+fn server_ports(world: &World) -> Vec<(String, u16, &'static str, &'static str)> {
+    let mode = |m: &PortMode| match m {
+        PortMode::Plain => "plain",
+        PortMode::Starttls => "starttls",
+        PortMode::Tls => "tls",
+    };
+    let mut ports = Vec::new();
+    for (name, host) in &world.hosts {
+        let services = [
+            ("smtp", host.smtp.as_ref().map(|s| &s.ports)),
+            ("pop3", host.pop3.as_ref().map(|p| &p.ports)),
+            ("web", host.web.as_ref().map(|w| &w.ports)),
+        ];
+        for (service, map) in services {
+            for (port, m) in map.into_iter().flatten() {
+                ports.push((name.clone(), *port, service, mode(m)));
+            }
+        }
+    }
+    ports
+}
+
+/// Builds `world` and binds a loopback port for each of its server ports:
+/// `base_port + i` for the i-th, or ephemeral ports when `base_port` is 0.
+/// Must run inside a tokio runtime with I/O and time enabled.
+pub async fn bind(
+    world_spec: &World,
+    clock: time::OffsetDateTime,
+    base_port: u16,
+) -> Result<ServedWorld, ServeError> {
+    let world = world::build(world_spec, clock)?;
+    let mut mappings = Vec::new();
+    let mut listeners = Vec::new();
+    for (index, (host, port, service, mode)) in server_ports(world_spec).into_iter().enumerate() {
+        let wanted = if base_port == 0 {
+            0
+        } else {
+            base_port.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))
+        };
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, wanted))
+            .await
+            .map_err(|source| ServeError::Bind {
+                port: wanted,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| ServeError::Bind {
+            port: wanted,
+            source,
+        })?;
+        let address = world
+            .network
+            .resolve(&host)
+            .await
+            .ok()
+            .and_then(|addresses| addresses.into_iter().find(IpAddr::is_ipv4))
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        listeners.push((listener, address, port));
+        mappings.push(Mapping {
+            host,
+            port,
+            service,
+            mode,
+            local,
+        });
+    }
+    Ok(ServedWorld {
+        world,
+        mappings,
+        listeners,
+    })
+}
+
+impl ServedWorld {
+    /// Relays connections into the simulated network until `stop` completes.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let network = Arc::new(self.world.network.clone());
+        let mut tasks = tokio::task::JoinSet::new();
+        for (listener, address, port) in self.listeners {
+            let network = network.clone();
+            tasks.spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let network = network.clone();
+                    tokio::spawn(async move {
+                        let connect = network.connect(SocketAddr::new(address, port));
+                        if let Ok(Ok(mut served)) =
+                            tokio::time::timeout(CONNECT_TIMEOUT, connect).await
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut served).await;
+                        }
+                    });
+                }
+            });
+        }
+        stop.await;
+        tasks.abort_all();
+    }
+}
