@@ -13,7 +13,7 @@ use crate::diagnose::{diagnose, ClientKind};
 use crate::harness::{account, ProbeRun};
 use crate::net::RealNetwork;
 use crate::probe::tls::TlsClient;
-use crate::probe::{Prober, Protocol, Timeouts};
+use crate::probe::{Attempt, Prober, Protocol, Timeouts};
 use crate::scenario::model::AccountSpec;
 
 /// What to probe, as a person gives it on the command line.
@@ -73,18 +73,37 @@ fn roots(extra: &[PathBuf]) -> Result<RootCertStore, LiveError> {
     Ok(roots)
 }
 
-/// Probes a real server, with follow-ups, and judges what it saw.
-pub fn probe(request: &LiveRequest) -> Result<ProbeRun, LiveError> {
+/// Runs `work` with a prober over the real network, on a fresh runtime.
+fn with_prober<T>(
+    request: &LiveRequest,
+    work: impl AsyncFnOnce(&Prober) -> T,
+) -> Result<T, LiveError> {
     let roots = roots(&request.extra_roots)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let account = account(request.protocol, &request.account);
-    let report = runtime.block_on(async {
+    Ok(runtime.block_on(async {
         let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
         let prober = Prober::new(Arc::new(RealNetwork), tls, request.timeouts);
-        prober.probe(&account, request.control.as_deref()).await
-    });
+        work(&prober).await
+    }))
+}
+
+/// Tries every standard setting of the server (`mailprobe suggest`).
+pub fn survey(request: &LiveRequest) -> Result<Vec<Attempt>, LiveError> {
+    let account = account(request.protocol, &request.account);
+    with_prober(request, async |prober: &Prober| {
+        prober.survey(&account).await
+    })
+}
+
+/// Probes a real server, with follow-ups, and judges what it saw.
+pub fn probe(request: &LiveRequest) -> Result<ProbeRun, LiveError> {
+    let account = account(request.protocol, &request.account);
+    let control = request.control.as_deref();
+    let report = with_prober(request, async |prober: &Prober| {
+        prober.probe(&account, control).await
+    })?;
     let diagnosis = diagnose(&report);
     let client_error = request.client.error_for(&report.configured);
     Ok(ProbeRun {

@@ -43,6 +43,9 @@ enum Command {
     },
     /// Probe a real mail server step by step and name the cause of a failure.
     Probe(Box<ProbeArgs>),
+    /// Try every standard port and security setting of a real server and
+    /// suggest the one that works (the same options as probe).
+    Suggest(Box<ProbeArgs>),
     /// Explain a cause id (outbound-port-25-blocked) or a client error code (0x800CCC0F).
     Explain {
         /// A cause id or an error code.
@@ -142,6 +145,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Command::Probe(args) => probe(*args),
+        Command::Suggest(args) => suggest(*args),
         Command::Bench { paths, rounds } => bench(&default_paths(paths), rounds),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
@@ -266,7 +270,8 @@ fn write_transcript(
     std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))
 }
 
-fn probe(args: ProbeArgs) -> Result<bool, String> {
+/// The live request a `probe` or `suggest` command line describes.
+fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String> {
     use mailprobe::diagnose::ClientKind;
     use mailprobe::probe::{Protocol, Timeouts};
     use mailprobe::scenario::model::{AccountSpec, SecuritySpec};
@@ -313,11 +318,55 @@ fn probe(args: ProbeArgs) -> Result<bool, String> {
         },
         extra_roots: args.ca,
     };
+    Ok(request)
+}
+
+fn probe(args: ProbeArgs) -> Result<bool, String> {
+    let request = live_request(args)?;
     let run = mailprobe::live::probe(&request).map_err(|e| e.to_string())?;
     let mut text = String::new();
     mailprobe::harness::transcript::write_probe(&mut text, &run);
     print!("{text}");
     Ok(run.report.configured.is_ok())
+}
+
+fn suggest(args: ProbeArgs) -> Result<bool, String> {
+    use mailprobe::diagnose::{cause_of, recommend};
+
+    let request = live_request(args)?;
+    let attempts = mailprobe::live::survey(&request).map_err(|e| e.to_string())?;
+    println!("{} {}", request.protocol.name(), request.account.host);
+    for attempt in &attempts {
+        let endpoint = &attempt.endpoint;
+        let verdict = match attempt.failure() {
+            None if endpoint.security == mailprobe::probe::Security::None => {
+                "works, without encryption".to_string()
+            }
+            None => "works".to_string(),
+            Some((step, failure)) => {
+                format!("{}: {} failed: {failure}", cause_of(attempt), step.name())
+            }
+        };
+        println!(
+            "  {:>5} {:<9} {verdict}",
+            endpoint.port,
+            endpoint.security.name()
+        );
+    }
+    match recommend(&attempts) {
+        Some(best) => {
+            println!(
+                "suggested: port {} with security {}",
+                best.endpoint.port,
+                best.endpoint.security.name()
+            );
+            Ok(true)
+        }
+        None => {
+            println!("no setting worked; `mailprobe probe` with the account's settings tells why");
+            Ok(false)
+        }
+    }
 }
 
 fn bench(paths: &[PathBuf], rounds: usize) -> Result<bool, String> {

@@ -176,3 +176,43 @@ fn explain_lists_the_causes_behind_0x800ccc0f() {
         assert!(stdout.contains(id), "{id} missing:\n{stdout}");
     }
 }
+
+#[test]
+fn suggest_tries_every_setting_and_picks_an_encrypted_one() {
+    let (address, pem) = loopback_server(3, "suggest");
+    let port = address.port().to_string();
+    let output = mailprobe(&[
+        "suggest",
+        "--smtp",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "taro",
+        "--password-env",
+        "MAILPROBE_TEST_PASSWORD",
+        "--from",
+        "taro@loopback.example",
+        "--ca",
+        pem.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{port} starttls  works")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{port} tls       plaintext-expected")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{port} none      works, without encryption")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(&format!("suggested: port {port} with security starttls\n")),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_file(pem);
+}

@@ -327,3 +327,53 @@ fn mangled_scenarios_are_errors_not_panics() {
         }
     }
 }
+
+/// `suggest`'s survey in a simulated world: behind port 25 blocking, the
+/// submission and implicit-TLS ports work and are recommended.
+#[test]
+fn a_survey_behind_port_25_blocking() {
+    use mailprobe::diagnose::{cause_of, recommend};
+    use mailprobe::probe::tls::{TlsClient, VirtualClock};
+    use mailprobe::probe::{Prober, Protocol, Security, Timeouts};
+    use std::sync::Arc;
+
+    let scenario = load("catalogue/network/op25b-dropped.yaml");
+    let spec = scenario.client.as_ref().unwrap().smtp.clone().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let attempts = runtime.block_on(async {
+        let clock = harness::scenario_clock(&scenario);
+        let world = harness::world::build(&scenario.world, clock).unwrap();
+        let now = u64::try_from(clock.unix_timestamp()).unwrap();
+        let tls = TlsClient::new(
+            world.roots.clone(),
+            Arc::new(VirtualClock::starting_at(now)),
+        );
+        let prober = Prober::new(Arc::new(world.network.clone()), tls, Timeouts::default());
+        prober
+            .survey(&harness::account(Protocol::Smtp, &spec))
+            .await
+    });
+    let summary: Vec<(u16, Security, &str)> = attempts
+        .iter()
+        .map(|a| (a.endpoint.port, a.endpoint.security, cause_of(a).id()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (587, Security::StartTls, "ok"),
+            (465, Security::Tls, "ok"),
+            (25, Security::StartTls, "connect-timed-out"),
+            (25, Security::None, "connect-timed-out"),
+            (587, Security::None, "ok"),
+        ]
+    );
+    let best = recommend(&attempts).unwrap();
+    assert_eq!(
+        (best.endpoint.port, best.endpoint.security),
+        (587, Security::StartTls)
+    );
+}

@@ -13,6 +13,28 @@ pub use cause::{Cause, CauseInfo};
 pub use client_error::{ClientError, ClientKind};
 pub use rules::diagnose;
 
+use crate::probe::{Attempt, ProbeReport, Security};
+
+/// The setting to recommend from a survey of attempts: the first that
+/// worked with encryption, else the first that worked at all.
+pub fn recommend(attempts: &[Attempt]) -> Option<&Attempt> {
+    let working = || attempts.iter().filter(|a| a.is_ok());
+    working()
+        .find(|a| a.endpoint.security != Security::None)
+        .or_else(|| working().next())
+}
+
+/// The cause of one attempt on its own, without follow-ups.
+pub fn cause_of(attempt: &Attempt) -> Cause {
+    diagnose(&ProbeReport {
+        configured: attempt.clone(),
+        follow_ups: Vec::new(),
+        control: None,
+        canary: None,
+    })
+    .cause
+}
+
 use crate::probe::Endpoint;
 
 /// The verdict on one probe run.

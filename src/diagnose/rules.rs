@@ -282,7 +282,9 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
                 None => Cause::CertificateUntrusted,
             }
         }
-        TlsFailure::Certificate(why) if why == reason::EXPIRED => Cause::CertificateExpired,
+        TlsFailure::Certificate(why) if why == reason::EXPIRED || why == reason::NOT_YET_VALID => {
+            Cause::CertificateExpired
+        }
         TlsFailure::Certificate(why) if why == reason::WRONG_NAME => {
             let host = &configured.endpoint.host;
             let other = attempts

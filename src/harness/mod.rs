@@ -154,11 +154,16 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
     let clock = scenario_clock(scenario);
     let built = world::build(&scenario.world, clock)?;
     let network: Arc<dyn Network> = Arc::new(built.network.clone());
-    let unix_seconds = u64::try_from(clock.unix_timestamp()).unwrap_or(0);
-    let tls = TlsClient::new(
-        built.roots.clone(),
-        Arc::new(VirtualClock::starting_at(unix_seconds)),
-    );
+    // The client checks certificates against its own clock: the world's,
+    // unless the scenario sets the client's clock wrong.
+    let tls_for = |client: &ClientSpec| {
+        let now = client.clock.map_or(clock, |c| c.0);
+        let unix_seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        TlsClient::new(
+            built.roots.clone(),
+            Arc::new(VirtualClock::starting_at(unix_seconds)),
+        )
+    };
 
     let mut transcript = format!(
         "scenario: {}\nclock: {}\n\n",
@@ -179,7 +184,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
         for (protocol, spec) in protocols {
             let Some(spec) = spec else { continue };
             let account = account(protocol, spec);
-            let prober = Prober::new(network.clone(), tls.clone(), timeouts);
+            let prober = Prober::new(network.clone(), tls_for(client), timeouts);
             let report = prober.probe(&account, client.control.as_deref()).await;
             let diagnosis = diagnose(&report);
             let kind = client_kind(client.emulate);

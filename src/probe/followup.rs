@@ -20,6 +20,27 @@ fn standard(protocol: Protocol) -> &'static [(u16, Security)] {
     }
 }
 
+/// Every standard setting of `host` for a protocol, most secure first, with
+/// `extra` (a non-standard port the user gave) tried in each mode up front.
+pub fn survey(protocol: Protocol, host: &str, extra: Option<u16>) -> Vec<Endpoint> {
+    let extra = extra
+        .into_iter()
+        .flat_map(|port| [Security::StartTls, Security::Tls, Security::None].map(|s| (port, s)));
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    for (port, security) in extra.chain(standard(protocol).iter().copied()) {
+        let endpoint = Endpoint {
+            protocol,
+            host: host.to_string(),
+            port,
+            security,
+        };
+        if !endpoints.contains(&endpoint) {
+            endpoints.push(endpoint);
+        }
+    }
+    endpoints
+}
+
 /// Alternatives to `configured` on the same host, in the order to try them:
 /// the configured port with the other security modes (a wrong security
 /// setting is the cheapest fix), then the protocol's standard ports.
@@ -75,6 +96,19 @@ mod tests {
         use Security::*;
         let tried = pairs(alternatives(&endpoint(Protocol::Smtp, 25, None)));
         assert_eq!(&tried[..3], &[(25, Tls), (25, StartTls), (587, StartTls)]);
+    }
+
+    #[test]
+    fn a_survey_covers_every_standard_setting_once() {
+        let all = pairs(survey(Protocol::Smtp, "mx.example", None));
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[0], (587, Security::StartTls));
+        let with_extra = pairs(survey(Protocol::Pop3, "mx.example", Some(110)));
+        assert_eq!(
+            with_extra.len(),
+            4,
+            "110 is standard: only TLS on 110 is new"
+        );
     }
 
     #[test]

@@ -201,6 +201,25 @@ impl Prober {
         }
     }
 
+    /// Tries the account on every standard setting of its host (and its own
+    /// port), for `mailprobe suggest`: one attempt each, in order.
+    pub async fn survey(&self, account: &Account) -> Vec<Attempt> {
+        let endpoint = &account.endpoint;
+        let extra = Some(endpoint.port).filter(|p| {
+            !followup::survey(endpoint.protocol, &endpoint.host, None)
+                .iter()
+                .any(|e| e.port == *p)
+        });
+        let mut attempts = Vec::new();
+        for candidate in followup::survey(endpoint.protocol, &endpoint.host, extra) {
+            attempts.push(
+                self.attempt(Purpose::FollowUp, &candidate, Plan::Full(account))
+                    .await,
+            );
+        }
+        attempts
+    }
+
     /// Probes `account`, following up when it fails in transport (or at all
     /// on port 25, where a transparent proxy may answer). `control`
     /// names a server known to work (typically the ISP's own).

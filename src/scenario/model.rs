@@ -412,6 +412,10 @@ pub struct ClientSpec {
     /// Client timeouts.
     #[serde(default)]
     pub timeouts: TimeoutsSpec,
+    /// The client computer's clock, when it differs from the world's (a
+    /// dead CMOS battery): certificates are checked against it.
+    #[serde(default)]
+    pub clock: Option<Clock>,
 }
 
 /// An emulated client.
