@@ -5,7 +5,7 @@
 //! `AsyncRead + AsyncWrite` (a `tokio::io::duplex` half, a TCP stream) and a
 //! [`TlsMode`], and they speak the protocol over it.
 //!
-//! - [`line`]: sans-IO line framing with a length cap.
+//! - [`line`](mod@line): sans-IO line framing with a length cap.
 //! - [`smtp`], [`pop3`]: command and reply parsing, the session state machines
 //!   (pure, unit-tested without a runtime) and thin I/O loops ([`serve`]).
 //! - [`mailstore`]: accounts and mailboxes shared by both servers.

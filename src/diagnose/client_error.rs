@@ -1,6 +1,6 @@
 //! What a given mail client would have shown for a failed attempt.
 //!
-//! The whole Outlook Express table is [`outlook_express_6`]. Its codes are the
+//! The whole Outlook Express table is one function, `outlook_express_6`. Its codes are the
 //! `IXP_E_*` HRESULTs of the Internet Mail transport (imnxport.h, shipped in
 //! the Windows SDK), as OE 6 showed them in its error dialog ("Error Number:
 //! 0x800CCC0F"), with the Winsock error it printed beside them ("Socket Error:

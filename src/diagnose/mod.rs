@@ -1,6 +1,6 @@
 //! From observations to a verdict: a pure function of a [`ProbeReport`].
 //!
-//! [`diagnose`] applies ordered rules ([`rules`]) to what the probe saw and
+//! [`diagnose`] applies ordered rules (`rules.rs`) to what the probe saw and
 //! names a [`Cause`] from the catalogue ([`cause`]) with the evidence that
 //! decided it, a remedy, and a working configuration when a follow-up found
 //! one. [`client_error`] says what a given mail client would have shown.

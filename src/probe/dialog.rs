@@ -2,7 +2,7 @@
 //!
 //! A [`Dialog`] is the protocol logic of a client as a plain state machine:
 //! given what the server last answered, it says what to do next ([`Action`]).
-//! It is tested by feeding it replies, without a runtime. [`drive`] is the
+//! It is tested by feeding it replies, without a runtime. `drive` is the
 //! thin I/O loop that carries the actions out over a [`Conversation`].
 
 use super::conversation::{Conversation, StepResult};

@@ -1,7 +1,7 @@
 //! Scenarios: YAML files that describe a simulated world, a mail client's
 //! settings, and what the probe must conclude.
 //!
-//! [`model`] is the format (serde, unknown keys rejected), [`load`] reads a
+//! [`model`] is the format (serde, unknown keys rejected), [`load`](mod@load) reads a
 //! file with errors that name the file, line and column, and [`validate`]
 //! checks what the types cannot (references, cause ids).
 
