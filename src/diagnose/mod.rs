@@ -42,6 +42,8 @@ use crate::probe::Endpoint;
 pub struct Diagnosis {
     /// The cause.
     pub cause: Cause,
+    /// The name of the rule that decided it.
+    pub rule: &'static str,
     /// The observations that decided it, as sentences.
     pub evidence: Vec<String>,
     /// What to do.

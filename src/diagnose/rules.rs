@@ -54,12 +54,12 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
         .find(|a| a.is_ok() && a.endpoint.security.at_least_as_secure_as(wanted))
         .map(|a| a.endpoint.clone());
     let mut evidence: Vec<String> = report.attempts().map(describe).collect();
-    let cause = match configured.failure() {
+    let (rule, cause) = match configured.failure() {
         None if fell_back_from_ipv6(configured) => {
             evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
-            Cause::Ipv6Broken
+            ("worked-after-ipv6-failed", Cause::Ipv6Broken)
         }
-        None => Cause::Ok,
+        None => ("worked", Cause::Ok),
         Some((step, failure)) => classify(report, step, failure, &mut evidence),
     };
     let mut remedy = cause.info().remedy.to_string();
@@ -72,188 +72,282 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
     }
     Diagnosis {
         cause,
+        rule,
         evidence,
         remedy,
         suggestion,
     }
 }
 
+/// What every rule looks at: the report and its configured attempt's failure.
+struct Facts<'a> {
+    report: &'a ProbeReport,
+    configured: &'a Attempt,
+    endpoint: &'a crate::probe::Endpoint,
+    step: Step,
+    failure: &'a Failure,
+}
+
+impl Facts<'_> {
+    fn port_25(&self) -> bool {
+        self.endpoint.protocol == Protocol::Smtp && self.endpoint.port == 25
+    }
+}
+
+/// A rule names a cause, adding its own evidence, or passes.
+type Rule = fn(&Facts<'_>, &mut Vec<String>) -> Option<Cause>;
+
+/// The rules in the order they are asked; the first that names a cause
+/// decides. Earlier rules look for what masks the later ones' symptoms (a
+/// hijacking resolver, a box rewriting the session) before the symptoms.
+const RULES: &[(&str, Rule)] = &[
+    ("name-not-found", name_not_found),
+    ("resolver-answers-everything", resolver_answers_everything),
+    ("masked-greeting", masked_greeting),
+    ("starttls-missing", starttls_missing),
+    (
+        "port-25-answered-by-another-server",
+        port_25_answered_by_another_server,
+    ),
+    ("greeted-by-another-site", greeted_by_another_site),
+    ("account-refused", account_refused),
+    ("tls-handshake-failed", tls_handshake_failed),
+    ("greeting-of-another-protocol", greeting_of_another_protocol),
+    ("only-port-25-fails", only_port_25_fails),
+    ("reset", reset),
+    ("slow-path", slow_path),
+    ("how-the-connection-ended", how_the_connection_ended),
+];
+
 fn classify(
     report: &ProbeReport,
     step: Step,
     failure: &Failure,
     evidence: &mut Vec<String>,
-) -> Cause {
+) -> (&'static str, Cause) {
     let configured = &report.configured;
-    let endpoint = &configured.endpoint;
-    let port_25 = endpoint.protocol == Protocol::Smtp && endpoint.port == 25;
-    let mut note = |line: String| evidence.push(line);
+    let facts = Facts {
+        report,
+        configured,
+        endpoint: &configured.endpoint,
+        step,
+        failure,
+    };
+    RULES
+        .iter()
+        .find_map(|(name, rule)| rule(&facts, evidence).map(|cause| (*name, cause)))
+        .unwrap_or(("none", Cause::Unknown))
+}
 
-    if step == Step::Resolve {
-        return Cause::HostNotFound;
-    }
-    if let Some(addresses) = &report.canary {
-        if step.is_transport() {
-            note(format!(
-                "A name that cannot exist ({}) resolved to {}: the resolver answers every name.",
-                crate::probe::CANARY_NAME,
-                addresses.join(", ")
-            ));
-            return Cause::CaptivePortal;
-        }
-    }
-    if let Some(greeting) = greeting(configured).filter(|g| is_masked_greeting(g)) {
-        note(format!("The greeting arrived masked: \"{greeting}\"."));
-        return Cause::EsmtpInspection;
-    }
-    if matches!(
-        (step, failure),
+fn name_not_found(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+    (facts.step == Step::Resolve).then_some(Cause::HostNotFound)
+}
+
+/// A name that cannot exist resolved: a captive portal's resolver.
+fn resolver_answers_everything(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    let addresses = facts
+        .report
+        .canary
+        .as_ref()
+        .filter(|_| facts.step.is_transport())?;
+    evidence.push(format!(
+        "A name that cannot exist ({}) resolved to {}: the resolver answers every name.",
+        crate::probe::CANARY_NAME,
+        addresses.join(", ")
+    ));
+    Some(Cause::CaptivePortal)
+}
+
+/// `220 ****`: a PIX/ASA rewrote the session.
+fn masked_greeting(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    let greeting = greeting(facts.configured).filter(|g| is_masked_greeting(g))?;
+    evidence.push(format!("The greeting arrived masked: \"{greeting}\"."));
+    Some(Cause::EsmtpInspection)
+}
+
+/// STARTTLS/STLS missing: stripped on the path, or not offered.
+fn starttls_missing(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    if !matches!(
+        (facts.step, facts.failure),
         (Step::StartTls | Step::Stls, Failure::NotOffered { .. })
     ) {
-        if let Some(line) = received(configured).find(|l| is_stripped_capability(l)) {
-            note(format!(
+        return None;
+    }
+    match received(facts.configured).find(|l| is_stripped_capability(l)) {
+        Some(line) => {
+            evidence.push(format!(
                 "A capability line reads \"{line}\" where STARTTLS was."
             ));
-            return Cause::StartTlsStripped;
+            Some(Cause::StartTlsStripped)
         }
-        return Cause::StartTlsUnavailable;
+        None => Some(Cause::StartTlsUnavailable),
     }
-    if port_25 && configured.reached_server() {
-        if let Some(line) = redirected_port_25(report) {
-            note(line);
-            return Cause::OutboundPort25Blocked;
-        }
+}
+
+/// Port 25 answered, but by another server than the other ports (or the
+/// control's): a transparent proxy.
+fn port_25_answered_by_another_server(
+    facts: &Facts<'_>,
+    evidence: &mut Vec<String>,
+) -> Option<Cause> {
+    if !(facts.port_25() && facts.configured.reached_server()) {
+        return None;
     }
-    let by_name = endpoint.host.parse::<std::net::IpAddr>().is_err();
-    if !step.is_transport() && by_name {
-        if let Some(other) = greeting_host(configured).filter(|g| !same_site(g, &endpoint.host)) {
-            note(format!(
-                "{} greeted as {other}, a host of another domain: the name leads to another server.",
-                endpoint.host
-            ));
-            return Cause::DnsWrongHost;
-        }
+    evidence.push(redirected_port_25(facts.report)?);
+    Some(Cause::OutboundPort25Blocked)
+}
+
+/// The session failed after a greeting from another site's server.
+fn greeted_by_another_site(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    let host = &facts.endpoint.host;
+    if facts.step.is_transport() || host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
     }
-    match (step, failure) {
-        (Step::Auth, Failure::NotOffered { .. }) => return Cause::AuthUnavailable,
-        (Step::Auth, Failure::Reply { code: 538, .. }) => return Cause::AuthRequiresTls,
+    let other = greeting_host(facts.configured).filter(|g| !same_site(g, host))?;
+    evidence.push(format!(
+        "{host} greeted as {other}, a host of another domain: the name leads to another server."
+    ));
+    Some(Cause::DnsWrongHost)
+}
+
+/// The server refused the session, the login or the envelope.
+fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+    Some(match (facts.step, facts.failure) {
+        (Step::Auth, Failure::NotOffered { .. }) => Cause::AuthUnavailable,
+        (Step::Auth, Failure::Reply { code: 538, .. }) => Cause::AuthRequiresTls,
         (Step::Auth, Failure::Reply { code: 530, text }) if text.starts_with("5.7.0") => {
-            return Cause::AuthRequiresTls
+            Cause::AuthRequiresTls
         }
         (
             Step::Auth,
             Failure::Reply {
                 code: 502..=504, ..
             },
-        ) if !offers_auth(configured) => return Cause::AuthUnavailable,
+        ) if !offers_auth(facts.configured) => Cause::AuthUnavailable,
         (Step::Pass | Step::User, Failure::PopError { text }) if text.starts_with("[IN-USE]") => {
-            return Cause::MailboxLocked
+            Cause::MailboxLocked
         }
         (
             Step::Auth | Step::User | Step::Pass,
             Failure::Reply { .. } | Failure::PopError { .. },
-        ) => return Cause::AuthFailed,
-        (Step::MailFrom, Failure::Reply { code: 530, .. }) => return Cause::RelayDenied,
-        (Step::MailFrom | Step::RcptTo, Failure::Reply { code: 552, .. }) => {
-            return Cause::MessageTooLarge
-        }
+        ) => Cause::AuthFailed,
+        (Step::MailFrom, Failure::Reply { code: 530, .. }) => Cause::RelayDenied,
+        (Step::MailFrom | Step::RcptTo, Failure::Reply { code: 552, .. }) => Cause::MessageTooLarge,
         (
             Step::MailFrom,
             Failure::Reply {
                 code: 550 | 553 | 554,
                 ..
             },
-        ) => return Cause::SenderRejected,
+        ) => Cause::SenderRejected,
         (Step::RcptTo, Failure::Reply { code, text }) if is_bad_address(*code, text) => {
-            return Cause::RecipientAddressInvalid
+            Cause::RecipientAddressInvalid
         }
         (Step::RcptTo, Failure::Reply { code, text }) if is_relay_denial(*code, text) => {
-            return Cause::RelayDenied
+            Cause::RelayDenied
         }
-        (Step::Greeting, Failure::Reply { code: 421, .. }) => return Cause::ServerBusy,
+        (Step::Greeting, Failure::Reply { code: 421, .. }) => Cause::ServerBusy,
         (
             Step::Greeting,
             Failure::Reply {
                 code: 500..=599, ..
             },
-        ) => return Cause::SessionRefused,
-        (Step::Greeting, Failure::PopError { .. }) => return Cause::ServerBusy,
+        ) => Cause::SessionRefused,
+        (Step::Greeting, Failure::PopError { .. }) => Cause::ServerBusy,
+        _ => return None,
+    })
+}
+
+fn tls_handshake_failed(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    match (facts.step, facts.failure) {
+        (Step::TlsHandshake, Failure::Tls(tls)) => Some(classify_tls(facts.report, tls, evidence)),
+        _ => None,
+    }
+}
+
+fn greeting_of_another_protocol(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    let (Step::Greeting, Failure::Garbage { bytes }) = (facts.step, facts.failure) else {
+        return None;
+    };
+    let other = other_protocol(facts.endpoint.protocol, bytes)?;
+    evidence.push(format!(
+        "The server greeted in {other}, not {}.",
+        facts.endpoint.protocol.name().to_uppercase()
+    ));
+    Some(Cause::WrongProtocol)
+}
+
+/// Port 25 failed before any greeting where another route worked.
+fn only_port_25_fails(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    let before_greeting =
+        matches!(facts.step, Step::Connect | Step::Greeting) && !facts.configured.reached_server();
+    if !(facts.port_25()
+        && before_greeting
+        && port_25_is_the_difference(facts.report, facts.failure))
+    {
+        return None;
+    }
+    match facts.failure {
+        Failure::Closed { received: 0 } => evidence.push(
+            "The connection was accepted and then closed with no greeting: a local proxy (an \
+             antivirus mail scanner) accepted it and could not reach the server."
+                .into(),
+        ),
+        Failure::Reset => evidence.push("The connection was reset right after it opened.".into()),
         _ => {}
     }
-    if step == Step::TlsHandshake {
-        if let Failure::Tls(tls) = failure {
-            return classify_tls(report, tls, evidence);
-        }
-    }
-    if let (Step::Greeting, Failure::Garbage { bytes }) = (step, failure) {
-        if let Some(other) = other_protocol(endpoint.protocol, bytes) {
-            evidence.push(format!(
-                "The server greeted in {other}, not {}.",
-                endpoint.protocol.name().to_uppercase()
-            ));
-            return Cause::WrongProtocol;
-        }
-    }
-    let reached = configured.reached_server();
-    if port_25
-        && matches!(step, Step::Connect | Step::Greeting)
-        && !reached
-        && port_25_is_the_difference(report, failure)
-    {
-        match failure {
-            Failure::Closed { received: 0 } => evidence.push(
-                "The connection was accepted and then closed with no greeting: a local proxy (an \
-                 antivirus mail scanner) accepted it and could not reach the server."
-                    .into(),
-            ),
-            Failure::Reset => {
-                evidence.push("The connection was reset right after it opened.".into())
-            }
-            _ => {}
-        }
-        return Cause::OutboundPort25Blocked;
-    }
-    if let Failure::Reset = failure {
-        return Cause::ConnectionReset;
-    }
-    if let Failure::TimedOut {
+    Some(Cause::OutboundPort25Blocked)
+}
+
+fn reset(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+    matches!(facts.failure, Failure::Reset).then_some(Cause::ConnectionReset)
+}
+
+/// A timeout on a path that trickles data or takes seconds to connect.
+fn slow_path(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+    let Failure::TimedOut {
         partial, silent, ..
-    } = failure
-    {
-        // Bytes still trickling in when the time ran out: a slow link. Bytes
-        // that stopped long before: a stall (below).
-        if !partial.is_empty() && *silent < STALL_SILENCE {
-            return Cause::LowBandwidth;
-        }
-        if connect_time(configured).is_some_and(|t| t >= SLOW_CONNECT) {
-            return Cause::HighLatency;
-        }
+    } = facts.failure
+    else {
+        return None;
+    };
+    // Bytes still trickling in when the time ran out: a slow link. Bytes
+    // that stopped long before: a stall (the next rule).
+    if !partial.is_empty() && *silent < STALL_SILENCE {
+        return Some(Cause::LowBandwidth);
     }
-    match (step, failure) {
+    connect_time(facts.configured)
+        .filter(|t| *t >= SLOW_CONNECT)
+        .map(|_| Cause::HighLatency)
+}
+
+/// What is left: how the connection ended, and when.
+fn how_the_connection_ended(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+    let reached = facts.configured.reached_server();
+    Some(match (facts.step, facts.failure) {
         (Step::Greeting, Failure::TimedOut { partial, .. })
             if partial.is_empty()
-                && endpoint.security != Security::Tls
-                && tls_would_work(report) =>
+                && facts.endpoint.security != Security::Tls
+                && tls_would_work(facts.report) =>
         {
             Cause::ImplicitTlsExpected
         }
-        (Step::Connect, Failure::Refused) if nothing_listens(report) => Cause::NoMailServer,
+        (Step::Connect, Failure::Refused) if nothing_listens(facts.report) => Cause::NoMailServer,
         (Step::Connect, Failure::Refused) => Cause::ConnectionRefused,
         (Step::Connect, Failure::TimedOut { .. }) => Cause::ConnectTimedOut,
         (_, Failure::TimedOut { partial, .. }) if !partial.is_empty() => Cause::MidSessionStall,
         (Step::Greeting, Failure::TimedOut { .. }) => Cause::SlowGreeting,
         (_, Failure::TimedOut { .. }) if reached => Cause::MidSessionStall,
         (_, Failure::Closed { .. })
-            if reached && silence_before_failure(configured) >= STALL_SILENCE =>
+            if reached && silence_before_failure(facts.configured) >= STALL_SILENCE =>
         {
             Cause::MidSessionStall
         }
-        (Step::Greeting, Failure::Closed { .. }) => Cause::ConnectionClosed,
         (_, Failure::Closed { .. }) => Cause::ConnectionClosed,
         (_, Failure::TimedOut { .. }) => Cause::ReplyTimedOut,
         (_, Failure::Reply { .. } | Failure::PopError { .. }) => Cause::ServerRejected,
-        _ => Cause::Unknown,
-    }
+        _ => return None,
+    })
 }
 
 fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<String>) -> Cause {
@@ -742,6 +836,26 @@ mod tests {
             .remedy
             .ends_with("Verified to work: port 587 with security starttls."));
         assert_eq!(diagnosis.evidence.len(), 3);
+    }
+
+    #[test]
+    fn every_rule_has_a_distinct_name() {
+        let names: std::collections::BTreeSet<&str> = RULES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names.len(), RULES.len());
+        let diagnosis = diagnose(&report(
+            attempt(
+                Purpose::Configured,
+                25,
+                Security::None,
+                Some((Step::Connect, timeout())),
+            ),
+            vec![],
+            Some(attempt(Purpose::Control, 25, Security::None, None)),
+        ));
+        assert_eq!(
+            (diagnosis.rule, diagnosis.cause),
+            ("only-port-25-fails", Cause::OutboundPort25Blocked)
+        );
     }
 
     #[test]

@@ -13,7 +13,12 @@ pub fn write_probe(out: &mut String, run: &ProbeRun) {
         write_attempt(out, attempt);
     }
     let diagnosis = &run.diagnosis;
-    let _ = writeln!(out, "diagnosis: {}", diagnosis.cause.id());
+    let _ = writeln!(
+        out,
+        "diagnosis: {} (rule: {})",
+        diagnosis.cause.id(),
+        diagnosis.rule
+    );
     let _ = writeln!(out, "evidence:");
     for line in &diagnosis.evidence {
         let _ = writeln!(out, "  - {line}");
