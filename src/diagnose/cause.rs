@@ -195,8 +195,8 @@ impl Cause {
                     "RFC 5068 (Email Submission Operations: Access and Accountability Requirements)",
                     "RFC 8314 (Cleartext Considered Obsolete)",
                 ],
-                outlook_express_codes: &["0x800CCC0F", "0x800CCC0E", "0x800CCC79"],
-                thunderbird_codes: &["connection-timed-out", "connection-refused", "connection-lost", "connection-reset", "recipient-rejected"],
+                outlook_express_codes: &["0x800CCC0F", "0x800CCC0E", "0x800CCC79", "0x800CCC1A", "0x800CCC01", "0x800CCC60"],
+                thunderbird_codes: &["connection-timed-out", "connection-refused", "connection-lost", "connection-reset", "recipient-rejected", "starttls-not-advertised", "certificate-exception", "authentication-failed"],
             },
             Cause::TlsBrokenByLocalScanner => CauseInfo {
                 id: "tls-broken-by-local-scanner",

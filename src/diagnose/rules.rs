@@ -104,11 +104,11 @@ const RULES: &[(&str, Rule)] = &[
     ("name-not-found", name_not_found),
     ("resolver-answers-everything", resolver_answers_everything),
     ("masked-greeting", masked_greeting),
-    ("starttls-missing", starttls_missing),
     (
         "port-25-answered-by-another-server",
         port_25_answered_by_another_server,
     ),
+    ("starttls-missing", starttls_missing),
     ("greeted-by-another-site", greeted_by_another_site),
     ("account-refused", account_refused),
     ("tls-handshake-failed", tls_handshake_failed),
