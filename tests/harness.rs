@@ -154,6 +154,22 @@ fn a_misspelled_value_and_an_unknown_host_are_explained() {
 }
 
 #[test]
+fn bad_names_inside_hosts_are_located() {
+    let text = MINIMAL.replace(
+        "    mx.example:\n",
+        "    mx.example:\n      certificate: { names: [\"bad name\"] }\n",
+    );
+    let error = scenario::parse(&text, Path::new("names.yaml")).unwrap_err();
+    assert_eq!(error.line, Some(5), "{error}");
+    assert!(
+        error
+            .message
+            .contains("`bad name` is not a valid domain name"),
+        "{error}"
+    );
+}
+
+#[test]
 fn malformed_input_is_an_error_not_a_panic() {
     for text in [
         "",

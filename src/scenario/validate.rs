@@ -37,6 +37,16 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 format!("`{name}` is not a valid host name (letters, digits, '-' and '.')"),
             );
         }
+        let other_names = host
+            .certificate
+            .iter()
+            .flat_map(|c| c.names.iter().flatten())
+            .chain(host.domains.iter());
+        for other in other_names {
+            if !is_host_name(other) {
+                return problem(other, format!("host `{name}`: `{other}` is not a valid domain name (letters, digits, '-' and '.')"));
+            }
+        }
         if let (Some(smtp), Some(pop3)) = (&host.smtp, &host.pop3) {
             if let Some(port) = smtp.ports.keys().find(|p| pop3.ports.contains_key(p)) {
                 return problem(
