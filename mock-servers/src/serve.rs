@@ -10,6 +10,17 @@ use crate::line::Line;
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
+/// A server that takes one more client over any stream, whatever its
+/// protocol: what a listener (a simulated network, an accept loop) needs.
+pub trait MailServer: Clone + Send + Sync + 'static {
+    /// Serves one client over `stream` until it leaves.
+    fn serve<S: AsyncStream + 'static>(
+        &self,
+        stream: S,
+        mode: TlsMode,
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send;
+}
+
 /// What a server can do when a client starts TLS.
 #[derive(Debug, Clone, Default)]
 pub enum ServerTls {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mock_servers::mailstore::{Account, MailStore, SharedStore};
 use mock_servers::pop3::{Pop3Config, Pop3Server};
-use mock_servers::serve::ServerTls;
+use mock_servers::serve::{MailServer, ServerTls};
 use mock_servers::smtp::session::{parent_domain, AuthBeforeTls};
 use mock_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
 use mock_servers::tls::{CertificateAuthority, ServerIdentity, TlsSetupError, Validity};
@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::net::sim::firewall::{Action, Family, Layer, LinkFaults, Middlebox, Rule};
 use crate::net::sim::{Service, SimNetwork, SimNetworkBuilder};
-use crate::net::{BoxFuture, NetStream};
+use crate::net::NetStream;
 use crate::scenario::model::{
     ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, LinkSpec, MiddleboxName,
     PortMode, Relay, RuleSpec, SmtpSpec, UserSpec, World,
@@ -183,12 +183,7 @@ fn listen(
             tls.clone(),
         );
         for (port, mode) in &smtp.ports {
-            let serve = |server: SmtpServer, stream, mode| -> BoxFuture<'static, ()> {
-                Box::pin(async move {
-                    let _ = server.serve(stream, mode).await;
-                })
-            };
-            builder.listen(name, *port, service(server.clone(), tls_mode(*mode), serve))?;
+            builder.listen(name, *port, service(server.clone(), tls_mode(*mode)))?;
         }
     }
     if let Some(pop3) = &host.pop3 {
@@ -202,12 +197,7 @@ fn listen(
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         let server = Pop3Server::new(config, store.clone(), tls.clone());
         for (port, mode) in &pop3.ports {
-            let serve = |server: Pop3Server, stream, mode| -> BoxFuture<'static, ()> {
-                Box::pin(async move {
-                    let _ = server.serve(stream, mode).await;
-                })
-            };
-            builder.listen(name, *port, service(server.clone(), tls_mode(*mode), serve))?;
+            builder.listen(name, *port, service(server.clone(), tls_mode(*mode)))?;
         }
     }
     if let Some(web) = &host.web {
@@ -258,12 +248,13 @@ pub fn parse_reply(text: &str) -> Option<Reply> {
 }
 
 /// A listening service: each connection is served by a clone of `server`.
-fn service<S: Clone + Send + Sync + 'static>(
-    server: S,
-    mode: TlsMode,
-    serve: fn(S, NetStream, TlsMode) -> BoxFuture<'static, ()>,
-) -> Service {
-    Arc::new(move |stream| serve(server.clone(), stream, mode))
+fn service<M: MailServer>(server: M, mode: TlsMode) -> Service {
+    Arc::new(move |stream: NetStream| {
+        let server = server.clone();
+        Box::pin(async move {
+            let _ = server.serve(stream, mode).await;
+        })
+    })
 }
 
 fn mail_store(users: &[UserSpec]) -> MailStore {

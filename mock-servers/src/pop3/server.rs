@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::line::Line;
 use crate::mailstore::SharedStore;
 use crate::pop3::session::{Pop3Config, Pop3Session, MAX_COMMAND_LINE};
-use crate::serve::{serve_session, LineSession, ServerTls};
+use crate::serve::{serve_session, LineSession, MailServer, ServerTls};
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
@@ -36,6 +36,16 @@ impl Pop3Server {
             mode == TlsMode::StartTls && self.tls.is_available(),
         );
         serve_session(stream, session, mode, &self.tls, self.config.idle_timeout).await
+    }
+}
+
+impl MailServer for Pop3Server {
+    fn serve<S: AsyncStream + 'static>(
+        &self,
+        stream: S,
+        mode: TlsMode,
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        Pop3Server::serve(self, stream, mode)
     }
 }
 

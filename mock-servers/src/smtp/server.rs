@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::line::Line;
 use crate::mailstore::SharedStore;
-use crate::serve::{serve_session, LineSession, ServerTls};
+use crate::serve::{serve_session, LineSession, MailServer, ServerTls};
 use crate::smtp::session::{SmtpConfig, SmtpSession};
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
@@ -38,6 +38,16 @@ impl SmtpServer {
             mode == TlsMode::Implicit,
         );
         serve_session(stream, session, mode, &self.tls, self.config.idle_timeout).await
+    }
+}
+
+impl MailServer for SmtpServer {
+    fn serve<S: AsyncStream + 'static>(
+        &self,
+        stream: S,
+        mode: TlsMode,
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        SmtpServer::serve(self, stream, mode)
     }
 }
 
