@@ -235,16 +235,9 @@ fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {
     if let Some(size) = smtp.max_size {
         config.max_message_size = size;
     }
-    config.greeting = smtp.greeting.as_deref().and_then(parse_reply);
+    config.greeting = smtp.greeting.as_deref().and_then(Reply::from_line);
     config.greeting_delay = smtp.greeting_delay.map_or(Duration::ZERO, |d| d.0);
     config
-}
-
-/// `"421 4.7.0 Too many connections"` → a reply; `None` without a valid code.
-pub fn parse_reply(text: &str) -> Option<Reply> {
-    let (code, rest) = text.split_at_checked(3)?;
-    let code: u16 = code.parse().ok().filter(|c| (200..600).contains(c))?;
-    Some(Reply::new(code, rest.trim_start()))
 }
 
 /// A listening service: each connection is served by a clone of `server`.

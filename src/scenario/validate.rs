@@ -154,7 +154,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             }
         }
         if let Some(greeting) = host.smtp.as_ref().and_then(|s| s.greeting.as_deref()) {
-            if crate::harness::world::parse_reply(greeting).is_none() {
+            if mock_servers::smtp::Reply::from_line(greeting).is_none() {
                 return problem(greeting, format!("host `{name}`: greeting `{greeting}` must start with a reply code such as 421 or 554"));
             }
         }

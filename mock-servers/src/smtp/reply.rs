@@ -30,6 +30,12 @@ impl Reply {
         Reply { code, lines }
     }
 
+    /// A one-line reply written as text, e.g. `"421 4.7.0 Too many connections"`,
+    /// read as a client reads it; `None` if it is not a complete reply.
+    pub fn from_line(text: &str) -> Option<Reply> {
+        ReplyParser::new().push(text.as_bytes()).ok().flatten()
+    }
+
     /// 2xx.
     pub fn is_positive(&self) -> bool {
         (200..300).contains(&self.code)
@@ -182,6 +188,16 @@ mod tests {
         }
         assert_eq!(parser.push(b"250-a").unwrap(), None);
         assert!(parser.push(b"354 b").is_err(), "code changed mid-reply");
+    }
+
+    #[test]
+    fn reads_a_reply_written_as_one_line() {
+        assert_eq!(
+            Reply::from_line("421 4.7.0 busy"),
+            Some(Reply::new(421, "4.7.0 busy"))
+        );
+        assert_eq!(Reply::from_line("421-more to come"), None);
+        assert_eq!(Reply::from_line("busy"), None);
     }
 
     #[test]
