@@ -26,13 +26,12 @@ const TAP_KEEP: usize = 64;
 
 #[derive(Debug, Default)]
 struct TapState {
-    total: usize,
     since_mark: usize,
     first_bytes: Vec<u8>,
 }
 
-/// Counts bytes read from the inner stream and keeps the first few since the
-/// last mark, shared so they survive a failed handshake that consumed the stream.
+/// Counts the bytes read from the inner stream since the last mark and keeps
+/// the first few, shared so they survive a failed handshake that consumed the stream.
 struct Tap {
     inner: NetStream,
     state: Arc<Mutex<TapState>>,
@@ -50,7 +49,6 @@ impl AsyncRead for Tap {
         let fresh = &buf.filled()[before..];
         if !fresh.is_empty() {
             let mut state = this.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.total += fresh.len();
             state.since_mark += fresh.len();
             let room = TAP_KEEP.saturating_sub(state.first_bytes.len());
             state
@@ -78,6 +76,8 @@ pub struct Wire {
     tap: Arc<Mutex<TapState>>,
     lines: LineBuffer,
     reply_timeout: Duration,
+    /// Bytes of the conversation received so far: what the protocol saw,
+    /// after decryption, so the count is the same on every run.
     received: usize,
     last_data: Option<tokio::time::Instant>,
 }
@@ -104,12 +104,6 @@ impl Wire {
         self.reply_timeout
     }
 
-    /// Bytes of the conversation received so far: what the protocol saw,
-    /// after decryption, so the count is the same on every run.
-    fn received_total(&self) -> usize {
-        self.received
-    }
-
     /// Reads one line, no timeout (callers bound whole replies).
     pub async fn read_line(&mut self) -> Result<Vec<u8>, Failure> {
         loop {
@@ -126,7 +120,7 @@ impl Wire {
             match self.stream.read(&mut chunk).await {
                 Ok(0) => {
                     return Err(Failure::Closed {
-                        received: self.received_total(),
+                        received: self.received,
                     })
                 }
                 Ok(n) => {
@@ -176,7 +170,7 @@ impl Wire {
         match error.kind() {
             io::ErrorKind::ConnectionReset => Failure::Reset,
             io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => Failure::Closed {
-                received: self.received_total(),
+                received: self.received,
             },
             _ => Failure::Io(error.to_string()),
         }
