@@ -126,7 +126,7 @@ pub fn explain(topic: &str) -> Result<String, String> {
         .iter()
         .map(|c| c.info())
         .filter(|info| {
-            codes_of(info, client)
+            info.codes(client)
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(&code))
         })
@@ -156,13 +156,6 @@ pub fn explain(topic: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn codes_of(info: &CauseInfo, client: ClientKind) -> &'static [&'static str] {
-    match client {
-        ClientKind::OutlookExpress6 => info.outlook_express_codes,
-        ClientKind::Thunderbird => info.thunderbird_codes,
-    }
-}
-
 /// Which client and code a topic names: an Outlook Express code (with or
 /// without `0x`), a Thunderbird error id, or a phrase of either's messages.
 fn identify(topic: &str) -> Option<(ClientKind, String)> {
@@ -177,7 +170,7 @@ fn identify(topic: &str) -> Option<(ClientKind, String)> {
     for client in ClientKind::ALL {
         let known = Cause::ALL
             .iter()
-            .any(|c| codes_of(&c.info(), client).contains(&lower.as_str()));
+            .any(|c| c.info().codes(client).contains(&lower.as_str()));
         if known {
             return Some((client, lower));
         }

@@ -197,10 +197,7 @@ fn catalogue_codes_cover_what_the_library_shows() {
                 let Some(error) = client.error_for(&probe.report.configured) else {
                     continue;
                 };
-                let listed = match client {
-                    ClientKind::OutlookExpress6 => info.outlook_express_codes,
-                    ClientKind::Thunderbird => info.thunderbird_codes,
-                };
+                let listed = info.codes(client);
                 assert!(
                     listed.contains(&error.code),
                     "{file}: {} shows {} in {} but the catalogue lists {listed:?}",

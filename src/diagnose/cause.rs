@@ -111,6 +111,16 @@ pub struct CauseInfo {
     pub thunderbird_codes: &'static [&'static str],
 }
 
+impl CauseInfo {
+    /// The codes (or, for Thunderbird, error ids) `client` shows for this cause.
+    pub fn codes(&self, client: super::ClientKind) -> &'static [&'static str] {
+        match client {
+            super::ClientKind::OutlookExpress6 => self.outlook_express_codes,
+            super::ClientKind::Thunderbird => self.thunderbird_codes,
+        }
+    }
+}
+
 impl Cause {
     /// Every cause, in catalogue order.
     pub const ALL: [Cause; 41] = [

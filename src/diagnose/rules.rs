@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::probe::tls::reason;
 use crate::probe::x509::CertificateInfo;
 use crate::probe::{
-    Attempt, EventKind, Failure, ProbeReport, Protocol, Purpose, Security, Step, TlsFailure,
+    Attempt, EventKind, Failure, ProbeReport, Protocol, Security, Step, TlsFailure,
 };
 
 use super::{Cause, Diagnosis};
@@ -592,11 +592,7 @@ fn tls_would_work(report: &ProbeReport) -> bool {
 
 /// One sentence per attempt: where, and how it went.
 fn describe(attempt: &Attempt) -> String {
-    let role = match attempt.purpose {
-        Purpose::Configured => "as configured",
-        Purpose::FollowUp => "follow-up",
-        Purpose::Control => "control",
-    };
+    let role = attempt.purpose.label();
     let (_, end) = attempt.span();
     match attempt.failure() {
         None => format!("{role}, {}: worked", attempt.endpoint),
@@ -614,7 +610,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::probe::{Endpoint, Event, EventKind, Outcome};
+    use crate::probe::{Endpoint, Event, EventKind, Outcome, Purpose};
 
     fn endpoint(port: u16, security: Security) -> Endpoint {
         Endpoint {

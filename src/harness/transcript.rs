@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::probe::{Attempt, EventKind, Purpose};
+use crate::probe::{Attempt, EventKind};
 
 use super::ProbeRun;
 
@@ -60,11 +60,7 @@ pub fn write_probe(out: &mut String, run: &ProbeRun) {
 }
 
 fn write_attempt(out: &mut String, attempt: &Attempt) {
-    let role = match attempt.purpose {
-        Purpose::Configured => "as configured",
-        Purpose::FollowUp => "follow-up",
-        Purpose::Control => "control",
-    };
+    let role = attempt.purpose.label();
     let _ = writeln!(out, "-- {role}: {}", attempt.endpoint);
     for event in &attempt.events {
         let text = match &event.what {

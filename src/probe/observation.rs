@@ -306,6 +306,17 @@ pub enum Purpose {
     Control,
 }
 
+impl Purpose {
+    /// How transcripts and evidence name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Purpose::Configured => "as configured",
+            Purpose::FollowUp => "follow-up",
+            Purpose::Control => "control",
+        }
+    }
+}
+
 /// The end of an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
