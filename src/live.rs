@@ -9,7 +9,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::time_provider::DefaultTimeProvider;
 use rustls::RootCertStore;
 
-use crate::diagnose::{diagnose, ClientKind};
+use crate::diagnose::ClientKind;
 use crate::harness::{account, ProbeRun};
 use crate::net::RealNetwork;
 use crate::probe::tls::TlsClient;
@@ -104,17 +104,10 @@ pub fn probe(request: &LiveRequest) -> Result<ProbeRun, LiveError> {
     let report = with_prober(request, async |prober: &Prober| {
         prober.probe(&account, control).await
     })?;
-    let diagnosis = diagnose(&report);
-    let client_error = request.client.error_for(&report.configured);
-    Ok(ProbeRun {
-        probe: "live".to_string(),
-        protocol: request.protocol,
+    Ok(ProbeRun::judge(
+        "live",
+        request.protocol,
         report,
-        diagnosis,
-        client: request.client,
-        client_error,
-        checked: false,
-        expected_diagnosis: None,
-        mismatches: Vec::new(),
-    })
+        request.client,
+    ))
 }

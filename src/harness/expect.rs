@@ -1,28 +1,18 @@
 //! Compares what a probe concluded with what the scenario expects. Pure.
 
-use crate::diagnose::{ClientError, Diagnosis};
-use crate::probe::{Attempt, Endpoint, Security};
+use super::ProbeRun;
+use crate::probe::{Endpoint, Security};
 use crate::scenario::model::{OutcomeSpec, ProtocolExpectation, SecuritySpec, SuggestSpec};
-
-/// What a probe concluded, as far as expectations go.
-pub struct Conclusion<'a> {
-    /// The configured attempt.
-    pub configured: &'a Attempt,
-    /// The diagnosis.
-    pub diagnosis: &'a Diagnosis,
-    /// The emulated client's error.
-    pub client_error: Option<&'a ClientError>,
-}
 
 /// Every expectation that does not hold, as "expected X, got Y" sentences.
 pub fn mismatches(
     expected: &ProtocolExpectation,
     suggest: Option<&SuggestSpec>,
-    actual: &Conclusion<'_>,
+    actual: &ProbeRun,
 ) -> Vec<String> {
     let mut found = Vec::new();
     if let Some(outcome) = expected.outcome {
-        let got = if actual.configured.is_ok() {
+        let got = if actual.report.configured.is_ok() {
             OutcomeSpec::Ok
         } else {
             OutcomeSpec::Fail
@@ -39,12 +29,13 @@ pub fn mismatches(
         // The code, or (for clients that show sentences) part of the message.
         let matches = actual
             .client_error
+            .as_ref()
             .map_or(code.eq_ignore_ascii_case("none"), |e| {
                 code.eq_ignore_ascii_case(e.code)
                     || e.message.to_lowercase().contains(&code.to_lowercase())
             });
         if !matches {
-            let got = actual.client_error.map_or("none", |e| e.code);
+            let got = actual.client_error.as_ref().map_or("none", |e| e.code);
             found.push(format!("client_error: expected {code}, got {got}"));
         }
     }

@@ -21,7 +21,7 @@ use crate::net::Network;
 use crate::probe::tls::{TlsClient, VirtualClock};
 use crate::probe::{Account, Credentials, Endpoint, ProbeReport, Prober, Protocol, Timeouts};
 use crate::scenario::model::{AccountSpec, ClientName, ClientSpec, Expectations, Scenario};
-use expect::{mismatches, security, Conclusion};
+use expect::{mismatches, security};
 
 /// The clock of a scenario that does not set one.
 pub const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
@@ -52,6 +52,22 @@ pub struct ProbeRun {
 }
 
 impl ProbeRun {
+    /// Judges what a probe saw: the diagnosis and what `client` would show.
+    /// Nothing is expected of the run yet.
+    pub fn judge(probe: &str, protocol: Protocol, report: ProbeReport, client: ClientKind) -> Self {
+        ProbeRun {
+            probe: probe.to_string(),
+            protocol,
+            diagnosis: diagnose(&report),
+            client,
+            client_error: client.error_for(&report.configured),
+            report,
+            checked: false,
+            expected_diagnosis: None,
+            mismatches: Vec::new(),
+        }
+    }
+
     /// Whether every expectation held.
     pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
@@ -186,9 +202,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
             let account = account(protocol, spec);
             let prober = Prober::new(network.clone(), tls_for(client), timeouts);
             let report = prober.probe(&account, client.control.as_deref()).await;
-            let diagnosis = diagnose(&report);
-            let kind = client_kind(client.emulate);
-            let client_error = kind.error_for(&report.configured);
+            let mut run = ProbeRun::judge(name, protocol, report, client_kind(client.emulate));
             let expected = expectations.and_then(|e| match protocol {
                 Protocol::Smtp => e.smtp.as_ref(),
                 Protocol::Pop3 => e.pop3.as_ref(),
@@ -196,28 +210,11 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
             let top_suggest = expectations
                 .and_then(|e| e.suggest.as_ref())
                 .filter(|_| Some(protocol) == first);
-            let conclusion = Conclusion {
-                configured: &report.configured,
-                diagnosis: &diagnosis,
-                client_error: client_error.as_ref(),
-            };
             let default_expectation = Default::default();
-            let found = mismatches(
-                expected.unwrap_or(&default_expectation),
-                top_suggest,
-                &conclusion,
-            );
-            let run = ProbeRun {
-                probe: name.to_string(),
-                protocol,
-                report,
-                diagnosis,
-                client: kind,
-                client_error,
-                checked: expected.is_some() || top_suggest.is_some(),
-                expected_diagnosis: expected.and_then(|e| e.diagnosis.clone()),
-                mismatches: found,
-            };
+            run.mismatches =
+                mismatches(expected.unwrap_or(&default_expectation), top_suggest, &run);
+            run.checked = expected.is_some() || top_suggest.is_some();
+            run.expected_diagnosis = expected.and_then(|e| e.diagnosis.clone());
             transcript::write_probe(&mut transcript, &run);
             probes.push(run);
         }
