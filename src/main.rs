@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use mailprobe::diagnose::ClientKind;
 use mailprobe::harness;
 use mailprobe::scenario;
 
@@ -107,7 +108,7 @@ struct ProbeArgs {
     #[arg(long, value_name = "HOST")]
     control: Option<String>,
     /// Whose error messages to show.
-    #[arg(long, default_value = "outlook-express-6", value_parser = ["outlook-express-6", "thunderbird"])]
+    #[arg(long, default_value = "outlook-express-6", value_parser = clap::builder::PossibleValuesParser::new(ClientKind::ALL.map(ClientKind::id)))]
     emulate: String,
     /// Also trust the certificates in this PEM file (repeatable).
     #[arg(long, value_name = "FILE")]
@@ -272,7 +273,6 @@ fn write_transcript(
 
 /// The live request a `probe` or `suggest` command line describes.
 fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String> {
-    use mailprobe::diagnose::ClientKind;
     use mailprobe::probe::{Protocol, Timeouts};
     use mailprobe::scenario::model::{AccountSpec, SecuritySpec};
 
@@ -307,11 +307,10 @@ fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String>
             message_size: None,
         },
         control: args.control,
-        client: if args.emulate == "thunderbird" {
-            ClientKind::Thunderbird
-        } else {
-            ClientKind::OutlookExpress6
-        },
+        client: ClientKind::ALL
+            .into_iter()
+            .find(|kind| kind.id() == args.emulate)
+            .unwrap_or_default(),
         timeouts: Timeouts {
             connect: args.connect_timeout,
             reply: args.reply_timeout,
