@@ -57,6 +57,25 @@ pub enum Action {
     Finish(StepResult<()>),
 }
 
+impl Action {
+    /// Wait for the server's first words.
+    pub fn read_greeting() -> Action {
+        Action::Exchange {
+            step: Step::Greeting,
+            send: None,
+            multiline: false,
+        }
+    }
+
+    /// A reply arrived when the dialog expected none (a driver error).
+    pub fn out_of_turn() -> Action {
+        Action::Finish(Err((
+            Step::Greeting,
+            super::Failure::Io("reply out of turn".into()),
+        )))
+    }
+}
+
 /// What the driver tells a dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input<R> {

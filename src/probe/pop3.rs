@@ -95,11 +95,7 @@ impl Dialog for Pop3Dialog {
         let reply = match input {
             Input::Start => {
                 self.state = State::Greeted;
-                return Action::Exchange {
-                    step: Step::Greeting,
-                    send: None,
-                    multiline: false,
-                };
+                return Action::read_greeting();
             }
             Input::TlsUp => {
                 self.tls_done = true;
@@ -144,10 +140,7 @@ impl Dialog for Pop3Dialog {
             (State::Stat, true) => self.quit(),
             (State::Stat, false) => refused(Step::Stat),
             (State::Quit, _) => Action::Finish(Ok(())),
-            (State::Connected | State::AwaitingTls, _) => Action::Finish(Err((
-                Step::Greeting,
-                Failure::Io("reply out of turn".into()),
-            ))),
+            (State::Connected | State::AwaitingTls, _) => Action::out_of_turn(),
         }
     }
 }

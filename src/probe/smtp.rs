@@ -169,11 +169,7 @@ impl Dialog for SmtpDialog {
         let reply = match input {
             Input::Start => {
                 self.state = State::Greeted;
-                return Action::Exchange {
-                    step: Step::Greeting,
-                    send: None,
-                    multiline: false,
-                };
+                return Action::read_greeting();
             }
             Input::TlsUp => {
                 self.tls_done = true;
@@ -247,10 +243,7 @@ impl Dialog for SmtpDialog {
             (State::Rcpt, _) => refuse(Step::RcptTo, &reply),
             (State::Rset, _) => self.quit(),
             (State::Quit, _) => Action::Finish(Ok(())),
-            (State::Connected | State::AwaitingTls, _) => Action::Finish(Err((
-                Step::Greeting,
-                Failure::Io("reply out of turn".into()),
-            ))),
+            (State::Connected | State::AwaitingTls, _) => Action::out_of_turn(),
         }
     }
 }
