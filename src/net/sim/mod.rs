@@ -92,8 +92,18 @@ impl SimNetworkBuilder {
 
     /// Adds a host (or returns the existing one) and gives it the next address.
     pub fn host(&mut self, name: &str) -> Result<IpAddr, TooManyHosts> {
-        if let Some(host) = self.find(name) {
-            return Ok(host.v4);
+        let index = self.index(name)?;
+        Ok(self.hosts[index].v4)
+    }
+
+    /// The index of host `name`, adding it first if it is new.
+    fn index(&mut self, name: &str) -> Result<usize, TooManyHosts> {
+        if let Some(index) = self
+            .hosts
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(name))
+        {
+            return Ok(index);
         }
         let v4 = documentation_address(self.hosts.len()).ok_or(TooManyHosts)?;
         self.hosts.push(SimHost {
@@ -102,18 +112,13 @@ impl SimNetworkBuilder {
             v6: None,
             services: BTreeMap::new(),
         });
-        Ok(v4)
+        Ok(self.hosts.len() - 1)
     }
 
     /// Gives `host` an IPv6 address too (2001:db8::N); it resolves to both,
     /// IPv6 first.
     pub fn enable_ipv6(&mut self, host: &str) -> Result<(), TooManyHosts> {
-        self.host(host)?;
-        let index = self
-            .hosts
-            .iter()
-            .position(|h| h.name.eq_ignore_ascii_case(host))
-            .expect("added above");
+        let index = self.index(host)?;
         let segment = u16::try_from(index + 1).map_err(|_| TooManyHosts)?;
         self.hosts[index].v6 = Some(IpAddr::V6(Ipv6Addr::new(
             0x2001, 0xdb8, 0, 0, 0, 0, 0, segment,
@@ -123,13 +128,8 @@ impl SimNetworkBuilder {
 
     /// Makes `service` listen on `host:port` (adding the host if needed).
     pub fn listen(&mut self, host: &str, port: u16, service: Service) -> Result<(), TooManyHosts> {
-        self.host(host)?;
-        let host = self
-            .hosts
-            .iter_mut()
-            .find(|h| h.name.eq_ignore_ascii_case(host))
-            .expect("added above");
-        host.services.insert(port, service);
+        let index = self.index(host)?;
+        self.hosts[index].services.insert(port, service);
         Ok(())
     }
 
@@ -173,12 +173,6 @@ impl SimNetworkBuilder {
                 origin: Instant::now(),
             }),
         }
-    }
-
-    fn find(&self, name: &str) -> Option<&SimHost> {
-        self.hosts
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
     }
 }
 
