@@ -111,25 +111,26 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
                 Ok(n) => n,
             };
             let mut chunk = &buffer[..n];
-            if let Some(limit) = faults.stall_after {
-                if delivered + chunk.len() as u64 > limit {
-                    chunk = &chunk[..(limit - delivered.min(limit)) as usize];
-                    deliver(&mut client_write, chunk, &faults).await;
-                    match faults.close_after {
-                        Some(after) => {
-                            tokio::time::sleep(after).await;
-                            return;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                }
-            }
-            if let Some(limit) = faults.reset_after {
-                if delivered + chunk.len() as u64 > limit {
-                    chunk = &chunk[..(limit - delivered.min(limit)) as usize];
-                    deliver(&mut client_write, chunk, &faults).await;
+            // The first byte limit this chunk crosses, reset or stall, ends
+            // delivery there.
+            let crossed = [faults.reset_after, faults.stall_after]
+                .into_iter()
+                .flatten()
+                .filter(|limit| delivered + chunk.len() as u64 > *limit)
+                .min();
+            if let Some(limit) = crossed {
+                chunk = &chunk[..limit.saturating_sub(delivered) as usize];
+                deliver(&mut client_write, chunk, &faults).await;
+                if faults.reset_after == Some(limit) {
                     reset.store(true, Ordering::SeqCst);
                     return;
+                }
+                match faults.close_after {
+                    Some(after) => {
+                        tokio::time::sleep(after).await;
+                        return;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
             }
             delivered += chunk.len() as u64;

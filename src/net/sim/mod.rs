@@ -497,6 +497,27 @@ mod tests {
     }
 
     #[test]
+    fn the_lower_of_two_byte_limits_acts_first() {
+        runtime().block_on(async {
+            let faults = LinkFaults {
+                reset_after: Some(3),
+                stall_after: Some(4),
+                ..LinkFaults::default()
+            };
+            let network = world(vec![rule(&[], Action::Degrade(faults))]);
+            let mut stream = connect(&network, "echo.example", 7).await.unwrap();
+            stream.write_all(b"hello").await.unwrap();
+            let mut first = [0u8; 3];
+            stream.read_exact(&mut first).await.unwrap();
+            let mut more = [0u8; 2];
+            assert_eq!(
+                stream.read(&mut more).await.unwrap_err().kind(),
+                io::ErrorKind::ConnectionReset
+            );
+        });
+    }
+
+    #[test]
     fn dns_overrides_and_ipv6() {
         runtime().block_on(async {
             let mut builder = SimNetworkBuilder::new();
