@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::harness::world::{self, BuildError, BuiltWorld};
 use crate::net::Network;
-use crate::scenario::model::{PortMode, World};
+use crate::scenario::model::World;
 
 /// How long a served connection waits for the simulated path to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -59,29 +59,6 @@ pub struct ServedWorld {
     listeners: Vec<(TcpListener, IpAddr, u16)>,
 }
 
-/// Every server port of the world, in the scenario's order.
-fn server_ports(world: &World) -> Vec<(String, u16, &'static str, &'static str)> {
-    let mode = |m: &PortMode| match m {
-        PortMode::Plain => "plain",
-        PortMode::Starttls => "starttls",
-        PortMode::Tls => "tls",
-    };
-    let mut ports = Vec::new();
-    for (name, host) in &world.hosts {
-        let services = [
-            ("smtp", host.smtp.as_ref().map(|s| &s.ports)),
-            ("pop3", host.pop3.as_ref().map(|p| &p.ports)),
-            ("web", host.web.as_ref().map(|w| &w.ports)),
-        ];
-        for (service, map) in services {
-            for (port, m) in map.into_iter().flatten() {
-                ports.push((name.clone(), *port, service, mode(m)));
-            }
-        }
-    }
-    ports
-}
-
 /// Builds `world` and binds a loopback port for each of its server ports:
 /// `base_port + i` for the i-th, or ephemeral ports when `base_port` is 0.
 /// Must run inside a tokio runtime with I/O and time enabled.
@@ -93,7 +70,7 @@ pub async fn bind(
     let world = world::build(world_spec, clock)?;
     let mut mappings = Vec::new();
     let mut listeners = Vec::new();
-    for (index, (host, port, service, mode)) in server_ports(world_spec).into_iter().enumerate() {
+    for (index, served) in world.ports.iter().enumerate() {
         let wanted = if base_port == 0 {
             0
         } else {
@@ -111,17 +88,17 @@ pub async fn bind(
         })?;
         let address = world
             .network
-            .resolve(&host)
+            .resolve(&served.host)
             .await
             .ok()
             .and_then(|addresses| addresses.into_iter().find(IpAddr::is_ipv4))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        listeners.push((listener, address, port));
+        listeners.push((listener, address, served.port));
         mappings.push(Mapping {
-            host,
-            port,
-            service,
-            mode,
+            host: served.host.clone(),
+            port: served.port,
+            service: served.service,
+            mode: served.mode.name(),
             local,
         });
     }

@@ -39,6 +39,21 @@ pub struct BuiltWorld {
     pub store: SharedStore,
     /// The world's root certificate in PEM, for real clients of a served world.
     pub ca_pem: String,
+    /// Every server port, in the scenario's order.
+    pub ports: Vec<ServerPort>,
+}
+
+/// A port a server of the world listens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPort {
+    /// The host.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// `smtp`, `pop3` or `web`.
+    pub service: &'static str,
+    /// How the port protects its transport.
+    pub mode: PortMode,
 }
 
 /// Why a world could not be built.
@@ -111,10 +126,14 @@ pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildEr
     };
     let store = SharedStore::new(mail_store(&world.users));
     let mut builder = SimNetworkBuilder::new();
+    let mut listening = Listening {
+        builder: &mut builder,
+        ports: Vec::new(),
+    };
     for (name, host) in &world.hosts {
-        builder.host(name)?;
+        listening.builder.host(name)?;
         if world.ipv6 || host.ipv6 {
-            builder.enable_ipv6(name)?;
+            listening.builder.enable_ipv6(name)?;
         }
         if host.smtp.is_none() && host.pop3.is_none() && host.web.is_none() {
             continue;
@@ -126,8 +145,9 @@ pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildEr
         } else {
             ServerTls::Modern(modern.clone())
         };
-        listen(&mut builder, name, host, &tls, &modern, &store)?;
+        listen(&mut listening, name, host, &tls, &modern, &store)?;
     }
+    let ports = listening.ports;
     for (name, rules) in &world.network {
         let mut layer = Layer {
             name: name.clone(),
@@ -156,12 +176,39 @@ pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildEr
         roots,
         store,
         ca_pem: authorities.trusted.certificate_pem(),
+        ports,
     })
+}
+
+/// The builder, and the list of what was made to listen where.
+struct Listening<'a> {
+    builder: &'a mut SimNetworkBuilder,
+    ports: Vec<ServerPort>,
+}
+
+impl Listening<'_> {
+    fn add(
+        &mut self,
+        host: &str,
+        port: u16,
+        service: &'static str,
+        mode: PortMode,
+        serve: Service,
+    ) -> Result<(), BuildError> {
+        self.builder.listen(host, port, serve)?;
+        self.ports.push(ServerPort {
+            host: host.to_string(),
+            port,
+            service,
+            mode,
+        });
+        Ok(())
+    }
 }
 
 /// Starts the host's servers on their ports.
 fn listen(
-    builder: &mut SimNetworkBuilder,
+    listening: &mut Listening<'_>,
     name: &str,
     host: &HostSpec,
     tls: &ServerTls,
@@ -183,7 +230,13 @@ fn listen(
             tls.clone(),
         );
         for (port, mode) in &smtp.ports {
-            builder.listen(name, *port, service(server.clone(), tls_mode(*mode)))?;
+            listening.add(
+                name,
+                *port,
+                "smtp",
+                *mode,
+                service(server.clone(), tls_mode(*mode)),
+            )?;
         }
     }
     if let Some(pop3) = &host.pop3 {
@@ -197,7 +250,13 @@ fn listen(
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         let server = Pop3Server::new(config, store.clone(), tls.clone());
         for (port, mode) in &pop3.ports {
-            builder.listen(name, *port, service(server.clone(), tls_mode(*mode)))?;
+            listening.add(
+                name,
+                *port,
+                "pop3",
+                *mode,
+                service(server.clone(), tls_mode(*mode)),
+            )?;
         }
     }
     if let Some(web) = &host.web {
@@ -210,7 +269,7 @@ fn listen(
                     let _ = mock_servers::web::serve_portal(stream, tls, &location).await;
                 })
             });
-            builder.listen(name, *port, portal)?;
+            listening.add(name, *port, "web", *mode, portal)?;
         }
     }
     Ok(())

@@ -184,6 +184,17 @@ pub enum PortMode {
     Tls,
 }
 
+impl PortMode {
+    /// `plain`, `starttls` or `tls`, as in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortMode::Plain => "plain",
+            PortMode::Starttls => "starttls",
+            PortMode::Tls => "tls",
+        }
+    }
+}
+
 /// An SMTP server.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
