@@ -10,10 +10,10 @@ use rustls::time_provider::DefaultTimeProvider;
 use rustls::RootCertStore;
 
 use crate::diagnose::ClientKind;
-use crate::harness::{account, ProbeRun};
+use crate::harness::ProbeRun;
 use crate::net::RealNetwork;
 use crate::probe::tls::TlsClient;
-use crate::probe::{Attempt, Prober, Protocol, Timeouts};
+use crate::probe::{Account, Attempt, Prober, Protocol, Timeouts};
 use crate::scenario::model::AccountSpec;
 
 /// What to probe, as a person gives it on the command line.
@@ -44,9 +44,25 @@ pub enum LiveError {
         /// What went wrong.
         reason: String,
     },
+    /// A value would put a line break (or worse) on the wire.
+    #[error("{}: the {source}", flag(source.field))]
+    UnsafeValue {
+        /// Which value, and what it holds.
+        #[from]
+        source: crate::probe::UnsafeValue,
+    },
     /// The runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[from] std::io::Error),
+}
+
+/// The command-line flag that gives an account field.
+fn flag(field: &str) -> String {
+    match field {
+        "password" => "--password-env".to_string(),
+        "host" => "--smtp/--pop3".to_string(),
+        other => format!("--{other}"),
+    }
 }
 
 /// The system's trusted roots plus those in `extra`.
@@ -89,9 +105,20 @@ fn with_prober<T>(
     }))
 }
 
+/// The request's account, with every value that goes on the wire checked
+/// before anything connects.
+fn checked_account(request: &LiveRequest) -> Result<Account, LiveError> {
+    let account = request.account.account(request.protocol);
+    account.check_wire_values()?;
+    if let Some(control) = &request.control {
+        crate::probe::check_wire_value("control", control, &[(' ', "a space")])?;
+    }
+    Ok(account)
+}
+
 /// Tries every standard setting of the server (`mailprobe suggest`).
 pub fn survey(request: &LiveRequest) -> Result<Vec<Attempt>, LiveError> {
-    let account = account(request.protocol, &request.account);
+    let account = checked_account(request)?;
     with_prober(request, async |prober: &Prober| {
         prober.survey(&account).await
     })
@@ -99,7 +126,7 @@ pub fn survey(request: &LiveRequest) -> Result<Vec<Attempt>, LiveError> {
 
 /// Probes a real server, with follow-ups, and judges what it saw.
 pub fn probe(request: &LiveRequest) -> Result<ProbeRun, LiveError> {
-    let account = account(request.protocol, &request.account);
+    let account = checked_account(request)?;
     let control = request.control.as_deref();
     let report = with_prober(request, async |prober: &Prober| {
         prober.probe(&account, control).await

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use mailprobe::diagnose::ClientKind;
 use mailprobe::harness;
+use mailprobe::harness::transcript::escape_controls;
 use mailprobe::scenario;
 
 #[derive(Parser)]
@@ -119,6 +120,10 @@ struct ProbeArgs {
     /// Reply timeout, e.g. 60s.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     reply_timeout: std::time::Duration,
+    /// The whole probe's deadline, follow-ups included; the probe ends with
+    /// what it has when it passes.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    deadline: std::time::Duration,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -157,7 +162,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(message) => {
-            eprintln!("mailprobe: {message}");
+            eprintln!("mailprobe: {}", escape_controls(&message));
             ExitCode::from(2)
         }
     }
@@ -226,7 +231,7 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>, bless: bool) -> Result<boo
                 probe.diagnosis.cause.id()
             );
             for mismatch in &probe.mismatches {
-                println!("        {mismatch}");
+                println!("        {}", escape_controls(mismatch));
             }
             if probe.passed() {
                 passed += 1;
@@ -314,6 +319,7 @@ fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String>
         timeouts: Timeouts {
             connect: args.connect_timeout,
             reply: args.reply_timeout,
+            deadline: args.deadline,
         },
         extra_roots: args.ca,
     };
@@ -334,12 +340,24 @@ fn suggest(args: ProbeArgs) -> Result<bool, String> {
 
     let request = live_request(args)?;
     let attempts = mailprobe::live::survey(&request).map_err(|e| e.to_string())?;
-    println!("{} {}", request.protocol.name(), request.account.host);
+    println!(
+        "{} {}",
+        request.protocol.name(),
+        escape_controls(&request.account.host)
+    );
     for attempt in &attempts {
         let endpoint = &attempt.endpoint;
+        let withheld = attempt
+            .events
+            .iter()
+            .any(|e| matches!(e.what, mailprobe::probe::EventKind::Withheld(_)));
         let verdict = match attempt.failure() {
+            None if withheld => {
+                "answers without encryption (not tried with the account: credentials withheld)"
+                    .to_string()
+            }
             None if endpoint.security == mailprobe::probe::Security::None => {
-                "works, without encryption".to_string()
+                "works, without encryption (never suggested)".to_string()
             }
             None => "works".to_string(),
             Some((step, failure)) => {
@@ -347,9 +365,10 @@ fn suggest(args: ProbeArgs) -> Result<bool, String> {
             }
         };
         println!(
-            "  {:>5} {:<9} {verdict}",
+            "  {:>5} {:<9} {}",
             endpoint.port,
-            endpoint.security.name()
+            endpoint.security.name(),
+            escape_controls(&verdict)
         );
     }
     match recommend(&attempts) {
@@ -362,7 +381,7 @@ fn suggest(args: ProbeArgs) -> Result<bool, String> {
             Ok(true)
         }
         None => {
-            println!("no setting worked; `mailprobe probe` with the account's settings tells why");
+            println!("no encrypted setting worked; `mailprobe probe` with the account's settings tells why");
             Ok(false)
         }
     }

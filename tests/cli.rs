@@ -207,7 +207,9 @@ fn suggest_tries_every_setting_and_picks_an_encrypted_one() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("{port} none      works, without encryption")),
+        stdout.contains(&format!(
+            "{port} none      answers without encryption (not tried with the account: credentials withheld)"
+        )),
         "{stdout}"
     );
     assert!(

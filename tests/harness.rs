@@ -1,6 +1,9 @@
 //! Properties of the harness as a whole: determinism, virtual time, redaction,
 //! distinct diagnoses, errors people can act on.
 
+mod common;
+use common::library;
+
 use std::path::Path;
 
 use mailprobe::diagnose::ClientKind;
@@ -210,19 +213,6 @@ fn catalogue_codes_cover_what_the_library_shows() {
     }
 }
 
-/// Every scenario of the library, replayed.
-fn library() -> Vec<(String, harness::ScenarioRun)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    scenario::discover(&[root])
-        .unwrap()
-        .into_iter()
-        .map(|file| {
-            let run = harness::run(&scenario::load(&file).unwrap()).unwrap();
-            (file.display().to_string(), run)
-        })
-        .collect()
-}
-
 /// For every pair of library probes whose scenarios name different root
 /// causes, the diagnoses differ, even where the client shows the same error.
 #[test]
@@ -366,9 +356,7 @@ fn a_survey_behind_port_25_blocking() {
             Arc::new(VirtualClock::starting_at(now)),
         );
         let prober = Prober::new(Arc::new(world.network.clone()), tls, Timeouts::default());
-        prober
-            .survey(&harness::account(Protocol::Smtp, &spec))
-            .await
+        prober.survey(&spec.account(Protocol::Smtp)).await
     });
     let summary: Vec<(u16, Security, &str)> = attempts
         .iter()

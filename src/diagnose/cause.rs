@@ -86,6 +86,8 @@ pub enum Cause {
     NoMailServer,
     /// The port speaks another mail protocol.
     WrongProtocol,
+    /// The server answers without end or out of all bounds.
+    ServerMisbehaving,
     /// None of the known patterns.
     Unknown,
 }
@@ -123,7 +125,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 41] = [
+    pub const ALL: [Cause; 42] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -164,6 +166,7 @@ impl Cause {
         Cause::MessageTooLarge,
         Cause::NoMailServer,
         Cause::WrongProtocol,
+        Cause::ServerMisbehaving,
         Cause::Unknown,
     ];
 
@@ -606,6 +609,16 @@ impl Cause {
                 references: &["RFC 5321", "RFC 1939", "RFC 8314, section 3"],
                 outlook_express_codes: &["0x800CCC61", "0x800CCC93"],
                 thunderbird_codes: &["server-error"],
+            },
+            Cause::ServerMisbehaving => CauseInfo {
+                id: "server-misbehaving",
+                title: "The server answers without end or out of all bounds",
+                wire: "The server (or a box in its place) sends a reply that never ends (an endless 250- EHLO list, a 220- greeting or a POP3 CAPA list without its final dot), a line without end, a flood of bytes, or answers each line just inside the timeout so that the session never finishes.",
+                evidence: "The probe caps what it reads: lines and bytes per reply, bytes per connection and per probe, and the whole probe's time. The cap that was passed is in the evidence; reading stopped there.",
+                remedy: "The server is broken or hostile: report it to its administrator with the transcript. If a security product or proxy sits in the path, try without it.",
+                references: &["RFC 5321, section 4.5.3 (size limits)", "RFC 2449 (CAPA)"],
+                outlook_express_codes: &["0x800CCC61", "0x800CCC93", "0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["server-error", "connection-timed-out"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -130,12 +130,12 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
         }
         (_, Failure::Reset) => error("0x800CCC0F", INTERRUPTED.into(), Some(10054)),
         // Reply timeouts: "The operation timed out waiting for a response".
-        (_, Failure::TimedOut { .. }) if smtp => error(
+        (_, Failure::TimedOut { .. } | Failure::DeadlineExceeded { .. }) if smtp => error(
             "0x8004210B",
             "The operation timed out waiting for a response from the sending (SMTP) server.".into(),
             Some(10060),
         ),
-        (_, Failure::TimedOut { .. }) => error(
+        (_, Failure::TimedOut { .. } | Failure::DeadlineExceeded { .. }) => error(
             "0x8004210A",
             "The operation timed out waiting for a response from the receiving (POP) server.".into(),
             Some(10060),
@@ -178,10 +178,10 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
             None,
         ),
         // IXP_E_SMTP_UNKNOWN_RESPONSE_CODE, IXP_E_POP3_PARSE_FAILURE
-        (_, Failure::Garbage { .. }) if smtp => {
+        (_, Failure::Garbage { .. } | Failure::TooMuch { .. }) if smtp => {
             error("0x800CCC61", "The server sent a response the client could not understand.".into(), None)
         }
-        (_, Failure::Garbage { .. }) => {
+        (_, Failure::Garbage { .. } | Failure::TooMuch { .. }) => {
             error("0x800CCC93", "The server sent a response the client could not understand.".into(), None)
         }
         // IXP_E_POP3_INVALID_PASSWORD, IXP_E_POP3_RESPONSE_ERROR
@@ -224,7 +224,7 @@ fn thunderbird(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientErro
             "connection-refused",
             format!("Could not connect to mail server {host}; the connection was refused."),
         ),
-        (_, Failure::TimedOut { .. }) => error("connection-timed-out", format!("Connection to server {host} timed out.")),
+        (_, Failure::TimedOut { .. } | Failure::DeadlineExceeded { .. }) => error("connection-timed-out", format!("Connection to server {host} timed out.")),
         (_, Failure::Reset) => error("connection-reset", format!("The connection to the server {host} was reset.")),
         (_, Failure::Closed { .. }) | (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { .. })) if smtp => error(
             "connection-lost",

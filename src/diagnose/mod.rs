@@ -16,12 +16,13 @@ pub use rules::diagnose;
 use crate::probe::{Attempt, ProbeReport, Security};
 
 /// The setting to recommend from a survey of attempts: the first that
-/// worked with encryption, else the first that worked at all.
+/// worked with encryption. A setting without encryption is never
+/// recommended, even when it is the only one that worked: it would hand the
+/// password to whoever is on the path.
 pub fn recommend(attempts: &[Attempt]) -> Option<&Attempt> {
-    let working = || attempts.iter().filter(|a| a.is_ok());
-    working()
-        .find(|a| a.endpoint.security != Security::None)
-        .or_else(|| working().next())
+    attempts
+        .iter()
+        .find(|a| a.is_ok() && a.endpoint.security != Security::None)
 }
 
 /// The cause of one attempt on its own, without follow-ups.

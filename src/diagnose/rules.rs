@@ -116,6 +116,7 @@ const RULES: &[(&str, Rule)] = &[
     ("only-port-25-fails", only_port_25_fails),
     ("reset", reset),
     ("slow-path", slow_path),
+    ("server-out-of-bounds", server_out_of_bounds),
     ("how-the-connection-ended", how_the_connection_ended),
 ];
 
@@ -319,6 +320,27 @@ fn slow_path(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     connect_time(facts.configured)
         .filter(|t| *t >= SLOW_CONNECT)
         .map(|_| Cause::HighLatency)
+}
+
+/// The server sent more than the probe reads, or kept the probe past its
+/// overall deadline after it had answered.
+fn server_out_of_bounds(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    match facts.failure {
+        Failure::TooMuch { what, limit } => {
+            evidence.push(format!(
+                "The server sent more than {limit} {what}: no real server needs that much at this step."
+            ));
+            Some(Cause::ServerMisbehaving)
+        }
+        Failure::DeadlineExceeded { deadline } if facts.configured.reached_server() => {
+            evidence.push(format!(
+                "The server kept answering, slowly, until the probe's deadline of {}s passed.",
+                deadline.as_secs_f64()
+            ));
+            Some(Cause::ServerMisbehaving)
+        }
+        _ => None,
+    }
 }
 
 /// What is left: how the connection ended, and when.

@@ -1,8 +1,8 @@
 //! Compares what a probe concluded with what the scenario expects. Pure.
 
 use super::ProbeRun;
-use crate::probe::{Endpoint, Security};
-use crate::scenario::model::{OutcomeSpec, ProtocolExpectation, SecuritySpec, SuggestSpec};
+use crate::probe::Endpoint;
+use crate::scenario::model::{OutcomeSpec, ProtocolExpectation, SuggestSpec};
 
 /// Every expectation that does not hold, as "expected X, got Y" sentences.
 pub fn mismatches(
@@ -48,26 +48,17 @@ pub fn mismatches(
     if let Some(expected) = expected.suggest.as_ref().or(suggest) {
         let got = actual.diagnosis.suggestion.as_ref();
         let matches = got
-            .is_some_and(|e| e.port == expected.port && e.security == security(expected.security));
+            .is_some_and(|e| e.port == expected.port && e.security == expected.security.security());
         if !matches {
             found.push(format!(
                 "suggest: expected port {} security={}, got {}",
                 expected.port,
-                security(expected.security).name(),
+                expected.security.security().name(),
                 got.map_or("no suggestion".to_string(), describe)
             ));
         }
     }
     found
-}
-
-/// The probe's security for a scenario's setting.
-pub fn security(spec: SecuritySpec) -> Security {
-    match spec {
-        SecuritySpec::None => Security::None,
-        SecuritySpec::Starttls => Security::StartTls,
-        SecuritySpec::Tls => Security::Tls,
-    }
 }
 
 fn describe(endpoint: &Endpoint) -> String {

@@ -19,14 +19,12 @@ use time::OffsetDateTime;
 use crate::diagnose::{diagnose, ClientError, ClientKind, Diagnosis};
 use crate::net::Network;
 use crate::probe::tls::{TlsClient, VirtualClock};
-use crate::probe::{Account, Credentials, Endpoint, ProbeReport, Prober, Protocol, Timeouts};
-use crate::scenario::model::{AccountSpec, ClientName, ClientSpec, Expectations, Scenario};
-use expect::{mismatches, security};
+use crate::probe::{ProbeReport, Prober, Protocol, Timeouts};
+use crate::scenario::model::{ClientName, ClientSpec, Expectations, Scenario};
+use expect::mismatches;
 
 /// The clock of a scenario that does not set one.
 pub const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
-/// Where the probe sends its relay check unless the client says otherwise.
-pub const DEFAULT_RCPT: &str = "relay-check@outside.mailprobe.example";
 
 /// One protocol probed by one probe of a scenario.
 #[derive(Debug)]
@@ -199,7 +197,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
             .map(|(p, _)| *p);
         for (protocol, spec) in protocols {
             let Some(spec) = spec else { continue };
-            let account = account(protocol, spec);
+            let account = spec.account(protocol);
             let prober = Prober::new(network.clone(), tls_for(client), timeouts);
             let report = prober.probe(&account, client.control.as_deref()).await;
             let mut run = ProbeRun::judge(name, protocol, report, client_kind(client.emulate));
@@ -221,7 +219,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
     }
     transcript.push_str("== network (the world's view; the probe never sees it) ==\n");
     for line in built.network.log() {
-        transcript.push_str(&line);
+        transcript.push_str(&transcript::escape_controls(&line));
         transcript.push('\n');
     }
     Ok(ScenarioRun {
@@ -256,35 +254,6 @@ fn timeouts(client: &ClientSpec) -> Timeouts {
     Timeouts {
         connect: client.timeouts.connect.map_or(defaults.connect, |s| s.0),
         reply: client.timeouts.reply.map_or(defaults.reply, |s| s.0),
-    }
-}
-
-/// The probe's account for a client's server settings.
-pub fn account(protocol: Protocol, spec: &AccountSpec) -> Account {
-    let security = security(spec.security);
-    let credentials = spec.user.as_ref().map(|user| Credentials {
-        user: user.clone(),
-        password: spec.password.clone().unwrap_or_default(),
-    });
-    let domain = mock_servers::smtp::session::parent_domain(&spec.host);
-    let from = spec.from.clone().unwrap_or_else(|| match &spec.user {
-        Some(user) if user.contains('@') => user.clone(),
-        Some(user) => format!("{user}@{domain}"),
-        None => format!("mailprobe@{domain}"),
-    });
-    Account {
-        endpoint: Endpoint {
-            protocol,
-            host: spec.host.clone(),
-            port: spec.port.unwrap_or_else(|| protocol.default_port(security)),
-            security,
-        },
-        credentials,
-        from,
-        rcpt: spec
-            .rcpt
-            .clone()
-            .unwrap_or_else(|| DEFAULT_RCPT.to_string()),
-        message_size: spec.message_size,
+        deadline: client.timeouts.deadline.map_or(defaults.deadline, |s| s.0),
     }
 }

@@ -6,8 +6,45 @@ use crate::probe::{Attempt, EventKind};
 
 use super::ProbeRun;
 
-/// Appends one probe run: every attempt's events, the verdict, the client's error.
+/// `text` safe to print on a terminal and to read in a diff: every control
+/// character but the line feed (ESC, bare CR, NUL, C1 controls such as CSI)
+/// and every bidirectional override is written as an escape (`\x1b`,
+/// `\r`, `\u{202e}`), so a server's bytes can neither drive the terminal
+/// nor hide text.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if unsafe_char(c) && (c as u32) < 0x80 => {
+                let _ = write!(escaped, "\\x{:02x}", c as u32);
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(escaped, "\\u{{{:x}}}", c as u32);
+            }
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
+/// Appends one probe run: every attempt's events, the verdict, the client's
+/// error, with control characters escaped ([`escape_controls`]).
 pub fn write_probe(out: &mut String, run: &ProbeRun) {
+    let mut text = String::new();
+    write_probe_raw(&mut text, run);
+    out.push_str(&escape_controls(&text));
+}
+
+fn write_probe_raw(out: &mut String, run: &ProbeRun) {
     let _ = writeln!(out, "== probe: {} / {} ==", run.probe, run.protocol.name());
     for attempt in run.report.attempts() {
         write_attempt(out, attempt);
@@ -83,10 +120,27 @@ fn write_attempt(out: &mut String, attempt: &Attempt) {
             EventKind::TlsEstablished { version, cipher } => {
                 format!("TLS established: {version} {cipher}")
             }
+            EventKind::Withheld(reason) => format!("note: {reason}"),
             EventKind::Sent(line) => format!("C: {line}"),
             EventKind::Received(line) => format!("S: {line}"),
             EventKind::Failed(step, failure) => format!("FAILED at {}: {failure}", step.name()),
         };
         let _ = writeln!(out, "[{:>8.3}s] {text}", event.at.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("220 mx ready\n"), "220 mx ready\n");
+        assert_eq!(
+            escape_controls("220 \x1b]0;owned\x07 \x1b[2J\r\0"),
+            "220 \\x1b]0;owned\\x07 \\x1b[2J\\r\\x00"
+        );
+        assert_eq!(escape_controls("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
+        assert_eq!(escape_controls("caf\u{e9}\tx"), "caf\u{e9}\\tx");
     }
 }

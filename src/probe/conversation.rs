@@ -8,10 +8,17 @@ use super::observation::{Attempt, Event, EventKind, Failure, Outcome, Purpose, S
 use super::wire::Wire;
 use super::Endpoint;
 
-/// Collects an attempt's events with their virtual times.
+/// The most lines one reply may have (an EHLO answer, a CAPA list).
+pub const MAX_REPLY_LINES: usize = 512;
+/// The most bytes one reply may have.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// Collects an attempt's events with their virtual times, and the step in
+/// progress (what a deadline interrupts).
 pub struct Recorder {
     origin: Instant,
     events: Vec<Event>,
+    step: Step,
 }
 
 impl Recorder {
@@ -20,7 +27,18 @@ impl Recorder {
         Recorder {
             origin,
             events: Vec::new(),
+            step: Step::Resolve,
         }
+    }
+
+    /// Notes the step now in progress.
+    pub fn enter(&mut self, step: Step) {
+        self.step = step;
+    }
+
+    /// The step in progress.
+    pub fn step(&self) -> Step {
+        self.step
     }
 
     /// Appends an event stamped with the current virtual time.
@@ -71,6 +89,7 @@ impl<'a> Conversation<'a> {
 
     /// Sends `line`; the record shows `shown` instead (to keep secrets out).
     pub async fn send_as(&mut self, step: Step, line: &str, shown: &str) -> StepResult<()> {
+        self.recorder.enter(step);
         self.recorder.record(EventKind::Sent(shown.to_string()));
         self.wire.send_line(line).await.map_err(|f| (step, f))
     }
@@ -81,17 +100,34 @@ impl<'a> Conversation<'a> {
     }
 
     /// Reads lines with `parse` until it returns a value, within the reply
-    /// timeout. `parse` returns `Err(failure)` for a line that cannot be part
+    /// timeout and at most [`MAX_REPLY_LINES`] lines and [`MAX_REPLY_BYTES`]
+    /// bytes. `parse` returns `Err(failure)` for a line that cannot be part
     /// of a valid response.
     pub async fn receive<T>(
         &mut self,
         step: Step,
         mut parse: impl FnMut(&[u8]) -> Result<Option<T>, Failure>,
     ) -> StepResult<T> {
+        self.recorder.enter(step);
         let timeout = self.wire.reply_timeout();
+        let (mut lines, mut bytes) = (0usize, 0usize);
         let reading = async {
             loop {
                 let line = self.wire.read_line().await?;
+                lines += 1;
+                bytes = bytes.saturating_add(line.len());
+                if lines > MAX_REPLY_LINES {
+                    return Err(Failure::TooMuch {
+                        what: "lines in one reply",
+                        limit: MAX_REPLY_LINES,
+                    });
+                }
+                if bytes > MAX_REPLY_BYTES {
+                    return Err(Failure::TooMuch {
+                        what: "bytes in one reply",
+                        limit: MAX_REPLY_BYTES,
+                    });
+                }
                 let parsed = parse(&line);
                 if parsed.is_ok() {
                     self.recorder.record(EventKind::Received(
@@ -111,6 +147,7 @@ impl<'a> Conversation<'a> {
 
     /// Upgrades the connection to TLS for `host`.
     pub async fn start_tls(&mut self, client: &TlsClient, host: &str) -> StepResult<()> {
+        self.recorder.enter(Step::TlsHandshake);
         let (certificate, result) = self.wire.start_tls(client, host).await;
         if let Some(certificate) = certificate {
             self.recorder.record(EventKind::Certificate(certificate));

@@ -149,6 +149,79 @@ pub struct Account {
     pub message_size: Option<u64>,
 }
 
+/// An account value that cannot go on the wire: it would end the command
+/// line early and let the rest be read as another command (`DATA`, `DELE`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} contains {what} at character {position}; a value sent to the server cannot contain {forbidden}")]
+pub struct UnsafeValue {
+    /// The account field, as the user knows it (`user`, `password`, `from`).
+    pub field: &'static str,
+    /// The offending character, named (never the value itself: it may be a password).
+    pub what: &'static str,
+    /// 1-based position of the character in the value.
+    pub position: usize,
+    /// What the field may not contain.
+    pub forbidden: &'static str,
+}
+
+/// Checks one value for characters that split or end a protocol line
+/// (CR, LF, NUL), and for `extra` characters the field may not hold.
+pub fn check_wire_value(
+    field: &'static str,
+    value: &str,
+    extra: &[(char, &'static str)],
+) -> Result<(), UnsafeValue> {
+    const LINE_BREAKERS: [(char, &str); 3] = [
+        ('\r', "a carriage return (CR)"),
+        ('\n', "a line feed (LF)"),
+        ('\0', "a NUL byte"),
+    ];
+    let forbidden = if extra.is_empty() {
+        "CR, LF or NUL"
+    } else {
+        "CR, LF, NUL, spaces, '<' or '>'"
+    };
+    for (index, c) in value.chars().enumerate() {
+        let named = LINE_BREAKERS
+            .iter()
+            .chain(extra)
+            .find(|(bad, _)| *bad == c)
+            .map(|(_, name)| *name)
+            .or_else(|| c.is_control().then_some("a control character"));
+        if let Some(what) = named {
+            return Err(UnsafeValue {
+                field,
+                what,
+                position: index + 1,
+                forbidden,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Characters a mail address in an SMTP envelope may not hold: they would
+/// close the path early or add parameters to MAIL/RCPT.
+const ADDRESS_BREAKERS: &[(char, &str)] = &[
+    ('<', "'<'"),
+    ('>', "'>'"),
+    (' ', "a space"),
+    ('\t', "a tab"),
+];
+
+impl Account {
+    /// Checks every value the probe will put on the wire, before connecting.
+    pub fn check_wire_values(&self) -> Result<(), UnsafeValue> {
+        check_wire_value("host", &self.endpoint.host, ADDRESS_BREAKERS)?;
+        if let Some(credentials) = &self.credentials {
+            check_wire_value("user", &credentials.user, &[])?;
+            check_wire_value("password", &credentials.password, &[])?;
+        }
+        check_wire_value("from", &self.from, ADDRESS_BREAKERS)?;
+        check_wire_value("rcpt", &self.rcpt, ADDRESS_BREAKERS)
+    }
+}
+
 /// How long the probe waits. The defaults are those of a typical client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -156,13 +229,20 @@ pub struct Timeouts {
     pub connect: Duration,
     /// For each reply (and each TLS handshake).
     pub reply: Duration,
+    /// For the whole probe, follow-ups included: a server that answers each
+    /// line just inside the reply timeout cannot keep it going for long.
+    pub deadline: Duration,
 }
+
+/// The default overall deadline of a probe.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             connect: Duration::from_secs(30),
             reply: Duration::from_secs(60),
+            deadline: DEFAULT_DEADLINE,
         }
     }
 }
@@ -176,8 +256,34 @@ pub const CANARY_NAME: &str = "mailprobe-canary.invalid";
 enum Plan<'a> {
     /// Everything a client does: log in, and for SMTP check the envelope.
     Full(&'a Account),
-    /// Only reach the server and secure the connection (control probes).
+    /// Only reach the server and secure the connection (control probes, and
+    /// settings weaker than the account's, where credentials are withheld).
     Reach,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan for trying `account` on `endpoint`, and why credentials
+    /// are withheld when they are. Credentials travel only over a connection
+    /// at least as protected as the account's configured security: a
+    /// weaker setting learns reachability (greeting, EHLO/CAPA) and stops,
+    /// so a box in the middle never sees the password in clear.
+    fn for_account(account: &'a Account, endpoint: &Endpoint) -> (Plan<'a>, Option<String>) {
+        let wanted = account.endpoint.security;
+        if endpoint.security.at_least_as_secure_as(wanted) {
+            return (Plan::Full(account), None);
+        }
+        let what = if account.credentials.is_some() {
+            "credentials withheld"
+        } else {
+            "no login or envelope attempted"
+        };
+        let reason = format!(
+            "{what}: security={} is weaker than the account's security={}; this attempt only checks reachability",
+            endpoint.security.name(),
+            wanted.name()
+        );
+        (Plan::Reach, Some(reason))
+    }
 }
 
 /// Runs probes over a [`Network`].
@@ -187,18 +293,31 @@ pub struct Prober {
     timeouts: Timeouts,
     client_name: String,
     origin: Instant,
+    /// Bytes received over all of this prober's connections.
+    received: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Prober {
-    /// A prober; event times count from its creation.
+    /// A prober; event times, and its deadline, count from its creation.
     pub fn new(network: Arc<dyn Network>, tls: tls::TlsClient, timeouts: Timeouts) -> Self {
+        let timeouts = Timeouts {
+            connect: timeouts.connect.min(timeouts.deadline),
+            reply: timeouts.reply.min(timeouts.deadline),
+            deadline: timeouts.deadline,
+        };
         Prober {
             network,
             tls,
             timeouts,
             client_name: "mailprobe.local".to_string(),
             origin: Instant::now(),
+            received: Arc::default(),
         }
+    }
+
+    /// Time left before the overall deadline.
+    fn time_left(&self) -> Duration {
+        self.timeouts.deadline.saturating_sub(self.origin.elapsed())
     }
 
     /// Tries the account on every standard setting of its host (and its own
@@ -212,10 +331,7 @@ impl Prober {
         });
         let mut attempts = Vec::new();
         for candidate in followup::survey(endpoint.protocol, &endpoint.host, extra) {
-            attempts.push(
-                self.attempt(Purpose::FollowUp, &candidate, Plan::Full(account))
-                    .await,
-            );
+            attempts.push(self.follow_up(account, &candidate).await);
         }
         attempts
     }
@@ -236,12 +352,12 @@ impl Prober {
         let Some((step, _)) = report.configured.failure() else {
             return report;
         };
-        if step.is_transport() {
-            report.canary = self
-                .network
-                .resolve(CANARY_NAME)
+        if step.is_transport() && may_ask_for_canary(&account.endpoint.host) {
+            let lookup = self.network.resolve(CANARY_NAME);
+            report.canary = tokio::time::timeout(self.time_left(), lookup)
                 .await
                 .ok()
+                .and_then(Result::ok)
                 .map(|addresses| addresses.iter().map(|a| a.to_string()).collect());
         }
         // Account failures need no other ports, except on 25, where a
@@ -252,9 +368,10 @@ impl Prober {
             return report;
         }
         for endpoint in followup::alternatives(&account.endpoint) {
-            let attempt = self
-                .attempt(Purpose::FollowUp, &endpoint, Plan::Full(account))
-                .await;
+            if self.time_left().is_zero() {
+                return report;
+            }
+            let attempt = self.follow_up(account, &endpoint).await;
             // A weaker mode that works is evidence, not a fix: keep looking.
             let fixed = attempt.is_ok()
                 && endpoint
@@ -265,6 +382,7 @@ impl Prober {
                 break;
             }
         }
+        let control = control.filter(|_| !self.time_left().is_zero());
         if let Some(host) = control.filter(|h| !h.eq_ignore_ascii_case(&account.endpoint.host)) {
             let endpoint = Endpoint {
                 host: host.to_string(),
@@ -275,9 +393,35 @@ impl Prober {
         report
     }
 
+    /// Tries `account` on another setting, withholding credentials where
+    /// the setting is weaker than the account's.
+    async fn follow_up(&self, account: &Account, endpoint: &Endpoint) -> Attempt {
+        let (plan, withheld) = Plan::for_account(account, endpoint);
+        self.attempt_noting(Purpose::FollowUp, endpoint, plan, withheld)
+            .await
+    }
+
     async fn attempt(&self, purpose: Purpose, endpoint: &Endpoint, plan: Plan<'_>) -> Attempt {
+        self.attempt_noting(purpose, endpoint, plan, None).await
+    }
+
+    async fn attempt_noting(
+        &self,
+        purpose: Purpose,
+        endpoint: &Endpoint,
+        plan: Plan<'_>,
+        withheld: Option<String>,
+    ) -> Attempt {
         let mut recorder = Recorder::new(self.origin);
-        let result = self.converse(&mut recorder, endpoint, plan).await;
+        if let Some(reason) = withheld {
+            recorder.record(EventKind::Withheld(reason));
+        }
+        let conversing = self.converse(&mut recorder, endpoint, plan);
+        let outcome = tokio::time::timeout(self.time_left(), conversing).await;
+        let result = outcome.unwrap_or_else(|_| {
+            let deadline = self.timeouts.deadline;
+            Err((recorder.step(), Failure::DeadlineExceeded { deadline }))
+        });
         recorder.finish(purpose, endpoint.clone(), result)
     }
 
@@ -288,7 +432,8 @@ impl Prober {
         plan: Plan<'_>,
     ) -> Result<(), (Step, Failure)> {
         let stream = self.open(recorder, endpoint).await?;
-        let mut conversation = Conversation::new(Wire::new(stream, self.timeouts.reply), recorder);
+        let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
+        let mut conversation = Conversation::new(wire, recorder);
         if endpoint.security == Security::Tls {
             conversation.start_tls(&self.tls, &endpoint.host).await?;
         }
@@ -329,6 +474,7 @@ impl Prober {
         recorder: &mut Recorder,
         endpoint: &Endpoint,
     ) -> Result<crate::net::NetStream, (Step, Failure)> {
+        recorder.enter(Step::Resolve);
         let addresses = self
             .network
             .resolve(&endpoint.host)
@@ -337,6 +483,7 @@ impl Prober {
         recorder.record(EventKind::Resolved(
             addresses.iter().map(|a| a.to_string()).collect(),
         ));
+        recorder.enter(Step::Connect);
         // Every address in turn, as clients fall back from IPv6 to IPv4.
         let mut last = Failure::Refused;
         for (index, ip) in addresses.iter().enumerate() {
@@ -366,6 +513,17 @@ impl Prober {
     }
 }
 
+/// Whether looking up the canary name may tell something: not when the
+/// account's host is an address or a loopback name, where no portal sits
+/// between the client and the server (and no query should leave the host).
+fn may_ask_for_canary(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    !(literal.parse::<std::net::IpAddr>().is_ok()
+        || host == "localhost"
+        || host.ends_with(".localhost"))
+}
+
 fn connect_failure(error: std::io::Error) -> Failure {
     match error.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused,
@@ -376,5 +534,90 @@ fn connect_failure(error: std::io::Error) -> Failure {
             silent: Duration::ZERO,
         },
         _ => Failure::Io(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(security: Security, credentials: bool) -> Account {
+        Account {
+            endpoint: Endpoint {
+                protocol: Protocol::Smtp,
+                host: "mx.example".into(),
+                port: 587,
+                security,
+            },
+            credentials: credentials.then(|| Credentials {
+                user: "taro".into(),
+                password: "hunter2".into(),
+            }),
+            from: "taro@example.test".into(),
+            rcpt: "x@outside.example".into(),
+            message_size: None,
+        }
+    }
+
+    fn on(security: Security) -> Endpoint {
+        Endpoint {
+            protocol: Protocol::Smtp,
+            host: "mx.example".into(),
+            port: 25,
+            security,
+        }
+    }
+
+    #[test]
+    fn credentials_only_over_connections_as_protected_as_the_account() {
+        use Security::*;
+        for (wanted, tried, full) in [
+            (StartTls, None, false),
+            (Tls, None, false),
+            (StartTls, Tls, true),
+            (Tls, StartTls, true),
+            (None, None, true),
+            (None, Tls, true),
+        ] {
+            let account = account(wanted, true);
+            let (plan, withheld) = Plan::for_account(&account, &on(tried));
+            assert_eq!(
+                matches!(plan, Plan::Full(_)),
+                full,
+                "{wanted:?} on {tried:?}"
+            );
+            assert_eq!(withheld.is_none(), full);
+        }
+        let (_, withheld) = Plan::for_account(&account(Tls, true), &on(None));
+        let reason = withheld.unwrap_or_default();
+        assert!(reason.starts_with("credentials withheld"), "{reason}");
+        assert!(reason.contains("security=tls"), "{reason}");
+    }
+
+    #[test]
+    fn values_that_would_split_a_command_are_refused() {
+        assert!(account(Security::None, true).check_wire_values().is_ok());
+        let mut smuggled = account(Security::None, true);
+        smuggled.credentials = Some(Credentials {
+            user: "taro".into(),
+            password: "pw\r\nDELE 1".into(),
+        });
+        let error = smuggled.check_wire_values().unwrap_err();
+        assert_eq!((error.field, error.position), ("password", 3));
+        assert!(!error.to_string().contains("DELE"), "{error}");
+        let mut smuggled = account(Security::None, false);
+        smuggled.from = "a@b.example> BODY=8BITMIME".into();
+        assert_eq!(smuggled.check_wire_values().unwrap_err().what, "'>'");
+        smuggled.from = "a@b.example".into();
+        smuggled.rcpt = "x@y.example\0".into();
+        assert_eq!(smuggled.check_wire_values().unwrap_err().field, "rcpt");
+    }
+
+    #[test]
+    fn no_canary_lookup_for_addresses_and_loopback_names() {
+        for host in ["127.0.0.1", "::1", "[::1]", "localhost", "mail.localhost."] {
+            assert!(!may_ask_for_canary(host), "{host}");
+        }
+        assert!(may_ask_for_canary("smtp.example.com"));
     }
 }

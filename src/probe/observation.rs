@@ -151,6 +151,19 @@ pub enum Failure {
         /// What is missing.
         what: String,
     },
+    /// The server sent more than the probe reads: an endless reply, a line
+    /// without end, a flood. Reading stopped at the cap.
+    TooMuch {
+        /// What was counted, e.g. "lines in one reply".
+        what: &'static str,
+        /// The cap that was passed.
+        limit: usize,
+    },
+    /// The probe's overall deadline passed during this step.
+    DeadlineExceeded {
+        /// The deadline, counted from the start of the probe.
+        deadline: Duration,
+    },
     /// The TLS handshake failed.
     Tls(TlsFailure),
     /// Any other transport error.
@@ -208,6 +221,15 @@ impl fmt::Display for Failure {
             Failure::Reply { code, text } => write!(f, "server replied {code} {text}"),
             Failure::PopError { text } => write!(f, "server replied -ERR {text}"),
             Failure::NotOffered { what } => write!(f, "server does not offer {what}"),
+            Failure::TooMuch { what, limit } => write!(
+                f,
+                "the server sent more than {limit} {what}; the probe stopped reading"
+            ),
+            Failure::DeadlineExceeded { deadline } => write!(
+                f,
+                "the probe's overall deadline of {}s passed; stopped with what it had",
+                deadline.as_secs_f64()
+            ),
             Failure::Tls(TlsFailure::Closed { received: 0 }) => {
                 write!(f, "TLS: connection closed with no answer to ClientHello")
             }
@@ -287,6 +309,9 @@ pub enum EventKind {
         /// Cipher suite.
         cipher: String,
     },
+    /// The attempt stops short of logging in: the setting is weaker than
+    /// the account's security, so credentials are withheld (the reason).
+    Withheld(String),
     /// A line the probe sent (credentials redacted).
     Sent(String),
     /// A line the probe received.

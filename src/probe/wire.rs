@@ -21,6 +21,10 @@ use crate::net::NetStream;
 
 /// Longest reply line the probe accepts; real servers stay far below.
 const MAX_REPLY_LINE: usize = 8192;
+/// The most bytes one connection may deliver to the probe.
+pub const MAX_ATTEMPT_BYTES: usize = 1024 * 1024;
+/// The most bytes all connections of one probe may deliver together.
+pub const MAX_PROBE_BYTES: usize = 8 * 1024 * 1024;
 /// How many of the first bytes after a mark the tap keeps.
 const TAP_KEEP: usize = 64;
 
@@ -79,12 +83,20 @@ pub struct Wire {
     /// Bytes of the conversation received so far: what the protocol saw,
     /// after decryption, so the count is the same on every run.
     received: usize,
+    /// Bytes received by every connection of the probe, this one included.
+    probe_received: Arc<std::sync::atomic::AtomicUsize>,
     last_data: Option<tokio::time::Instant>,
 }
 
 impl Wire {
     /// Wraps a connected stream; replies are awaited at most `reply_timeout`.
-    pub fn new(stream: NetStream, reply_timeout: Duration) -> Self {
+    /// `probe_received` counts the bytes of every connection of one probe,
+    /// against [`MAX_PROBE_BYTES`].
+    pub fn new(
+        stream: NetStream,
+        reply_timeout: Duration,
+        probe_received: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Self {
         let tap = Arc::new(Mutex::new(TapState::default()));
         Wire {
             stream: MaybeTls::Plain(Tap {
@@ -95,6 +107,7 @@ impl Wire {
             lines: LineBuffer::new(MAX_REPLY_LINE),
             reply_timeout,
             received: 0,
+            probe_received,
             last_data: None,
         }
     }
@@ -110,8 +123,9 @@ impl Wire {
             match self.lines.next_line() {
                 Some(Line::Complete(line)) => return Ok(line),
                 Some(Line::TooLong) => {
-                    return Err(Failure::Garbage {
-                        bytes: b"(a line longer than 8192 bytes)".to_vec(),
+                    return Err(Failure::TooMuch {
+                        what: "bytes in one line",
+                        limit: MAX_REPLY_LINE,
                     })
                 }
                 None => {}
@@ -124,7 +138,22 @@ impl Wire {
                     })
                 }
                 Ok(n) => {
-                    self.received += n;
+                    self.received = self.received.saturating_add(n);
+                    let before = self
+                        .probe_received
+                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    if self.received > MAX_ATTEMPT_BYTES {
+                        return Err(Failure::TooMuch {
+                            what: "bytes on one connection",
+                            limit: MAX_ATTEMPT_BYTES,
+                        });
+                    }
+                    if before.saturating_add(n) > MAX_PROBE_BYTES {
+                        return Err(Failure::TooMuch {
+                            what: "bytes in the whole probe",
+                            limit: MAX_PROBE_BYTES,
+                        });
+                    }
                     self.last_data = Some(tokio::time::Instant::now());
                     self.lines.ingest(&chunk[..n]);
                 }
@@ -151,8 +180,15 @@ impl Wire {
         }
     }
 
-    /// Sends one line with CRLF.
+    /// Sends one line with CRLF. A line holding CR, LF or NUL is refused
+    /// unsent: accounts are checked before connecting, and this is the last
+    /// guard that one line on the record is one command on the wire.
     pub async fn send_line(&mut self, line: &str) -> Result<(), Failure> {
+        if line.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(Failure::Io(
+                "refused to send a line containing CR, LF or NUL".into(),
+            ));
+        }
         let mut bytes = Vec::with_capacity(line.len() + 2);
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");

@@ -5,6 +5,7 @@
 //! file with errors that name the file, line and column, and [`validate`]
 //! checks what the types cannot (references, cause ids).
 
+pub mod account;
 pub mod load;
 pub mod model;
 pub mod schema;

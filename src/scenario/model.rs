@@ -496,6 +496,9 @@ pub struct TimeoutsSpec {
     /// Reply timeout (default 60 s).
     #[serde(default)]
     pub reply: Option<Seconds>,
+    /// The whole probe's deadline, follow-ups included (default 300 s).
+    #[serde(default)]
+    pub deadline: Option<Seconds>,
 }
 
 /// What probes must conclude.

@@ -197,6 +197,23 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 format!("probe `{name}`: the client needs `smtp`, `pop3` or both"),
             );
         }
+        let accounts = [
+            (crate::probe::Protocol::Smtp, &client.smtp),
+            (crate::probe::Protocol::Pop3, &client.pop3),
+        ];
+        for (protocol, spec) in accounts {
+            let Some(spec) = spec else { continue };
+            if let Err(unsafe_value) = spec.account(protocol).check_wire_values() {
+                let key = format!("{}:", unsafe_value.field);
+                let anchors = [name, "client:", protocol.name()];
+                let (line, column) = locate_after(source, &anchors, &key).unzip();
+                return Err(Problem {
+                    line,
+                    column,
+                    message: format!("probe `{name}`, {}: {unsafe_value}", protocol.name()),
+                });
+            }
+        }
         if let Some(control) = &client.control {
             if !hosts.iter().any(|h| h.eq_ignore_ascii_case(control)) {
                 return problem(
@@ -265,6 +282,21 @@ fn locate(source: &str, needle: &str) -> Option<(usize, usize)> {
         let column = line.find(needle)?;
         Some((index + 1, line[..column].chars().count() + 1))
     })
+}
+
+/// The first `needle` after each anchor in turn (anchors that are not
+/// found are skipped): the place of a key inside one block of the file.
+fn locate_after(source: &str, anchors: &[&str], needle: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    for anchor in anchors {
+        if let Some(offset) = source.get(from..).and_then(|rest| rest.find(anchor)) {
+            from += offset;
+        }
+    }
+    let offset = from + source.get(from..)?.find(needle)?;
+    let line = source[..offset].matches('\n').count() + 1;
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    Some((line, source[line_start..offset].chars().count() + 1))
 }
 
 #[cfg(test)]

@@ -1,0 +1,19 @@
+//! Helpers shared by the integration tests.
+
+use std::path::Path;
+
+use mailprobe::harness;
+use mailprobe::scenario;
+
+/// Every scenario of the library, replayed, with its path.
+pub fn library() -> Vec<(String, harness::ScenarioRun)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    scenario::discover(&[root])
+        .unwrap()
+        .into_iter()
+        .map(|file| {
+            let run = harness::run(&scenario::load(&file).unwrap()).unwrap();
+            (file.display().to_string(), run)
+        })
+        .collect()
+}
