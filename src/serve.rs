@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use crate::harness::world::{self, BuildError, BuiltWorld};
@@ -18,6 +19,9 @@ use crate::scenario::model::World;
 
 /// How long a served connection waits for the simulated path to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The first and the longest pause after a failed accept (out of file
+/// descriptors, out of memory): the port stays open and is retried.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// One served port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,21 +120,75 @@ impl ServedWorld {
         let mut tasks = tokio::task::JoinSet::new();
         for (listener, address, port) in self.listeners {
             let network = network.clone();
-            tasks.spawn(async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    let network = network.clone();
-                    tokio::spawn(async move {
-                        let connect = network.connect(SocketAddr::new(address, port));
-                        if let Ok(Ok(mut served)) =
-                            tokio::time::timeout(CONNECT_TIMEOUT, connect).await
-                        {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut served).await;
-                        }
-                    });
-                }
-            });
+            let target = SocketAddr::new(address, port);
+            tasks.spawn(accept_loop(listener, network, target));
         }
         stop.await;
         tasks.abort_all();
+    }
+}
+
+/// Accepts connections for ever: a failed accept (EMFILE when descriptors
+/// run out) is reported once per run of failures and retried after a pause
+/// that grows up to a second, so the port never stops listening.
+async fn accept_loop(
+    listener: TcpListener,
+    network: Arc<crate::net::sim::SimNetwork>,
+    target: SocketAddr,
+) {
+    let mut backoff = ACCEPT_BACKOFF.0;
+    let mut failing = false;
+    loop {
+        match listener.accept().await {
+            Ok((client, _)) => {
+                if failing {
+                    eprintln!("mailprobe serve: accepting on {target} again");
+                }
+                failing = false;
+                backoff = ACCEPT_BACKOFF.0;
+                tokio::spawn(relay(client, network.clone(), target));
+            }
+            Err(error) => {
+                if !failing {
+                    eprintln!(
+                        "mailprobe serve: cannot accept a connection for {target}: {error}; retrying"
+                    );
+                }
+                failing = true;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+            }
+        }
+    }
+}
+
+/// Carries one client's connection through the simulated network. It ends
+/// when the served side closes (the mock servers close idle and slow
+/// clients), whatever the client does.
+async fn relay(
+    mut client: tokio::net::TcpStream,
+    network: Arc<crate::net::sim::SimNetwork>,
+    target: SocketAddr,
+) {
+    let connect = network.connect(target);
+    let Ok(Ok(served)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = client.split();
+    let (mut from_server, mut to_server) = tokio::io::split(served);
+    let upstream = async {
+        let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+        let _ = to_server.shutdown().await;
+        // The client is done sending; the server may still answer.
+        std::future::pending::<()>().await
+    };
+    let downstream = async {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::select! {
+        biased;
+        () = downstream => {}
+        () = upstream => {}
     }
 }

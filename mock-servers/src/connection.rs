@@ -16,7 +16,7 @@ pub enum ReadError {
     /// The client closed its side.
     #[error("client closed the connection")]
     Closed,
-    /// Nothing arrived within the idle timeout.
+    /// No whole line arrived within the idle timeout.
     #[error("client idle for {0:?}")]
     Idle(Duration),
     /// The transport failed.
@@ -51,21 +51,29 @@ impl<S: AsyncStream> Connection<S> {
         &mut self.lines
     }
 
-    /// Reads the next line, waiting at most the idle timeout for each chunk.
+    /// Reads the next line, which must arrive whole within the idle
+    /// timeout: a client trickling a byte now and then (slow-loris) is cut
+    /// as an idle one.
     pub async fn read_line(&mut self) -> Result<Line, ReadError> {
-        loop {
-            if let Some(line) = self.lines.next_line() {
-                return Ok(line);
-            }
-            let mut chunk = [0u8; 4096];
-            let read = tokio::time::timeout(self.idle_timeout, self.stream.read(&mut chunk))
-                .await
-                .map_err(|_| ReadError::Idle(self.idle_timeout))??;
-            if read == 0 {
-                return Err(ReadError::Closed);
-            }
-            self.lines.ingest(&chunk[..read]);
+        if let Some(line) = self.lines.next_line() {
+            return Ok(line);
         }
+        let reading = async {
+            loop {
+                let mut chunk = [0u8; 4096];
+                let read = self.stream.read(&mut chunk).await?;
+                if read == 0 {
+                    return Err(ReadError::Closed);
+                }
+                self.lines.ingest(&chunk[..read]);
+                if let Some(line) = self.lines.next_line() {
+                    return Ok(line);
+                }
+            }
+        };
+        tokio::time::timeout(self.idle_timeout, reading)
+            .await
+            .map_err(|_| ReadError::Idle(self.idle_timeout))?
     }
 
     /// Writes bytes and flushes them.

@@ -70,17 +70,57 @@ struct Mailbox {
     locked: bool,
 }
 
+/// How many bytes of messages a store keeps by default, all mailboxes
+/// together: a long-running `serve` stays bounded in memory.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// The store is full: the message was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the mail store is full ({used} of {limit} bytes used)")]
+pub struct StoreFull {
+    /// Bytes held now.
+    pub used: usize,
+    /// The store's limit.
+    pub limit: usize,
+}
+
 /// All accounts and mailboxes of a world.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MailStore {
     mailboxes: BTreeMap<String, Mailbox>,
     next_uid: u64,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl Default for MailStore {
+    fn default() -> Self {
+        MailStore {
+            mailboxes: BTreeMap::new(),
+            next_uid: 0,
+            bytes: 0,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 impl MailStore {
-    /// An empty store.
+    /// An empty store holding at most [`DEFAULT_MAX_BYTES`].
     pub fn new() -> Self {
         MailStore::default()
+    }
+
+    /// An empty store holding at most `max_bytes` of messages.
+    pub fn with_limit(max_bytes: usize) -> Self {
+        MailStore {
+            max_bytes,
+            ..MailStore::default()
+        }
+    }
+
+    /// Whether `size` more bytes fit.
+    pub fn has_room_for(&self, size: usize) -> bool {
+        self.bytes.saturating_add(size) <= self.max_bytes
     }
 
     /// Adds an account with an empty mailbox.
@@ -110,8 +150,15 @@ impl MailStore {
         })
     }
 
-    /// Appends a message to the mailbox of `user`.
-    pub fn deliver(&mut self, user: &str, content: Vec<u8>) {
+    /// Appends a message to the mailbox of `user`, unless the store is full.
+    pub fn deliver(&mut self, user: &str, content: Vec<u8>) -> Result<(), StoreFull> {
+        if !self.has_room_for(content.len()) {
+            return Err(StoreFull {
+                used: self.bytes,
+                limit: self.max_bytes,
+            });
+        }
+        self.bytes += content.len();
         self.next_uid += 1;
         let uid = format!("mp{:08}", self.next_uid);
         self.mailboxes
@@ -119,6 +166,7 @@ impl MailStore {
             .or_default()
             .messages
             .push(Message { uid, content });
+        Ok(())
     }
 
     /// The messages of `user`, oldest first.
@@ -145,9 +193,15 @@ impl MailStore {
     /// Removes the messages with the given uids (the POP3 update state).
     pub fn remove(&mut self, user: &str, uids: &[String]) {
         if let Some(mailbox) = self.mailboxes.get_mut(user) {
-            mailbox
-                .messages
-                .retain(|message| !uids.contains(&message.uid));
+            let mut freed = 0usize;
+            mailbox.messages.retain(|message| {
+                let keep = !uids.contains(&message.uid);
+                if !keep {
+                    freed += message.content.len();
+                }
+                keep
+            });
+            self.bytes = self.bytes.saturating_sub(freed);
         }
     }
 }
@@ -184,8 +238,8 @@ mod tests {
     #[test]
     fn delivered_messages_get_distinct_uids_and_can_be_removed() {
         let mut store = store();
-        store.deliver("taro", b"one".to_vec());
-        store.deliver("taro", b"two".to_vec());
+        store.deliver("taro", b"one".to_vec()).unwrap();
+        store.deliver("taro", b"two".to_vec()).unwrap();
         let uids: Vec<String> = store
             .messages("taro")
             .iter()
@@ -194,6 +248,17 @@ mod tests {
         assert_ne!(uids[0], uids[1]);
         store.remove("taro", &uids[..1]);
         assert_eq!(store.messages("taro")[0].content, b"two");
+    }
+
+    #[test]
+    fn a_full_store_refuses_and_frees_room_on_removal() {
+        let mut store = MailStore::with_limit(10);
+        store.deliver("taro", b"123456".to_vec()).unwrap();
+        let full = store.deliver("taro", b"12345".to_vec()).unwrap_err();
+        assert_eq!((full.used, full.limit), (6, 10));
+        let uid = store.messages("taro")[0].uid.clone();
+        store.remove("taro", &[uid]);
+        store.deliver("taro", b"12345".to_vec()).unwrap();
     }
 
     #[test]

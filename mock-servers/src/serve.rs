@@ -2,6 +2,7 @@
 //! to TLS or close when the session says so.
 
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,51 @@ pub trait MailServer: Clone + Send + Sync + 'static {
         stream: S,
         mode: TlsMode,
     ) -> impl std::future::Future<Output = io::Result<()>> + Send;
+}
+
+/// How many connections a server serves at once unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
+/// Counts a server's open connections against a cap, shared by its clones.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimit {
+    active: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One admitted connection; the slot is freed when it is dropped.
+#[derive(Debug)]
+pub struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ConnectionLimit {
+    /// A limit of `max` connections at once.
+    pub fn new(max: usize) -> Self {
+        ConnectionLimit {
+            active: Arc::default(),
+            max,
+        }
+    }
+
+    /// A slot for one more connection, or `None` when all are taken.
+    pub fn try_admit(&self) -> Option<Admitted> {
+        let taken = self
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            });
+        taken.ok().map(|_| Admitted(self.active.clone()))
+    }
+
+    /// Connections being served now.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
 }
 
 /// What a server can do when a client starts TLS.
@@ -67,22 +113,33 @@ pub trait LineSession {
     fn handle(&mut self, line: Line) -> (Vec<u8>, Next);
     /// Bytes sent to an idle client before closing, if any.
     fn idle_goodbye(&self) -> Vec<u8>;
+    /// Bytes sent instead of the greeting when the server is at its
+    /// connection limit, before closing.
+    fn busy(&self) -> Vec<u8>;
     /// Called when a STARTTLS/STLS handshake completed.
     fn tls_established(&mut self);
 }
 
-/// Serves one connection with `session` until it ends.
+/// Serves one connection with `session` until it ends. Without a slot
+/// (`admitted` is `None`: the server is at its connection limit) the client
+/// gets the session's busy reply and the connection is closed.
 pub async fn serve_session<S: AsyncStream, L: LineSession>(
     stream: S,
     mut session: L,
     mode: TlsMode,
     tls: &ServerTls,
     idle_timeout: Duration,
+    admitted: Option<Admitted>,
 ) -> io::Result<()> {
     let mut connection = Connection::new(stream, session.max_line(), idle_timeout);
     if mode == TlsMode::Implicit && !tls.accept(&mut connection).await? {
         return Ok(());
     }
+    let Some(_slot) = admitted else {
+        connection.write(&session.busy()).await?;
+        connection.shutdown().await;
+        return Ok(());
+    };
     let delay = session.greeting_delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

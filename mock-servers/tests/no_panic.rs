@@ -76,7 +76,9 @@ fn store() -> SharedStore {
         password: "hunter2".into(),
         address: "taro@example".into(),
     });
-    store.deliver("taro", b"Subject: x\r\n\r\n.\r\n..\r\n".to_vec());
+    store
+        .deliver("taro", b"Subject: x\r\n\r\n.\r\n..\r\n".to_vec())
+        .unwrap();
     SharedStore::new(store)
 }
 

@@ -42,7 +42,9 @@ fn fixture() -> Fixture {
         password: "hunter2".into(),
         address: "taro@example".into(),
     });
-    store.deliver("taro", b"Subject: hi\r\n\r\nhello\r\n".to_vec());
+    store
+        .deliver("taro", b"Subject: hi\r\n\r\nhello\r\n".to_vec())
+        .unwrap();
     Fixture {
         store: SharedStore::new(store),
         tls,
@@ -159,4 +161,72 @@ async fn pop3_over_implicit_tls_lists_and_retrieves() {
         vec!["+OK 22 octets", "Subject: hi", "", "hello", "."]
     );
     assert_eq!(exchange(&mut tls, "QUIT", false).await, vec!["+OK bye"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_loris_client_is_cut_at_the_idle_timeout() {
+    let f = fixture();
+    let mut config = SmtpConfig::new("mx.example");
+    config.idle_timeout = Duration::from_secs(60);
+    let server = SmtpServer::new(config, f.store.clone(), ServerTls::None);
+    let (client, served) = tokio::io::duplex(4096);
+    tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+    let mut client = BufReader::new(client);
+    exchange(&mut client, "", false).await;
+    let start = tokio::time::Instant::now();
+    // One byte every 50 s: each inside the idle timeout, the line never whole.
+    for byte in b"EHLO slowly" {
+        if client.get_mut().write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(50)).await;
+    }
+    let goodbye = exchange(&mut client, "", false).await;
+    assert!(goodbye[0].starts_with("421 4.4.2"), "{goodbye:?}");
+    assert!(start.elapsed() <= Duration::from_secs(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn connections_past_the_limit_are_told_to_come_back() {
+    let f = fixture();
+    let mut smtp = SmtpConfig::new("mx.example");
+    smtp.max_connections = 2;
+    let mut pop3 = Pop3Config::new("mx.example");
+    pop3.max_connections = 1;
+    let smtp = SmtpServer::new(smtp, f.store.clone(), ServerTls::None);
+    let pop3 = Pop3Server::new(pop3, f.store.clone(), ServerTls::None);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (client, served) = tokio::io::duplex(4096);
+        let server = smtp.clone();
+        tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+        let mut client = BufReader::new(client);
+        assert!(exchange(&mut client, "", false).await[0].starts_with("220"));
+        held.push(client);
+    }
+    let (client, served) = tokio::io::duplex(4096);
+    let server = smtp.clone();
+    tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+    let mut refused = BufReader::new(client);
+    let busy = exchange(&mut refused, "", false).await;
+    assert!(busy[0].starts_with("421 4.3.2"), "{busy:?}");
+    // A slot frees when a client leaves.
+    let mut first = held.remove(0);
+    exchange(&mut first, "QUIT", false).await;
+    drop(first);
+    tokio::task::yield_now().await;
+    let (client, served) = tokio::io::duplex(4096);
+    tokio::spawn(async move { smtp.serve(served, TlsMode::Plain).await });
+    let mut again = BufReader::new(client);
+    assert!(exchange(&mut again, "", false).await[0].starts_with("220"));
+
+    let (first, served) = tokio::io::duplex(4096);
+    let server = pop3.clone();
+    tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+    let mut first = BufReader::new(first);
+    assert!(exchange(&mut first, "", false).await[0].starts_with("+OK"));
+    let (second, served) = tokio::io::duplex(4096);
+    tokio::spawn(async move { pop3.serve(served, TlsMode::Plain).await });
+    let busy = exchange(&mut BufReader::new(second), "", false).await;
+    assert!(busy[0].starts_with("-ERR [SYS/TEMP]"), "{busy:?}");
 }

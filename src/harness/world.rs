@@ -62,6 +62,9 @@ pub enum BuildError {
     /// Certificates or TLS configuration failed.
     #[error("TLS setup failed: {0}")]
     Tls(#[from] TlsSetupError),
+    /// The scenario's mailboxes hold more than the store keeps.
+    #[error("the mailboxes do not fit: {0}")]
+    Store(#[from] mock_servers::mailstore::StoreFull),
     /// Too many hosts.
     #[error(transparent)]
     TooManyHosts(#[from] crate::net::sim::TooManyHosts),
@@ -124,7 +127,7 @@ pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildEr
         validity,
         clock,
     };
-    let store = SharedStore::new(mail_store(&world.users));
+    let store = SharedStore::new(mail_store(&world.users)?);
     let mut builder = SimNetworkBuilder::new();
     let mut listening = Listening {
         builder: &mut builder,
@@ -309,7 +312,7 @@ fn service<M: MailServer>(server: M, mode: TlsMode) -> Service {
     })
 }
 
-fn mail_store(users: &[UserSpec]) -> MailStore {
+fn mail_store(users: &[UserSpec]) -> Result<MailStore, BuildError> {
     let mut store = MailStore::new();
     for user in users {
         store.add_account(Account {
@@ -330,13 +333,13 @@ fn mail_store(users: &[UserSpec]) -> MailStore {
                 content.push_str(line);
                 content.push_str("\r\n");
             }
-            store.deliver(&user.user, content.into_bytes());
+            store.deliver(&user.user, content.into_bytes())?;
         }
         if user.mailbox_locked {
             store.lock_mailbox(&user.user);
         }
     }
-    store
+    Ok(store)
 }
 
 fn tls_mode(mode: PortMode) -> TlsMode {

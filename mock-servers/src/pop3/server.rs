@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::line::Line;
 use crate::mailstore::SharedStore;
 use crate::pop3::session::{Pop3Config, Pop3Session, MAX_COMMAND_LINE};
-use crate::serve::{serve_session, LineSession, MailServer, ServerTls};
+use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
@@ -16,12 +16,14 @@ pub struct Pop3Server {
     config: Arc<Pop3Config>,
     store: SharedStore,
     tls: ServerTls,
+    connections: ConnectionLimit,
 }
 
 impl Pop3Server {
     /// A server; with `ServerTls::None`, STLS is not offered and implicit TLS fails.
     pub fn new(config: Pop3Config, store: SharedStore, tls: ServerTls) -> Self {
         Pop3Server {
+            connections: ConnectionLimit::new(config.max_connections),
             config: Arc::new(config),
             store,
             tls,
@@ -35,7 +37,16 @@ impl Pop3Server {
             self.store.clone(),
             mode == TlsMode::StartTls && self.tls.is_available(),
         );
-        serve_session(stream, session, mode, &self.tls, self.config.idle_timeout).await
+        let admitted = self.connections.try_admit();
+        serve_session(
+            stream,
+            session,
+            mode,
+            &self.tls,
+            self.config.idle_timeout,
+            admitted,
+        )
+        .await
     }
 }
 
@@ -73,6 +84,10 @@ impl LineSession for Pop3Session {
 
     fn idle_goodbye(&self) -> Vec<u8> {
         b"-ERR idle timeout, closing\r\n".to_vec()
+    }
+
+    fn busy(&self) -> Vec<u8> {
+        b"-ERR [SYS/TEMP] Too many connections, try again later\r\n".to_vec()
     }
 
     fn tls_established(&mut self) {

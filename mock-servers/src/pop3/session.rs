@@ -19,7 +19,10 @@ pub struct Pop3Config {
     /// Domains whose accounts may log in (empty: all).
     pub domains: Vec<String>,
     /// RFC 1939 section 3: an inactivity timer of at least 10 minutes.
+    /// Each command line must also arrive whole within it.
     pub idle_timeout: Duration,
+    /// Connections served at once; more get `-ERR [SYS/TEMP]` and are closed.
+    pub max_connections: usize,
     /// Answer USER for an unknown account with `-ERR` at once, instead of
     /// waiting for PASS (which hides whether the account exists).
     pub reject_unknown_users: bool,
@@ -37,6 +40,7 @@ impl Pop3Config {
             hostname: hostname.to_string(),
             domains: vec![crate::smtp::session::parent_domain(hostname)],
             idle_timeout: Duration::from_secs(600),
+            max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
             reject_unknown_users: false,
             greeting: None,
             greeting_delay: Duration::ZERO,
@@ -375,8 +379,12 @@ mod tests {
             password: "hunter2".into(),
             address: "taro@other.example".into(),
         });
-        store.deliver("taro", b"Subject: one\r\n\r\nbody\r\n.dot\r\n".to_vec());
-        store.deliver("taro", b"Subject: two\r\n\r\nb\r\n".to_vec());
+        store
+            .deliver("taro", b"Subject: one\r\n\r\nbody\r\n.dot\r\n".to_vec())
+            .unwrap();
+        store
+            .deliver("taro", b"Subject: two\r\n\r\nb\r\n".to_vec())
+            .unwrap();
         SharedStore::new(store)
     }
 

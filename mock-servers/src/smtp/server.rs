@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::line::Line;
 use crate::mailstore::SharedStore;
-use crate::serve::{serve_session, LineSession, MailServer, ServerTls};
+use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
 use crate::smtp::session::{SmtpConfig, SmtpSession};
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
@@ -17,12 +17,14 @@ pub struct SmtpServer {
     config: Arc<SmtpConfig>,
     store: SharedStore,
     tls: ServerTls,
+    connections: ConnectionLimit,
 }
 
 impl SmtpServer {
     /// A server; with `ServerTls::None`, STARTTLS is not offered and implicit TLS fails.
     pub fn new(config: SmtpConfig, store: SharedStore, tls: ServerTls) -> Self {
         SmtpServer {
+            connections: ConnectionLimit::new(config.max_connections),
             config: Arc::new(config),
             store,
             tls,
@@ -37,7 +39,16 @@ impl SmtpServer {
             mode == TlsMode::StartTls && self.tls.is_available(),
             mode == TlsMode::Implicit,
         );
-        serve_session(stream, session, mode, &self.tls, self.config.idle_timeout).await
+        let admitted = self.connections.try_admit();
+        serve_session(
+            stream,
+            session,
+            mode,
+            &self.tls,
+            self.config.idle_timeout,
+            admitted,
+        )
+        .await
     }
 }
 
@@ -81,6 +92,10 @@ impl LineSession for SmtpSession {
 
     fn idle_goodbye(&self) -> Vec<u8> {
         self.idle_timeout_reply().to_wire()
+    }
+
+    fn busy(&self) -> Vec<u8> {
+        b"421 4.3.2 Too many connections, try again later\r\n".to_vec()
     }
 
     fn tls_established(&mut self) {

@@ -13,6 +13,9 @@ pub use crate::Next;
 pub const MAX_COMMAND_LINE: usize = 512;
 /// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF.
 pub const MAX_TEXT_LINE: usize = 1000;
+/// RFC 4954 section 4: an AUTH command line and each SASL response may be
+/// up to 12,288 octets (with CRLF), for large initial responses.
+pub const MAX_AUTH_LINE: usize = 12_288;
 
 /// Who may send mail to which recipients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,8 +54,11 @@ pub struct SmtpConfig {
     pub domains: Vec<String>,
     /// The SIZE limit advertised and enforced, in octets.
     pub max_message_size: usize,
-    /// How long the server waits for a client before `421` and close.
+    /// How long the server waits for a client before `421` and close; each
+    /// line must also arrive whole within it (no slow-loris).
     pub idle_timeout: Duration,
+    /// Connections served at once; more get `421 4.3.2` and are closed.
+    pub max_connections: usize,
 }
 
 impl SmtpConfig {
@@ -71,6 +77,7 @@ impl SmtpConfig {
             domains: vec![parent_domain(hostname)],
             max_message_size: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
+            max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -162,6 +169,8 @@ pub struct SmtpSession {
     recipients: Vec<String>,
     message: Vec<u8>,
     message_too_long_line: bool,
+    /// The message passed the SIZE limit: the rest is read and discarded.
+    message_oversized: bool,
 }
 
 impl SmtpSession {
@@ -184,6 +193,7 @@ impl SmtpSession {
             recipients: Vec::new(),
             message: Vec::new(),
             message_too_long_line: false,
+            message_oversized: false,
         }
     }
 
@@ -223,13 +233,26 @@ impl SmtpSession {
         )
     }
 
-    /// The longest line the session accepts in its current state.
+    /// The longest line the framer passes on in the current state: text
+    /// lines in DATA, else the AUTH limit (other commands are held to
+    /// [`MAX_COMMAND_LINE`] once read, see `handle_line`).
     pub fn max_line(&self) -> usize {
         if self.state == State::Data {
             MAX_TEXT_LINE
         } else {
-            MAX_COMMAND_LINE
+            MAX_AUTH_LINE
         }
+    }
+
+    /// Whether `line` may be as long as [`MAX_AUTH_LINE`]: an AUTH command
+    /// or a SASL response.
+    fn may_be_long(&self, line: &[u8]) -> bool {
+        matches!(
+            self.state,
+            State::AuthPlain | State::AuthLoginUser | State::AuthLoginPassword(_)
+        ) || line
+            .get(..5)
+            .is_some_and(|verb| verb.eq_ignore_ascii_case(b"AUTH "))
     }
 
     /// Records that the TLS handshake after STARTTLS completed. The session
@@ -253,6 +276,10 @@ impl SmtpSession {
 
     /// Handles one received line (without CRLF).
     pub fn handle_line(&mut self, line: &[u8]) -> Response {
+        let with_crlf = line.len().saturating_add(2);
+        if self.state != State::Data && with_crlf > MAX_COMMAND_LINE && !self.may_be_long(line) {
+            return self.line_too_long();
+        }
         match self.state.clone() {
             State::Data => self.message_line(line),
             State::Refused => match Command::parse(line) {
@@ -518,6 +545,18 @@ impl SmtpSession {
         }
         // RFC 5321 4.5.2: a leading dot was doubled by the sender.
         let line = line.strip_prefix(b".").unwrap_or(line);
+        // Past the SIZE limit the text is read to the final dot and dropped,
+        // so a huge body costs no memory before its 552.
+        let size = self
+            .message
+            .len()
+            .saturating_add(line.len())
+            .saturating_add(2);
+        if self.message_oversized || size > self.config.max_message_size {
+            self.message_oversized = true;
+            self.message = Vec::new();
+            return Response::silent();
+        }
         self.message.extend_from_slice(line);
         self.message.extend_from_slice(b"\r\n");
         Response::silent()
@@ -527,27 +566,42 @@ impl SmtpSession {
         self.state = State::Ready;
         let response = if self.message_too_long_line {
             Response::reply(500, "5.5.6 Line too long")
-        } else if self.message.len() > self.config.max_message_size {
+        } else if self.message_oversized {
             Response::reply(552, "5.3.4 Message size exceeds fixed limit")
         } else {
-            let mut store = self.store.lock();
-            for recipient in &self.recipients {
-                let user = store.account_by_address(recipient).map(|a| a.user.clone());
-                if let Some(user) = user {
-                    store.deliver(&user, self.message.clone());
-                }
-            }
-            Response::reply(250, "2.0.0 Ok: queued")
+            self.deliver()
         };
         self.reset_transaction();
         response
     }
 
+    /// Delivers the message to every local recipient, or to none when the
+    /// store has no room for all copies (`452 4.3.1`, RFC 3463).
+    fn deliver(&mut self) -> Response {
+        let mut store = self.store.lock();
+        let users: Vec<String> = self
+            .recipients
+            .iter()
+            .filter_map(|r| store.account_by_address(r).map(|a| a.user.clone()))
+            .collect();
+        let total = self.message.len().saturating_mul(users.len());
+        if !store.has_room_for(total) {
+            return Response::reply(452, "4.3.1 Insufficient system storage");
+        }
+        for user in users {
+            if store.deliver(&user, self.message.clone()).is_err() {
+                return Response::reply(452, "4.3.1 Insufficient system storage");
+            }
+        }
+        Response::reply(250, "2.0.0 Ok: queued")
+    }
+
     fn reset_transaction(&mut self) {
         self.from.clear();
         self.recipients.clear();
-        self.message.clear();
+        self.message = Vec::new();
         self.message_too_long_line = false;
+        self.message_oversized = false;
     }
 }
 
@@ -704,9 +758,11 @@ mod tests {
     #[test]
     fn overlong_lines_get_500_5_5_6() {
         let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
-        assert_eq!(session.max_line(), MAX_COMMAND_LINE);
+        assert_eq!(session.max_line(), MAX_AUTH_LINE);
         let reply = session.line_too_long().reply.unwrap();
         assert_eq!((reply.code, reply.enhanced_status()), (500, Some("5.5.6")));
+        let long_command = format!("NOOP {}", "x".repeat(MAX_COMMAND_LINE));
+        assert_eq!(codes(&mut session, &[long_command.as_str()]), vec![500]);
         codes(
             &mut session,
             &[
@@ -719,6 +775,88 @@ mod tests {
         assert_eq!(session.max_line(), MAX_TEXT_LINE);
         assert_eq!(session.line_too_long().reply, None);
         assert_eq!(codes(&mut session, &["."]), vec![500]);
+    }
+
+    #[test]
+    fn a_large_auth_plain_initial_response_is_read() {
+        let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
+        // RFC 4954: up to 12,288 octets; a long password is not a long line.
+        let password = "p".repeat(9000);
+        let mut store = session.store.lock();
+        store.add_account(Account {
+            user: "hanako".into(),
+            password: password.clone(),
+            address: "hanako@other.example".into(),
+        });
+        drop(store);
+        let line = format!("AUTH PLAIN {}", sasl::encode_plain("hanako", &password));
+        assert!(line.len() > MAX_COMMAND_LINE && line.len() + 2 <= MAX_AUTH_LINE);
+        assert_eq!(
+            codes(&mut session, &["EHLO c", line.as_str()]),
+            vec![250, 235]
+        );
+    }
+
+    #[test]
+    fn a_body_past_size_is_discarded_while_read_then_refused() {
+        let (mut session, store) = new_session(RelayPolicy::AuthOnly, false);
+        let limit = session.config.max_message_size;
+        codes(
+            &mut session,
+            &[
+                "EHLO c",
+                "MAIL FROM:<x@y>",
+                "RCPT TO:<taro@other.example>",
+                "DATA",
+            ],
+        );
+        let line = "x".repeat(998);
+        for _ in 0..(limit / 1000 + 10) {
+            assert_eq!(session.handle_line(line.as_bytes()).reply, None);
+        }
+        assert!(session.message.capacity() < 4096, "the body was kept");
+        assert_eq!(codes(&mut session, &["."]), vec![552]);
+        assert!(store.lock().messages("taro").is_empty());
+        // The session goes on: a small message still fits.
+        assert_eq!(
+            codes(
+                &mut session,
+                &[
+                    "MAIL FROM:<x@y>",
+                    "RCPT TO:<taro@other.example>",
+                    "DATA",
+                    "hi",
+                    "."
+                ]
+            ),
+            vec![250, 250, 354, 0, 250]
+        );
+    }
+
+    #[test]
+    fn a_full_store_answers_452() {
+        let (mut session, store) = new_session(RelayPolicy::AuthOnly, false);
+        *store.lock() = {
+            let mut small = MailStore::with_limit(8);
+            small.add_account(Account {
+                user: "taro".into(),
+                password: "hunter2".into(),
+                address: "taro@other.example".into(),
+            });
+            small
+        };
+        let sent = codes(
+            &mut session,
+            &[
+                "EHLO c",
+                "MAIL FROM:<x@y>",
+                "RCPT TO:<taro@other.example>",
+                "DATA",
+                "more than eight bytes",
+                ".",
+            ],
+        );
+        assert_eq!(sent.last(), Some(&452));
     }
 
     #[test]

@@ -49,8 +49,19 @@ struct Inner {
     layers: Vec<Layer>,
     dns: BTreeMap<String, String>,
     resigners: Resigners,
-    log: Mutex<Vec<String>>,
+    log: Mutex<EventLog>,
     origin: Instant,
+}
+
+/// The most events a network's log keeps: a scenario needs a few dozen; a
+/// world served for days must not grow with every connection.
+pub const LOG_LIMIT: usize = 10_000;
+
+/// The network's log: the first [`LOG_LIMIT`] events, and a count of the rest.
+#[derive(Debug, Default)]
+struct EventLog {
+    lines: Vec<String>,
+    dropped: usize,
 }
 
 /// A simulated internet. Cheap to clone; clones share hosts and log.
@@ -169,7 +180,7 @@ impl SimNetworkBuilder {
                     authorities: self.authorities,
                     validity: self.validity,
                 },
-                log: Mutex::new(Vec::new()),
+                log: Mutex::new(EventLog::default()),
                 origin: Instant::now(),
             }),
         }
@@ -187,22 +198,25 @@ fn documentation_address(index: usize) -> Option<IpAddr> {
 impl SimNetwork {
     /// What the network did, one line per event, with virtual timestamps.
     /// This is the world's view; the probe never reads it.
+    /// At most [`LOG_LIMIT`] events are kept; a last line counts the rest.
     pub fn log(&self) -> Vec<String> {
-        self.inner
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let log = self.inner.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = log.lines.clone();
+        if log.dropped > 0 {
+            lines.push(format!("({} more events not kept)", log.dropped));
+        }
+        lines
     }
 
     fn record(&self, event: String) {
+        let mut log = self.inner.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.lines.len() >= LOG_LIMIT {
+            log.dropped = log.dropped.saturating_add(1);
+            return;
+        }
         let at = self.inner.origin.elapsed();
-        let line = format!("[{:>8.3}s] {event}", at.as_secs_f64());
-        self.inner
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(line);
+        log.lines
+            .push(format!("[{:>8.3}s] {event}", at.as_secs_f64()));
     }
 
     fn host_name(&self, host: usize) -> &str {
@@ -411,6 +425,22 @@ mod tests {
         )
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+    }
+
+    #[test]
+    fn the_log_keeps_a_bounded_number_of_events() {
+        runtime().block_on(async {
+            let network = world(vec![]);
+            for _ in 0..LOG_LIMIT + 5 {
+                drop(connect(&network, "echo.example", 7).await.unwrap());
+            }
+            let log = network.log();
+            assert_eq!(log.len(), LOG_LIMIT + 1);
+            assert_eq!(
+                log.last().map(String::as_str),
+                Some("(5 more events not kept)")
+            );
+        });
     }
 
     #[test]
