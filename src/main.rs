@@ -127,8 +127,12 @@ struct ProbeArgs {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    mailprobe::scenario::model::Seconds::parse(text)
-        .ok_or_else(|| format!("invalid duration {text:?}: use 30, 30s, 500ms or 2m"))
+    mailprobe::scenario::model::Seconds::parse(text).ok_or_else(|| {
+        format!(
+            "invalid duration {text:?}: {}",
+            mailprobe::scenario::model::Seconds::EXPECTED
+        )
+    })
 }
 
 fn main() -> ExitCode {

@@ -120,3 +120,87 @@ fn line_breaks_in_client_values_are_refused_at_their_line() {
     let text = with_client_value("rcpt", "postmaster@b.example");
     scenario::parse(&text, Path::new("fine.yaml")).unwrap();
 }
+
+/// The hostile scenario files: each names, in its first line, part of the
+/// error it must get (`# expect: ...`).
+fn hostile_scenarios() -> Vec<(std::path::PathBuf, String)> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile-scenarios");
+    let files = scenario::discover(&[folder]).unwrap();
+    assert!(files.len() >= 15, "{files:?}");
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let expected = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# expect: "))
+                .unwrap_or_else(|| panic!("{}: no `# expect:` line", file.display()))
+                .to_string();
+            (file, expected)
+        })
+        .collect()
+}
+
+#[test]
+fn every_hostile_scenario_is_an_error_at_its_line() {
+    for (file, expected) in hostile_scenarios() {
+        let error = scenario::load(&file).expect_err(&file.display().to_string());
+        let shown = error.to_string();
+        assert!(shown.contains(&expected), "{shown}\nexpected: {expected}");
+        assert!(
+            error.line.is_some_and(|l| l > 1) && error.column.is_some(),
+            "not located: {shown}"
+        );
+    }
+}
+
+fn mailprobe(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_and_run_refuse_the_hostile_scenarios_without_panic_or_hang() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile-scenarios");
+    let folder = folder.to_str().unwrap();
+    let count = hostile_scenarios().len();
+    let check = mailprobe(&["check", folder]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.lines().count(), count + 1, "{stdout}");
+    let run = mailprobe(&["run", folder]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!("0 passed, {count} failed\n")),
+        "{stdout}"
+    );
+    assert!(!String::from_utf8_lossy(&run.stderr).contains("panicked"));
+}
+
+#[test]
+fn out_of_range_flags_and_special_files_are_errors() {
+    for args in [
+        vec!["probe", "--smtp", "127.0.0.1", "--reply-timeout", "1e20s"],
+        vec!["probe", "--smtp", "127.0.0.1", "--deadline=-1s"],
+        vec!["probe", "--smtp", "127.0.0.1", "--connect-timeout", "NaN"],
+        vec![
+            "serve",
+            "scenarios/seed/op25b-behind-scanner.yaml",
+            "--for",
+            "18446744073709551615",
+        ],
+    ] {
+        let output = mailprobe(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("a week"), "{args:?}: {stderr}");
+    }
+    let output = mailprobe(&["check", "/dev/zero"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("not a regular file"), "{stdout}");
+}

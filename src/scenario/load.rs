@@ -34,20 +34,44 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Reads and checks a scenario file.
+/// The largest scenario file read.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads and checks a scenario file. Only regular files are read, and at
+/// most [`MAX_FILE_BYTES`] of them (`/dev/zero` is an error, not a hang).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+    let failed = |message: String| ScenarioError {
         file: path.to_path_buf(),
         line: None,
         column: None,
-        message: format!("cannot read the file: {error}"),
-    })?;
+        message,
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|error| failed(format!("cannot read the file: {error}")))?;
+    let metadata = file
+        .metadata()
+        .map_err(|error| failed(format!("cannot read the file: {error}")))?;
+    if !metadata.is_file() {
+        return Err(failed(
+            "not a regular file; give a scenario file (.yaml) or a folder of them".into(),
+        ));
+    }
+    let mut text = String::new();
+    use std::io::Read;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|error| failed(format!("cannot read the file as UTF-8 text: {error}")))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(failed(format!(
+            "the file is larger than {MAX_FILE_BYTES} bytes; a scenario is a small file: split it"
+        )));
+    }
     parse(&text, path)
 }
 
 /// Parses and checks scenario text; `path` is used in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = serde_yaml::from_str(text).map_err(|error| {
+    let located = |error: serde_yaml::Error| {
         let location = error.location();
         ScenarioError {
             file: path.to_path_buf(),
@@ -55,7 +79,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             column: location.as_ref().map(|l| l.column()),
             message: explain_serde_message(&error.to_string()),
         }
-    })?;
+    };
+    super::prescan::prescan(text).map_err(located)?;
+    let scenario: Scenario = serde_yaml::from_str(text).map_err(located)?;
     validate(&scenario, text).map_err(|problem| ScenarioError {
         file: path.to_path_buf(),
         line: problem.line,

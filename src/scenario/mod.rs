@@ -8,6 +8,7 @@
 pub mod account;
 pub mod load;
 pub mod model;
+pub mod prescan;
 pub mod schema;
 pub mod validate;
 

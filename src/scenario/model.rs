@@ -82,14 +82,29 @@ pub struct ProbeSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock(pub OffsetDateTime);
 
+impl Clock {
+    /// The years a clock may name: certificates valid around it must be
+    /// expressible (after 1970, before the end of X.509's GeneralizedTime
+    /// with margin).
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1971..=9000;
+}
+
 impl<'de> Deserialize<'de> for Clock {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        OffsetDateTime::parse(&text, &Rfc3339).map(Clock).map_err(|_| {
+        let clock = OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
             de::Error::custom(format!(
                 "invalid clock {text:?}: expected an RFC 3339 time such as 2007-01-08T07:15:42+09:00"
             ))
-        })
+        })?;
+        if !Clock::YEARS.contains(&clock.year()) {
+            return Err(de::Error::custom(format!(
+                "clock {text:?} is out of range: use a time from {} to {} (certificates are made valid around it)",
+                Clock::YEARS.start(),
+                Clock::YEARS.end()
+            )));
+        }
+        Ok(Clock(clock))
     }
 }
 
@@ -600,7 +615,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 pub struct Seconds(pub Duration);
 
 impl Seconds {
-    /// Parses `"30s"`, `"500ms"`, `"2m"` or a plain number of seconds.
+    /// The longest duration accepted anywhere (a week): longer ones are
+    /// typos, and would overflow the clock of a timer set with them.
+    pub const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    /// What a duration must look like, for error messages.
+    pub const EXPECTED: &'static str =
+        "use 30, \"30s\", \"500ms\" or \"2m\", from 0 up to 604800 s (a week)";
+
+    /// Parses `"30s"`, `"500ms"`, `"2m"` or a plain number of seconds, up
+    /// to [`Seconds::MAX`].
     pub fn parse(text: &str) -> Option<Duration> {
         let text = text.trim();
         let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
@@ -613,7 +637,9 @@ impl Seconds {
             (text, 1.0)
         };
         let value: f64 = number.trim().parse().ok()?;
-        (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value * scale))
+        Duration::try_from_secs_f64(value * scale)
+            .ok()
+            .filter(|d| *d <= Seconds::MAX)
     }
 }
 
@@ -629,26 +655,33 @@ impl<'de> Deserialize<'de> for Seconds {
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seconds, E> {
-                Ok(Seconds(Duration::from_secs(v)))
+                Some(Duration::from_secs(v))
+                    .filter(|d| *d <= Seconds::MAX)
+                    .map(Seconds)
+                    .ok_or_else(|| {
+                        E::custom(format!("invalid duration {v}: {}", Seconds::EXPECTED))
+                    })
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
-                u64::try_from(v)
-                    .map(|v| Seconds(Duration::from_secs(v)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!(
+                        "invalid duration {v}: a duration cannot be negative; {}",
+                        Seconds::EXPECTED
+                    ))),
+                }
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {
-                Seconds::parse(&v.to_string())
-                    .map(Seconds)
-                    .ok_or_else(|| E::custom("a duration must be a non-negative number of seconds"))
+                Seconds::parse(&v.to_string()).map(Seconds).ok_or_else(|| {
+                    E::custom(format!("invalid duration {v}: {}", Seconds::EXPECTED))
+                })
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Seconds, E> {
                 Seconds::parse(v).map(Seconds).ok_or_else(|| {
-                    E::custom(format!(
-                        "invalid duration {v:?}: use 30, \"30s\", \"500ms\" or \"2m\""
-                    ))
+                    E::custom(format!("invalid duration {v:?}: {}", Seconds::EXPECTED))
                 })
             }
         }

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::load::nearest;
-use super::model::{ActionName, ClientSpec, Expectations, MiddleboxName, Scenario};
-use crate::diagnose::Cause;
+use super::model::{ActionName, ClientName, ClientSpec, Expectations, MiddleboxName, Scenario};
+use crate::diagnose::{Cause, ClientKind};
 
 /// A problem found after parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,20 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         })
     };
     let hosts: Vec<&str> = scenario.world.hosts.keys().map(String::as_str).collect();
+    if hosts.len() > crate::net::sim::MAX_HOSTS {
+        let extra = hosts
+            .get(crate::net::sim::MAX_HOSTS)
+            .copied()
+            .unwrap_or("hosts:");
+        return problem(
+            extra,
+            format!(
+                "the world has {} hosts; a simulated world holds at most {}",
+                hosts.len(),
+                crate::net::sim::MAX_HOSTS
+            ),
+        );
+    }
 
     for (name, host) in &scenario.world.hosts {
         if !is_host_name(name) {
@@ -47,12 +61,21 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 return problem(other, format!("host `{name}`: `{other}` is not a valid domain name (letters, digits, '-' and '.')"));
             }
         }
-        if let (Some(smtp), Some(pop3)) = (&host.smtp, &host.pop3) {
-            if let Some(port) = smtp.ports.keys().find(|p| pop3.ports.contains_key(p)) {
-                return problem(
-                    name,
-                    format!("host `{name}` has both SMTP and POP3 on port {port}"),
-                );
+        let services = [
+            ("SMTP", host.smtp.as_ref().map(|s| &s.ports)),
+            ("POP3", host.pop3.as_ref().map(|p| &p.ports)),
+        ];
+        let web = host.web.as_ref().map(|w| w.ports.keys());
+        let mut taken: Vec<(u16, &str)> = web.into_iter().flatten().map(|p| (*p, "web")).collect();
+        for (service, ports) in services {
+            for port in ports.into_iter().flat_map(|p| p.keys()) {
+                if let Some((_, other)) = taken.iter().find(|(p, _)| p == port) {
+                    return problem(
+                        name,
+                        format!("host `{name}` has both {other} and {service} on port {port}; one port serves one protocol"),
+                    );
+                }
+                taken.push((*port, service));
             }
         }
         for port in host
@@ -106,6 +129,14 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             let passes = matches!(rule.action, None | Some(ActionName::Allow))
                 && rule.redirect.is_none()
                 && rule.intercept.is_none();
+            if rule.link.as_ref().and_then(|l| l.bandwidth) == Some(0) {
+                let (line, column) = locate_after(source, &[layer.as_str()], "bandwidth").unzip();
+                return Err(Problem {
+                    line,
+                    column,
+                    message: format!("{at}: `bandwidth: 0` would let nothing through; give bytes per second from 1 up, or leave it out for an unlimited link"),
+                });
+            }
             if rule.link.is_some() && !passes {
                 return problem(layer, format!("{at}: `link` faults apply to connections that pass (`action: allow` or no action)"));
             }
@@ -203,6 +234,38 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         ];
         for (protocol, spec) in accounts {
             let Some(spec) = spec else { continue };
+            let known = hosts.iter().any(|h| h.eq_ignore_ascii_case(&spec.host))
+                || scenario
+                    .world
+                    .dns
+                    .keys()
+                    .any(|n| n == "*" || n.eq_ignore_ascii_case(&spec.host));
+            let expected = expect.and_then(|e| match protocol {
+                crate::probe::Protocol::Smtp => e.smtp.as_ref(),
+                crate::probe::Protocol::Pop3 => e.pop3.as_ref(),
+            });
+            let meant_missing = expected
+                .and_then(|e| e.diagnosis.as_deref())
+                .is_some_and(|id| id == Cause::HostNotFound.id());
+            if !known && !meant_missing {
+                let at = format!("probe `{name}`, {}", protocol.name());
+                let mut message = unknown_host(&spec.host, &hosts, &at);
+                message.push_str(&format!(
+                    "; a probe of a name that does not resolve must expect `diagnosis: {}`",
+                    Cause::HostNotFound.id()
+                ));
+                let (line, column) = locate_after(
+                    source,
+                    &[name, "client:", protocol.name(), "host:"],
+                    &spec.host,
+                )
+                .unzip();
+                return Err(Problem {
+                    line,
+                    column,
+                    message,
+                });
+            }
             if let Err(unsafe_value) = spec.account(protocol).check_wire_values() {
                 let key = format!("{}:", unsafe_value.field);
                 let anchors = [name, "client:", protocol.name()];
@@ -235,6 +298,20 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 format!("probe `{name}` expects a POP3 result but the client has no `pop3`"),
             );
         }
+        for code in [&expect.smtp, &expect.pop3]
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.client_error.as_deref())
+        {
+            if let Some(hint) = unknown_client_code(code, client.emulate) {
+                let (line, column) = locate_after(source, &[name, "expect:"], code).unzip();
+                return Err(Problem {
+                    line,
+                    column,
+                    message: format!("probe `{name}`: {hint}"),
+                });
+            }
+        }
         for id in [&expect.smtp, &expect.pop3]
             .into_iter()
             .flatten()
@@ -251,6 +328,37 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// Why an expected `client_error` cannot match, if it cannot: a code (or
+/// an error id) that the emulated client never shows. Text with spaces is
+/// a part of the message and is matched as such.
+fn unknown_client_code(code: &str, client: ClientName) -> Option<String> {
+    let looks_like_a_code = !code.contains(' ') && !code.eq_ignore_ascii_case("none");
+    if !looks_like_a_code {
+        return None;
+    }
+    let kind = match client {
+        ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
+        ClientName::Thunderbird => ClientKind::Thunderbird,
+    };
+    let mut known: Vec<&str> = Cause::ALL
+        .iter()
+        .flat_map(|c| c.info().codes(kind).iter().copied())
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    if known.iter().any(|k| k.eq_ignore_ascii_case(code)) {
+        return None;
+    }
+    let hint = match nearest(code, &known) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => "`mailprobe explain` lists the codes".to_string(),
+    };
+    Some(format!(
+        "{} never shows the error `{code}`; {hint}",
+        kind.id()
+    ))
 }
 
 fn unknown_host(host: &str, hosts: &[&str], at: &str) -> String {
@@ -276,27 +384,38 @@ fn is_host_name(name: &str) -> bool {
         })
 }
 
-/// The 1-based line and column of the first occurrence of `needle`.
+/// The 1-based line and column of the first occurrence of `needle`
+/// outside comments.
 fn locate(source: &str, needle: &str) -> Option<(usize, usize)> {
-    source.lines().enumerate().find_map(|(index, line)| {
-        let column = line.find(needle)?;
-        Some((index + 1, line[..column].chars().count() + 1))
-    })
+    locate_after(source, &[], needle)
 }
 
 /// The first `needle` after each anchor in turn (anchors that are not
-/// found are skipped): the place of a key inside one block of the file.
+/// found are skipped), outside comments: the place of a key inside one
+/// block of the file.
 fn locate_after(source: &str, anchors: &[&str], needle: &str) -> Option<(usize, usize)> {
+    // Comment lines blanked out, so that offsets and lines stay put.
+    let text: String = source
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with('#') {
+                " ".repeat(line.len())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut from = 0;
     for anchor in anchors {
-        if let Some(offset) = source.get(from..).and_then(|rest| rest.find(anchor)) {
+        if let Some(offset) = text.get(from..).and_then(|rest| rest.find(anchor)) {
             from += offset;
         }
     }
-    let offset = from + source.get(from..)?.find(needle)?;
-    let line = source[..offset].matches('\n').count() + 1;
-    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    Some((line, source[line_start..offset].chars().count() + 1))
+    let offset = from + text.get(from..)?.find(needle)?;
+    let line = text[..offset].matches('\n').count() + 1;
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    Some((line, text[line_start..offset].chars().count() + 1))
 }
 
 #[cfg(test)]

@@ -80,9 +80,13 @@ impl std::fmt::Debug for SimNetwork {
     }
 }
 
+/// How many hosts the documentation address ranges (192.0.2.0/24,
+/// 198.51.100.0/24, 203.0.113.0/24) give addresses to.
+pub const MAX_HOSTS: usize = 3 * 254;
+
 /// Too many hosts for the documentation address ranges.
 #[derive(Debug, thiserror::Error)]
-#[error("a simulated world holds at most 762 hosts")]
+#[error("a simulated world holds at most {MAX_HOSTS} hosts")]
 pub struct TooManyHosts;
 
 /// Builds a [`SimNetwork`].
