@@ -12,6 +12,7 @@
 
 pub mod diagnose;
 pub mod explain;
+pub mod fuzz;
 pub mod harness;
 pub mod live;
 pub mod net;
