@@ -475,3 +475,26 @@ fn tls_garbage_is_a_tls_failure_not_a_hang() {
     assert!(text.contains("FAILED at tls handshake"), "{text}");
     server.assert_nothing_leaked();
 }
+
+/// Answers with binary garbage in lines.
+fn garbage(peer: &mut Peer) {
+    peer.send(b"\xff\xfe\x00\x01 garbage \x80\x81\r\n");
+    let _ = peer.line();
+}
+
+#[test]
+fn garbage_replies_are_a_misbehaving_server() {
+    let server = Hostile::start(garbage);
+    let output = probe(
+        "probe",
+        "--smtp",
+        &server,
+        "none",
+        &["--reply-timeout", "2s"],
+    );
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("diagnosis: server-misbehaving"), "{text}");
+    assert!(text.contains("not a reply of the protocol"), "{text}");
+    server.assert_nothing_leaked();
+}

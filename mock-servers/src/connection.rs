@@ -76,10 +76,17 @@ impl<S: AsyncStream> Connection<S> {
             .map_err(|_| ReadError::Idle(self.idle_timeout))?
     }
 
-    /// Writes bytes and flushes them.
+    /// Writes bytes and flushes them, within the idle timeout: a client
+    /// that floods commands and never reads the replies cannot hold the
+    /// connection (and its slot) for ever.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes).await?;
-        self.stream.flush().await
+        let writing = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        tokio::time::timeout(self.idle_timeout, writing)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"))?
     }
 
     /// Runs the server side of a TLS handshake on the current stream.

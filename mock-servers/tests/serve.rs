@@ -230,3 +230,30 @@ async fn connections_past_the_limit_are_told_to_come_back() {
     let busy = exchange(&mut BufReader::new(second), "", false).await;
     assert!(busy[0].starts_with("-ERR [SYS/TEMP]"), "{busy:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_floods_and_never_reads_is_dropped() {
+    let f = fixture();
+    let mut config = SmtpConfig::new("mx.example");
+    config.idle_timeout = Duration::from_secs(60);
+    config.max_connections = 1;
+    let server = SmtpServer::new(config, f.store.clone(), ServerTls::None);
+    let (mut flooder, served) = tokio::io::duplex(1024);
+    let flooding = server.clone();
+    let session = tokio::spawn(async move { flooding.serve(served, TlsMode::Plain).await });
+    // Commands without end; the replies are never read and fill the pipe.
+    let flood = async { while flooder.write_all(b"NOOP\r\n").await.is_ok() {} };
+    tokio::select! {
+        biased;
+        outcome = session => {
+            let error = outcome.unwrap().unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        }
+        () = flood => panic!("the server never stopped"),
+    }
+    // The slot is free again.
+    let (client, served) = tokio::io::duplex(4096);
+    tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+    let mut client = BufReader::new(client);
+    assert!(exchange(&mut client, "", false).await[0].starts_with("220"));
+}

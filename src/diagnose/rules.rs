@@ -332,6 +332,13 @@ fn server_out_of_bounds(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option
             ));
             Some(Cause::ServerMisbehaving)
         }
+        Failure::Garbage { bytes } => {
+            evidence.push(format!(
+                "The server sent bytes that are not a reply of the protocol: {}.",
+                crate::probe::observation::show_bytes(bytes)
+            ));
+            Some(Cause::ServerMisbehaving)
+        }
         Failure::DeadlineExceeded { deadline } if facts.configured.reached_server() => {
             evidence.push(format!(
                 "The server kept answering, slowly, until the probe's deadline of {}s passed.",
