@@ -191,12 +191,11 @@ pub fn probe(data: &[u8]) {
     });
     let diagnosis = crate::diagnose::diagnose(&report);
     let mut transcript = String::new();
-    let run = crate::harness::ProbeRun::judge(
-        "fuzz",
-        protocol,
-        report,
-        crate::diagnose::ClientKind::OutlookExpress6,
-    );
+    let client = crate::diagnose::ClientKind::OutlookExpress6;
+    let options = crate::report::ProbeOptions::new(&account, None, client, Timeouts::default());
+    let run = crate::harness::ProbeRun::judge("fuzz", report, client, options);
+    let json = crate::report::Report::new(&run, run.options.clone(), String::new()).to_json();
+    assert!(!json.contains(PASSWORD), "the password reached the report");
     crate::harness::transcript::write_probe(&mut transcript, &run);
     assert!(
         !transcript.contains(PASSWORD),

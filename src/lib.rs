@@ -17,5 +17,7 @@ pub mod harness;
 pub mod live;
 pub mod net;
 pub mod probe;
+pub mod record;
+pub mod report;
 pub mod scenario;
 pub mod serve;

@@ -14,6 +14,7 @@ use crate::harness::ProbeRun;
 use crate::net::RealNetwork;
 use crate::probe::tls::TlsClient;
 use crate::probe::{Account, Attempt, Prober, Protocol, Timeouts};
+use crate::report::{ProbeOptions, Report};
 use crate::scenario::model::AccountSpec;
 
 /// What to probe, as a person gives it on the command line.
@@ -31,6 +32,8 @@ pub struct LiveRequest {
     pub timeouts: Timeouts,
     /// PEM files with extra roots to trust besides the system's.
     pub extra_roots: Vec<PathBuf>,
+    /// Replace the user name and addresses by placeholders in the report.
+    pub anonymize: bool,
 }
 
 /// Why a live probe could not start.
@@ -124,17 +127,28 @@ pub fn survey(request: &LiveRequest) -> Result<Vec<Attempt>, LiveError> {
     })
 }
 
+/// A live probe's verdict and its report.
+#[derive(Debug)]
+pub struct LiveProbe {
+    /// What was seen and judged.
+    pub run: ProbeRun,
+    /// The same as a report: no password, anonymized if asked.
+    pub report: Report,
+}
+
 /// Probes a real server, with follow-ups, and judges what it saw.
-pub fn probe(request: &LiveRequest) -> Result<ProbeRun, LiveError> {
+pub fn probe(request: &LiveRequest) -> Result<LiveProbe, LiveError> {
     let account = checked_account(request)?;
     let control = request.control.as_deref();
-    let report = with_prober(request, async |prober: &Prober| {
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let observed = with_prober(request, async |prober: &Prober| {
         prober.probe(&account, control).await
     })?;
-    Ok(ProbeRun::judge(
-        "live",
-        request.protocol,
-        report,
-        request.client,
-    ))
+    let options = ProbeOptions::new(&account, control, request.client, request.timeouts);
+    let run = ProbeRun::judge("live", observed, request.client, options);
+    let report = Report::new(&run, run.options.clone(), started)
+        .scrub(request.account.password.as_deref(), request.anonymize);
+    Ok(LiveProbe { run, report })
 }

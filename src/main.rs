@@ -33,6 +33,10 @@ enum Command {
         /// Write pinned transcript snapshots instead of comparing them.
         #[arg(long)]
         bless: bool,
+        /// Also write each probe's report (JSON) into this folder, as
+        /// `<path>.<probe name>.<protocol>.json`.
+        #[arg(long, value_name = "DIR")]
+        reports: Option<PathBuf>,
     },
     /// Replay scenarios several times and print how fast, and whether every
     /// round gave the same transcripts.
@@ -124,6 +128,15 @@ struct ProbeArgs {
     /// what it has when it passes.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     deadline: std::time::Duration,
+    /// Write the report (JSON, see docs/report-format.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// What to print on stdout: the transcript (`text`) or the report (`json`).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Replace the user name and mail addresses by placeholders in the report.
+    #[arg(long)]
+    anonymize: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -142,7 +155,15 @@ fn main() -> ExitCode {
             paths,
             transcripts,
             bless,
-        } => run(&default_paths(paths), transcripts.as_deref(), bless),
+            reports,
+        } => run(
+            &default_paths(paths),
+            Outputs {
+                transcripts: transcripts.as_deref(),
+                reports: reports.as_deref(),
+            },
+            bless,
+        ),
         Command::Check { paths } => check(&default_paths(paths)),
         Command::Serve {
             scenario,
@@ -186,7 +207,13 @@ fn label(path: &Path) -> String {
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
 
-fn run(paths: &[PathBuf], transcripts: Option<&Path>, bless: bool) -> Result<bool, String> {
+/// Where `run` writes what it saw, besides stdout.
+struct Outputs<'a> {
+    transcripts: Option<&'a Path>,
+    reports: Option<&'a Path>,
+}
+
+fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool) -> Result<bool, String> {
     let files = scenario::discover(paths).map_err(|e| e.to_string())?;
     if files.is_empty() {
         return Err(format!("no scenario files (*.yaml) under {}", show(paths)));
@@ -247,8 +274,25 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>, bless: bool) -> Result<boo
             println!("FAIL  {}  {message}", label(file));
             failed += 1;
         }
-        if let Some(folder) = transcripts {
-            write_transcript(folder, file, paths, &outcome.transcript)?;
+        if let Some(folder) = outputs.transcripts {
+            write_output(folder, file, paths, "txt", &outcome.transcript)?;
+        }
+        if let Some(folder) = outputs.reports {
+            for (probe, report) in outcome.probes.iter().zip(outcome.reports()) {
+                let slug: String = probe
+                    .probe
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                let extension = format!("{slug}.{}.json", probe.protocol.name());
+                write_output(folder, file, paths, &extension, &report.to_json())?;
+            }
         }
     }
     println!(
@@ -260,11 +304,12 @@ fn run(paths: &[PathBuf], transcripts: Option<&Path>, bless: bool) -> Result<boo
     Ok(failed == 0)
 }
 
-/// Writes `DIR/<path below the scenario folder>.txt`.
-fn write_transcript(
+/// Writes `DIR/<path below the scenario folder>.<extension>`.
+fn write_output(
     folder: &Path,
     file: &Path,
     roots: &[PathBuf],
+    extension: &str,
     text: &str,
 ) -> Result<(), String> {
     let relative = roots
@@ -272,7 +317,7 @@ fn write_transcript(
         .filter(|root| root.is_dir())
         .find_map(|root| file.strip_prefix(root).ok())
         .unwrap_or_else(|| Path::new(file.file_name().unwrap_or_default()));
-    let target = folder.join(relative).with_extension("txt");
+    let target = folder.join(relative).with_extension(extension);
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
@@ -326,17 +371,28 @@ fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String>
             deadline: args.deadline,
         },
         extra_roots: args.ca,
+        anonymize: args.anonymize,
     };
     Ok(request)
 }
 
 fn probe(args: ProbeArgs) -> Result<bool, String> {
+    let (report_file, json) = (args.report.clone(), args.format == "json");
     let request = live_request(args)?;
-    let run = mailprobe::live::probe(&request).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    mailprobe::harness::transcript::write_probe(&mut text, &run);
-    print!("{text}");
-    Ok(run.report.configured.is_ok())
+    let live = mailprobe::live::probe(&request).map_err(|e| e.to_string())?;
+    let report = live.report.to_json();
+    if let Some(path) = &report_file {
+        std::fs::write(path, &report)
+            .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
+    }
+    if json {
+        print!("{report}");
+    } else {
+        let mut text = String::new();
+        mailprobe::harness::transcript::write_probe(&mut text, &live.run);
+        print!("{text}");
+    }
+    Ok(live.run.report.configured.is_ok())
 }
 
 fn suggest(args: ProbeArgs) -> Result<bool, String> {

@@ -47,15 +47,23 @@ pub struct ProbeRun {
     pub expected_diagnosis: Option<String>,
     /// Expectations that did not hold.
     pub mismatches: Vec<String>,
+    /// What was probed and how, for the report.
+    pub options: crate::report::ProbeOptions,
 }
 
 impl ProbeRun {
-    /// Judges what a probe saw: the diagnosis and what `client` would show.
-    /// Nothing is expected of the run yet.
-    pub fn judge(probe: &str, protocol: Protocol, report: ProbeReport, client: ClientKind) -> Self {
+    /// Judges what a probe with `options` saw: the diagnosis and what
+    /// `client` would show. Nothing is expected of the run yet.
+    pub fn judge(
+        probe: &str,
+        report: ProbeReport,
+        client: ClientKind,
+        options: crate::report::ProbeOptions,
+    ) -> Self {
         ProbeRun {
             probe: probe.to_string(),
-            protocol,
+            protocol: options.protocol(),
+            options,
             diagnosis: diagnose(&report),
             client,
             client_error: client.error_for(&report.configured),
@@ -83,6 +91,18 @@ pub struct ScenarioRun {
     pub transcript: String,
     /// How much virtual time the scenario took.
     pub virtual_time: std::time::Duration,
+    /// The world's clock at the start (RFC 3339).
+    pub clock: String,
+}
+
+impl ScenarioRun {
+    /// The report of each probe run, in order.
+    pub fn reports(&self) -> Vec<crate::report::Report> {
+        self.probes
+            .iter()
+            .map(|run| crate::report::Report::new(run, run.options.clone(), self.clock.clone()))
+            .collect()
+    }
 }
 
 impl ScenarioRun {
@@ -200,7 +220,15 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
             let account = spec.account(protocol);
             let prober = Prober::new(network.clone(), tls_for(client), timeouts);
             let report = prober.probe(&account, client.control.as_deref()).await;
-            let mut run = ProbeRun::judge(name, protocol, report, client_kind(client.emulate));
+            let kind = client_kind(client.emulate);
+            let mut options = crate::report::ProbeOptions::new(
+                &account,
+                client.control.as_deref(),
+                kind,
+                timeouts,
+            );
+            options.client_clock = client.clock.and_then(|c| c.0.format(&Rfc3339).ok());
+            let mut run = ProbeRun::judge(name, report, kind, options);
             let expected = expectations.and_then(|e| match protocol {
                 Protocol::Smtp => e.smtp.as_ref(),
                 Protocol::Pop3 => e.pop3.as_ref(),
@@ -227,6 +255,7 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
         probes,
         transcript,
         virtual_time: started.elapsed(),
+        clock: clock.format(&Rfc3339).unwrap_or_default(),
     })
 }
 

@@ -118,13 +118,13 @@ impl<'a> Conversation<'a> {
                 bytes = bytes.saturating_add(line.len());
                 if lines > MAX_REPLY_LINES {
                     return Err(Failure::TooMuch {
-                        what: "lines in one reply",
+                        what: "lines in one reply".into(),
                         limit: MAX_REPLY_LINES,
                     });
                 }
                 if bytes > MAX_REPLY_BYTES {
                     return Err(Failure::TooMuch {
-                        what: "bytes in one reply",
+                        what: "bytes in one reply".into(),
                         limit: MAX_REPLY_BYTES,
                     });
                 }

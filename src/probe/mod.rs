@@ -34,7 +34,10 @@ pub use observation::{
 use wire::Wire;
 
 /// A mail protocol the probe speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// Sending: SMTP submission or relay.
     Smtp,
@@ -64,11 +67,15 @@ impl Protocol {
 }
 
 /// How the client protects the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Plaintext throughout.
     None,
     /// Plaintext, upgraded with STARTTLS (SMTP) or STLS (POP3).
+    #[serde(rename = "starttls")]
     StartTls,
     /// TLS from the first byte ("SSL" in older clients).
     Tls,
@@ -91,7 +98,7 @@ impl Security {
 }
 
 /// Where a client connects, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
     /// The protocol spoken.
     pub protocol: Protocol,

@@ -3,10 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::Endpoint;
 
 /// A step of a client's conversation with a mail server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// Looking up the host name.
     Resolve,
@@ -81,7 +84,8 @@ impl Step {
 }
 
 /// How a TLS handshake failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TlsFailure {
     /// The peer closed the connection during the handshake; `received` counts
     /// the bytes it sent first (0: our ClientHello got no answer at all).
@@ -92,6 +96,7 @@ pub enum TlsFailure {
     /// The peer answered with something that is not TLS, e.g. `220 ...`.
     NotTls {
         /// The first bytes received.
+        #[serde(with = "bytes_text")]
         first_bytes: Vec<u8>,
     },
     /// The peer sent a TLS alert.
@@ -103,7 +108,8 @@ pub enum TlsFailure {
 }
 
 /// Why a step failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Failure {
     /// The name does not resolve.
     NameNotFound,
@@ -113,11 +119,14 @@ pub enum Failure {
     /// without completing a line or reply.
     TimedOut {
         /// How long the probe waited.
+        #[serde(with = "millis")]
         waited: Duration,
         /// Bytes received without completing a line.
+        #[serde(with = "bytes_text")]
         partial: Vec<u8>,
         /// How long nothing at all had arrived when the probe gave up: the
         /// whole wait for silence, less when bytes were still trickling in.
+        #[serde(with = "millis")]
         silent: Duration,
     },
     /// The connection was reset.
@@ -131,6 +140,7 @@ pub enum Failure {
     /// Bytes that are not a reply of the protocol.
     Garbage {
         /// The offending line (up to 64 bytes).
+        #[serde(with = "bytes_text")]
         bytes: Vec<u8>,
     },
     /// A negative SMTP reply.
@@ -155,13 +165,14 @@ pub enum Failure {
     /// without end, a flood. Reading stopped at the cap.
     TooMuch {
         /// What was counted, e.g. "lines in one reply".
-        what: &'static str,
+        what: String,
         /// The cap that was passed.
         limit: usize,
     },
     /// The probe's overall deadline passed during this step.
     DeadlineExceeded {
         /// The deadline, counted from the start of the probe.
+        #[serde(with = "millis")]
         deadline: Duration,
     },
     /// The TLS handshake failed.
@@ -278,16 +289,18 @@ pub fn show_bytes(bytes: &[u8]) -> String {
 }
 
 /// One thing that happened, at a virtual time since the probe began.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Time since the start of the probe run.
+    #[serde(rename = "at_ms", with = "millis")]
     pub at: Duration,
     /// What happened.
     pub what: EventKind,
 }
 
 /// The kinds of events in an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     /// The host resolved to these addresses.
     Resolved(Vec<String>),
@@ -321,7 +334,8 @@ pub enum EventKind {
 }
 
 /// Why an attempt was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Purpose {
     /// The account as configured.
     Configured,
@@ -343,7 +357,8 @@ impl Purpose {
 }
 
 /// The end of an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Every step succeeded.
     Ok,
@@ -357,7 +372,7 @@ pub enum Outcome {
 }
 
 /// One conversation with one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// Why it was made.
     pub purpose: Purpose,
@@ -399,7 +414,7 @@ impl Attempt {
 }
 
 /// Everything a probe run saw: the configured attempt, follow-ups, control.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeReport {
     /// The account as configured.
     pub configured: Attempt,
@@ -418,6 +433,49 @@ impl ProbeReport {
         std::iter::once(&self.configured)
             .chain(self.follow_ups.iter())
             .chain(self.control.iter())
+    }
+}
+
+/// Durations as whole milliseconds in reports.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// Bytes from a peer in reports: text where they are UTF-8, so a reader
+/// sees `220 mx`, else an array of numbers.
+mod bytes_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Shown {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Shown::Text(text.to_string()),
+            Err(_) => Shown::Bytes(bytes.to_vec()),
+        }
+        .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        Ok(match Shown::deserialize(deserializer)? {
+            Shown::Text(text) => text.into_bytes(),
+            Shown::Bytes(bytes) => bytes,
+        })
     }
 }
 

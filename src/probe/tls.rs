@@ -106,7 +106,11 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = x509::parse(end_entity);
+        let seen = x509::parse(end_entity).map(|info| CertificateInfo {
+            chain_length: intermediates.len().saturating_add(1),
+            ..info
+        });
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = seen;
         match &self.inner {
             Some(inner) => {
                 inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)

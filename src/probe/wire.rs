@@ -124,7 +124,7 @@ impl Wire {
                 Some(Line::Complete(line)) => return Ok(line),
                 Some(Line::TooLong) => {
                     return Err(Failure::TooMuch {
-                        what: "bytes in one line",
+                        what: "bytes in one line".into(),
                         limit: MAX_REPLY_LINE,
                     })
                 }
@@ -144,13 +144,13 @@ impl Wire {
                         .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                     if self.received > MAX_ATTEMPT_BYTES {
                         return Err(Failure::TooMuch {
-                            what: "bytes on one connection",
+                            what: "bytes on one connection".into(),
                             limit: MAX_ATTEMPT_BYTES,
                         });
                     }
                     if before.saturating_add(n) > MAX_PROBE_BYTES {
                         return Err(Failure::TooMuch {
-                            what: "bytes in the whole probe",
+                            what: "bytes in the whole probe".into(),
                             limit: MAX_PROBE_BYTES,
                         });
                     }

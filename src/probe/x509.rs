@@ -2,7 +2,7 @@
 //! the probe can name an intercepting antivirus from its issuer.
 
 /// What the probe reports about a server certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CertificateInfo {
     /// The subject's common name (or organization).
     pub subject: String,
@@ -10,8 +10,17 @@ pub struct CertificateInfo {
     pub issuer: String,
     /// DNS names in the subject alternative name extension.
     pub names: Vec<String>,
+    /// The start of validity, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub not_before: String,
     /// The end of validity, `YYYY-MM-DD`.
     pub not_after: String,
+    /// Whether the certificate names itself as its issuer.
+    #[serde(default)]
+    pub self_signed: bool,
+    /// How many certificates the server sent (its own and intermediates).
+    #[serde(default)]
+    pub chain_length: usize,
 }
 
 struct Der<'a> {
@@ -69,11 +78,13 @@ pub fn parse(der: &[u8]) -> Option<CertificateInfo> {
     }
     let _serial = (tag == 0x02).then_some(content)?;
     tbs.expect(SEQUENCE)?; // signature algorithm
-    let issuer = name(tbs.expect(SEQUENCE)?);
+    let issuer_der = tbs.expect(SEQUENCE)?;
+    let issuer = name(issuer_der);
     let mut validity = Der::new(tbs.expect(SEQUENCE)?);
-    validity.next()?;
+    let (start_tag, not_before) = validity.next()?;
     let (time_tag, not_after) = validity.next()?;
-    let subject = name(tbs.expect(SEQUENCE)?);
+    let subject_der = tbs.expect(SEQUENCE)?;
+    let subject = name(subject_der);
     tbs.expect(SEQUENCE)?; // public key
     let mut names = Vec::new();
     while let Some((tag, content)) = tbs.next() {
@@ -85,7 +96,10 @@ pub fn parse(der: &[u8]) -> Option<CertificateInfo> {
         subject,
         issuer,
         names,
+        not_before: date(start_tag, not_before).unwrap_or_default(),
         not_after: date(time_tag, not_after).unwrap_or_default(),
+        self_signed: issuer_der == subject_der,
+        chain_length: 1,
     })
 }
 
@@ -173,11 +187,14 @@ mod tests {
         assert_eq!(info.issuer, "ESET SSL Filter CA");
         assert_eq!(info.names, vec!["smtp.other.example", "mail.other.example"]);
         assert_eq!(info.not_after, "2008-01-08");
+        assert!(!info.names.is_empty() && !info.self_signed);
+        assert!(info.not_before.as_str() < "2007-01-08");
         let root = parse(ca.certificate()).unwrap();
         assert_eq!(
             (root.subject.as_str(), root.issuer.as_str()),
             ("ESET SSL Filter CA", "ESET SSL Filter CA")
         );
+        assert!(root.self_signed);
     }
 
     #[test]
