@@ -71,6 +71,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         ca_out: Option<PathBuf>,
     },
+    /// Turn a probe's report (JSON) into a scenario that replays it.
+    Record {
+        /// The report, from `probe --report` or `run --reports`.
+        report: PathBuf,
+        /// Write the scenario here (default: stdout).
+        #[arg(short = 'o', long = "output", value_name = "FILE.yaml")]
+        output: Option<PathBuf>,
+    },
     /// Print the scenario format as a JSON Schema (draft-07).
     Schema,
     /// Check scenario files for errors without running them.
@@ -171,6 +179,7 @@ fn main() -> ExitCode {
             duration,
             ca_out,
         } => serve(&scenario, base_port, duration, ca_out.as_deref()),
+        Command::Record { report, output } => record(&report, output.as_deref()),
         Command::Schema => {
             print!("{}", mailprobe::scenario::schema::json_schema());
             Ok(true)
@@ -541,6 +550,20 @@ fn serve(
         served.run(stop).await;
         Ok(true)
     })
+}
+
+fn record(report: &Path, output: Option<&Path>) -> Result<bool, String> {
+    let text = std::fs::read_to_string(report)
+        .map_err(|e| format!("{}: cannot read the report: {e}", report.display()))?;
+    let parsed = mailprobe::report::Report::from_json(&text)
+        .map_err(|e| format!("{}: {e}", report.display()))?;
+    let scenario = mailprobe::record::record(&parsed, &report.display().to_string());
+    match output {
+        Some(path) => std::fs::write(path, &scenario)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => print!("{scenario}"),
+    }
+    Ok(true)
 }
 
 fn check(paths: &[PathBuf]) -> Result<bool, String> {

@@ -218,3 +218,104 @@ fn suggest_tries_every_setting_and_picks_an_encrypted_one() {
     );
     let _ = std::fs::remove_file(pem);
 }
+
+#[test]
+fn a_live_report_records_into_a_scenario_that_replays_its_diagnosis() {
+    let (address, pem) = loopback_server(2, "record");
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-record", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("report.json");
+    let port = address.port().to_string();
+    let output = mailprobe(&[
+        "probe",
+        "--smtp",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--security",
+        "starttls",
+        "--user",
+        "jiro",
+        "--password-env",
+        "MAILPROBE_TEST_PASSWORD",
+        "--from",
+        "taro@loopback.example",
+        "--ca",
+        pem.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--anonymize",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("diagnosis: auth-failed"), "{stdout}");
+    let json = std::fs::read_to_string(&report).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["format"], "mailprobe-report");
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["diagnosis"]["cause"], "auth-failed");
+    assert_eq!(value["options"]["anonymized"], true);
+    assert!(!json.contains(PASSWORD), "the password is in the report");
+    assert!(!json.contains("jiro"), "the user name is in the report");
+    assert!(
+        !json.contains("taro@loopback.example"),
+        "the sender is in the report"
+    );
+
+    let scenario = dir.join("recorded.yaml");
+    let output = mailprobe(&[
+        "record",
+        report.to_str().unwrap(),
+        "-o",
+        scenario.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    assert!(
+        text.starts_with("# Recorded by `mailprobe record`"),
+        "{text}"
+    );
+    let output = mailprobe(&["run", scenario.to_str().unwrap()]);
+    let replay = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{replay}\n{text}");
+    assert!(replay.contains("auth-failed"), "{replay}");
+
+    let output = mailprobe(&["record", pem.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(pem);
+}
+
+#[test]
+fn probe_prints_the_report_as_json() {
+    let (address, pem) = loopback_server(1, "json");
+    let port = address.port().to_string();
+    let output = mailprobe(&[
+        "probe",
+        "--smtp",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "taro",
+        "--password-env",
+        "MAILPROBE_TEST_PASSWORD",
+        "--from",
+        "taro@loopback.example",
+        "--ca",
+        pem.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(value["diagnosis"]["cause"], "ok");
+    assert_eq!(value["observed"]["configured"]["outcome"], "ok");
+    assert!(!stdout.contains(PASSWORD));
+    let _ = std::fs::remove_file(pem);
+}
