@@ -276,28 +276,17 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             }
             return;
         }
-        Some((Step::Greeting, Failure::Reply { code, text })) => {
-            world.serve(
-                protocol,
-                &host,
-                port,
-                wanted_mode_for_plain(security, plain_mode),
-            );
+        Some((Step::Greeting, refusal @ (Failure::Reply { .. } | Failure::PopError { .. }))) => {
+            let greeting = match refusal {
+                Failure::Reply { code, text } => format!("{code} {text}"),
+                Failure::PopError { text } => format!("-ERR {text}"),
+                _ => String::new(),
+            };
+            let mode = wanted_mode_for_plain(security, plain_mode);
+            world.serve(protocol, &host, port, mode);
             world
                 .host(&host)
-                .set(protocol, "greeting", quote(&format!("{code} {text}")));
-            return;
-        }
-        Some((Step::Greeting, Failure::PopError { text })) => {
-            world.serve(
-                protocol,
-                &host,
-                port,
-                wanted_mode_for_plain(security, plain_mode),
-            );
-            world
-                .host(&host)
-                .set(protocol, "greeting", quote(&format!("-ERR {text}")));
+                .set(protocol, "greeting", quote(&greeting));
             return;
         }
         Some((Step::Greeting, Failure::Garbage { bytes })) => {
