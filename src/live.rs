@@ -34,6 +34,8 @@ pub struct LiveRequest {
     pub extra_roots: Vec<PathBuf>,
     /// Replace the user name and addresses by placeholders in the report.
     pub anonymize: bool,
+    /// Print each step on stderr as it happens.
+    pub show_steps: bool,
 }
 
 /// Why a live probe could not start.
@@ -103,7 +105,14 @@ fn with_prober<T>(
         .build()?;
     Ok(runtime.block_on(async {
         let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
-        let prober = Prober::new(Arc::new(RealNetwork), tls, request.timeouts);
+        let mut prober = Prober::new(Arc::new(RealNetwork), tls, request.timeouts).at_once();
+        if request.show_steps {
+            // Steps as they happen, on stderr: stdout carries the result.
+            let progress: crate::probe::conversation::Progress = Arc::new(|line: &str| {
+                eprintln!("{}", crate::harness::transcript::escape_controls(line));
+            });
+            prober = prober.telling(progress);
+        }
         work(&prober).await
     }))
 }

@@ -145,6 +145,9 @@ struct ProbeArgs {
     /// Replace the user name and mail addresses by placeholders in the report.
     #[arg(long)]
     anonymize: bool,
+    /// Do not print the steps on stderr as they happen.
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -381,6 +384,7 @@ fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String>
         },
         extra_roots: args.ca,
         anonymize: args.anonymize,
+        show_steps: !args.quiet,
     };
     Ok(request)
 }

@@ -163,3 +163,80 @@ fn a_report_is_json_without_the_password() {
         }
     }
 }
+
+/// Follow-ups run at once (as live probes run them) reach the same
+/// conclusions as the sequential plan, in the same order, over the whole
+/// library, and never take longer.
+#[test]
+fn follow_ups_at_once_keep_the_plan_and_its_conclusions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut faster = 0;
+    for file in scenario::discover(&[root]).unwrap() {
+        let loaded = scenario::load(&file).unwrap();
+        let sequential = harness::run(&loaded).unwrap();
+        let at_once = harness::run_at_once(&loaded).unwrap();
+        for (one, other) in sequential.probes.iter().zip(&at_once.probes) {
+            let (mut one, mut other) = (verdict(one), verdict(other));
+            // The sequential plan may run out of time where at once does not:
+            // what it did finish must match.
+            let cut = one
+                .steps
+                .iter()
+                .position(|s| s.contains("deadline-exceeded"));
+            if let Some(cut) = cut {
+                one.steps.truncate(cut);
+                other.steps.truncate(cut);
+            }
+            assert_eq!(one, other, "{}", file.display());
+        }
+        let grace = mailprobe::probe::FOLLOW_UP_GRACE;
+        assert!(
+            at_once.virtual_time <= sequential.virtual_time + grace,
+            "{}: {:?} at once, {:?} in turn\n{}",
+            file.display(),
+            at_once.virtual_time,
+            sequential.virtual_time,
+            at_once.transcript
+        );
+        if at_once.virtual_time < sequential.virtual_time {
+            faster += 1;
+        }
+    }
+    assert!(faster > 20, "only {faster} scenarios ran faster");
+}
+
+/// Every setting unreachable (a blackhole): the probe at once ends within
+/// twice its connect timeout, where the plan in turn takes one per setting.
+#[test]
+fn a_blackhole_costs_about_one_connect_timeout_at_once() {
+    let text = "name: blackhole
+world:
+  hosts:
+    mx.example:
+      smtp: { ports: { 25: plain, 587: starttls, 465: tls } }
+    isp.example:
+      smtp: { ports: { 25: plain } }
+  network:
+    isp:
+      - { action: drop }
+client:
+  control: isp.example
+  smtp: { host: mx.example, port: 587, security: starttls, user: taro, password: pw }
+";
+    let loaded = scenario::parse(text, Path::new("blackhole.yaml")).unwrap();
+    let connect = mailprobe::probe::Timeouts::default().connect;
+    let at_once = harness::run_at_once(&loaded).unwrap();
+    assert!(
+        at_once.virtual_time <= connect * 2,
+        "{:?}\n{}",
+        at_once.virtual_time,
+        at_once.transcript
+    );
+    let in_turn = harness::run(&loaded).unwrap();
+    assert!(
+        in_turn.virtual_time >= connect * 5,
+        "{:?}",
+        in_turn.virtual_time
+    );
+    assert_eq!(verdict(&at_once.probes[0]), verdict(&in_turn.probes[0]));
+}

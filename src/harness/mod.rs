@@ -168,11 +168,21 @@ pub fn check_snapshot(
 
 /// Replays `scenario` in virtual time.
 pub fn run(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+    run_with(scenario, false)
+}
+
+/// Replays `scenario` with follow-ups run at once, as a live probe runs them
+/// ([`Prober::at_once`]): the same conclusions in less (virtual) time.
+pub fn run_at_once(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+    run_with(scenario, true)
+}
+
+fn run_with(scenario: &Scenario, at_once: bool) -> Result<ScenarioRun, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()?;
-    runtime.block_on(run_in_runtime(scenario))
+    runtime.block_on(run_in_runtime(scenario, at_once))
 }
 
 /// The scenario's clock, or [`DEFAULT_CLOCK`].
@@ -183,7 +193,7 @@ pub fn scenario_clock(scenario: &Scenario) -> OffsetDateTime {
     )
 }
 
-async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
+async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRun, RunError> {
     let started = tokio::time::Instant::now();
     let clock = scenario_clock(scenario);
     let built = world::build(&scenario.world, clock)?;
@@ -218,7 +228,10 @@ async fn run_in_runtime(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
         for (protocol, spec) in protocols {
             let Some(spec) = spec else { continue };
             let account = spec.account(protocol);
-            let prober = Prober::new(network.clone(), tls_for(client), timeouts);
+            let mut prober = Prober::new(network.clone(), tls_for(client), timeouts);
+            if at_once {
+                prober = prober.at_once();
+            }
             let report = prober.probe(&account, client.control.as_deref()).await;
             let kind = client_kind(client.emulate);
             let mut options = crate::report::ProbeOptions::new(

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::probe::{Attempt, EventKind};
+use crate::probe::Attempt;
 
 use super::ProbeRun;
 
@@ -100,31 +100,7 @@ fn write_attempt(out: &mut String, attempt: &Attempt) {
     let role = attempt.purpose.label();
     let _ = writeln!(out, "-- {role}: {}", attempt.endpoint);
     for event in &attempt.events {
-        let text = match &event.what {
-            EventKind::Resolved(addresses) => format!(
-                "resolved {} -> {}",
-                attempt.endpoint.host,
-                addresses.join(", ")
-            ),
-            EventKind::Connected(address) => format!("connected to {address}"),
-            EventKind::ConnectFailed { address, failure } => {
-                format!("connect to {address} failed: {failure}; trying the next address")
-            }
-            EventKind::Certificate(certificate) => format!(
-                "certificate: subject \"{}\", issuer \"{}\", names [{}], valid until {}",
-                certificate.subject,
-                certificate.issuer,
-                certificate.names.join(", "),
-                certificate.not_after
-            ),
-            EventKind::TlsEstablished { version, cipher } => {
-                format!("TLS established: {version} {cipher}")
-            }
-            EventKind::Withheld(reason) => format!("note: {reason}"),
-            EventKind::Sent(line) => format!("C: {line}"),
-            EventKind::Received(line) => format!("S: {line}"),
-            EventKind::Failed(step, failure) => format!("FAILED at {}: {failure}", step.name()),
-        };
+        let text = event.what.describe(&attempt.endpoint.host);
         let _ = writeln!(out, "[{:>8.3}s] {text}", event.at.as_secs_f64());
     }
 }

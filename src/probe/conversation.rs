@@ -13,12 +13,17 @@ pub const MAX_REPLY_LINES: usize = 512;
 /// The most bytes one reply may have.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
+/// Where steps are told as they happen (a live probe's progress lines).
+pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Collects an attempt's events with their virtual times, and the step in
 /// progress (what a deadline interrupts).
 pub struct Recorder {
     origin: Instant,
     events: Vec<Event>,
     step: Step,
+    /// Told each event as it is recorded: the attempt's label and host.
+    progress: Option<(Progress, String, String)>,
 }
 
 impl Recorder {
@@ -28,7 +33,29 @@ impl Recorder {
             origin,
             events: Vec::new(),
             step: Step::Resolve,
+            progress: None,
         }
+    }
+
+    /// Tells every event to `progress` as it happens, as a line naming the
+    /// attempt (`purpose` and `endpoint`).
+    pub fn telling(
+        mut self,
+        progress: Option<Progress>,
+        purpose: Purpose,
+        endpoint: &Endpoint,
+    ) -> Self {
+        self.progress = progress.map(|p| {
+            let label = format!(
+                "{} {}:{} {}",
+                purpose.label(),
+                endpoint.host,
+                endpoint.port,
+                endpoint.security.name()
+            );
+            (p, label, endpoint.host.clone())
+        });
+        self
     }
 
     /// Notes the step now in progress.
@@ -43,10 +70,15 @@ impl Recorder {
 
     /// Appends an event stamped with the current virtual time.
     pub fn record(&mut self, what: EventKind) {
-        self.events.push(Event {
-            at: self.origin.elapsed(),
-            what,
-        });
+        let at = self.origin.elapsed();
+        if let Some((progress, label, host)) = &self.progress {
+            progress(&format!(
+                "[{:>8.3}s] {label}: {}",
+                at.as_secs_f64(),
+                what.describe(host)
+            ));
+        }
+        self.events.push(Event { at, what });
     }
 
     /// Closes the record into an [`Attempt`].
@@ -79,17 +111,37 @@ pub type StepResult<T> = Result<T, (Step, Failure)>;
 pub struct Conversation<'a> {
     wire: Wire,
     recorder: &'a mut Recorder,
+    /// Taken before the first login step and held to the end, when
+    /// attempts run at once: a POP3 maildrop lets one session in at a time.
+    login_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    login_held: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl<'a> Conversation<'a> {
     /// Starts recording a conversation over `wire`.
     pub fn new(wire: Wire, recorder: &'a mut Recorder) -> Self {
-        Conversation { wire, recorder }
+        Conversation {
+            wire,
+            recorder,
+            login_turn: None,
+            login_held: None,
+        }
+    }
+
+    /// Logs in only in turn with the other holders of `turn`.
+    pub fn logging_in_turn(mut self, turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>) -> Self {
+        self.login_turn = turn;
+        self
     }
 
     /// Sends `line`; the record shows `shown` instead (to keep secrets out).
     pub async fn send_as(&mut self, step: Step, line: &str, shown: &str) -> StepResult<()> {
         self.recorder.enter(step);
+        if matches!(step, Step::Auth | Step::User | Step::Pass) && self.login_held.is_none() {
+            if let Some(turn) = &self.login_turn {
+                self.login_held = Some(turn.clone().lock_owned().await);
+            }
+        }
         self.recorder.record(EventKind::Sent(shown.to_string()));
         self.wire.send_line(line).await.map_err(|f| (step, f))
     }

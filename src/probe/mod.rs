@@ -12,6 +12,7 @@
 pub mod conversation;
 pub mod dialog;
 pub mod followup;
+pub mod join;
 pub mod observation;
 pub mod pop3;
 pub mod smtp;
@@ -302,7 +303,17 @@ pub struct Prober {
     origin: Instant,
     /// Bytes received over all of this prober's connections.
     received: Arc<std::sync::atomic::AtomicUsize>,
+    /// Follow-ups start while the configured attempt is still out.
+    at_once: bool,
+    /// With `at_once`: follow-ups log in one after another, once the
+    /// configured attempt has ended.
+    login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    progress: Option<conversation::Progress>,
 }
+
+/// How long a live probe waits on a silent configured attempt before it
+/// starts the follow-ups beside it, as Happy Eyeballs does for addresses.
+pub const FOLLOW_UP_GRACE: Duration = Duration::from_secs(2);
 
 impl Prober {
     /// A prober; event times, and its deadline, count from its creation.
@@ -319,7 +330,27 @@ impl Prober {
             client_name: "mailprobe.local".to_string(),
             origin: Instant::now(),
             received: Arc::default(),
+            at_once: false,
+            login_turn: None,
+            progress: None,
         }
+    }
+
+    /// Starts follow-ups and the control as soon as the configured attempt
+    /// fails or has been silent for [`FOLLOW_UP_GRACE`], and runs them at
+    /// once, so a live probe takes about one timeout rather than one per
+    /// setting. The report keeps the plan's order and its conclusions;
+    /// scenario replays stay sequential, and their transcripts unchanged.
+    pub fn at_once(mut self) -> Self {
+        self.at_once = true;
+        self.login_turn = Some(Arc::default());
+        self
+    }
+
+    /// Tells every step to `progress` as it happens.
+    pub fn telling(mut self, progress: conversation::Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Time left before the overall deadline.
@@ -336,9 +367,14 @@ impl Prober {
                 .iter()
                 .any(|e| e.port == *p)
         });
+        let candidates = followup::survey(endpoint.protocol, &endpoint.host, extra);
+        if self.at_once {
+            let attempts = candidates.iter().map(|c| self.follow_up(account, c));
+            return join::join_all(attempts.collect()).await;
+        }
         let mut attempts = Vec::new();
-        for candidate in followup::survey(endpoint.protocol, &endpoint.host, extra) {
-            attempts.push(self.follow_up(account, &candidate).await);
+        for candidate in &candidates {
+            attempts.push(self.follow_up(account, candidate).await);
         }
         attempts
     }
@@ -347,55 +383,162 @@ impl Prober {
     /// on port 25, where a transparent proxy may answer). `control`
     /// names a server known to work (typically the ISP's own).
     pub async fn probe(&self, account: &Account, control: Option<&str>) -> ProbeReport {
+        if self.at_once {
+            return self.probe_at_once(account, control).await;
+        }
         let configured = self
             .attempt(Purpose::Configured, &account.endpoint, Plan::Full(account))
             .await;
-        let mut report = ProbeReport {
+        let mut report = self
+            .with_canary(account, self.without_follow_ups(configured))
+            .await;
+        if !wants_follow_ups(account, &report.configured) {
+            return report;
+        }
+        for endpoint in followup::alternatives(&account.endpoint) {
+            if self.time_left().is_zero() {
+                break;
+            }
+            let attempt = self.follow_up(account, &endpoint).await;
+            let fixed = fixes(account, &attempt);
+            report.follow_ups.push(attempt);
+            if fixed {
+                break;
+            }
+        }
+        if let Some(endpoint) = control_endpoint(account, control) {
+            if !self.time_left().is_zero() {
+                report.control = Some(self.attempt(Purpose::Control, &endpoint, Plan::Reach).await);
+            }
+        }
+        report
+    }
+
+    /// [`Prober::probe`] with the follow-ups and the control started beside
+    /// the configured attempt once it fails or stays silent for
+    /// [`FOLLOW_UP_GRACE`]; the same report as the sequential plan.
+    async fn probe_at_once(&self, account: &Account, control: Option<&str>) -> ProbeReport {
+        // Follow-ups log in only after the configured attempt has ended (a
+        // POP3 maildrop admits one session), then one at a time.
+        let configured_turn = match &self.login_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
+        let configured = async {
+            let attempt = self
+                .attempt(Purpose::Configured, &account.endpoint, Plan::Full(account))
+                .await;
+            drop(configured_turn);
+            attempt
+        };
+        tokio::pin!(configured);
+        let early = tokio::select! {
+            biased;
+            attempt = &mut configured => Some(attempt),
+            () = tokio::time::sleep(FOLLOW_UP_GRACE) => None,
+        };
+        if let Some(attempt) = early {
+            if !wants_follow_ups(account, &attempt) {
+                return self
+                    .with_canary(account, self.without_follow_ups(attempt))
+                    .await;
+            }
+            let (follow_ups, control) = self.the_rest(account, control).await;
+            return self
+                .finish_at_once(account, attempt, follow_ups, control)
+                .await;
+        }
+        let rest = self.the_rest(account, control);
+        tokio::pin!(rest);
+        let mut finished_rest = None;
+        let attempt = loop {
+            tokio::select! {
+                biased;
+                attempt = &mut configured => break attempt,
+                done = &mut rest, if finished_rest.is_none() => finished_rest = Some(done),
+            }
+        };
+        if !wants_follow_ups(account, &attempt) {
+            // Worked after all, or failed where other ports tell nothing.
+            return self
+                .with_canary(account, self.without_follow_ups(attempt))
+                .await;
+        }
+        let (follow_ups, control) = match finished_rest {
+            Some(done) => done,
+            None => rest.await,
+        };
+        self.finish_at_once(account, attempt, follow_ups, control)
+            .await
+    }
+
+    /// Every follow-up and the control attempt, at once.
+    async fn the_rest(
+        &self,
+        account: &Account,
+        control: Option<&str>,
+    ) -> (Vec<Attempt>, Option<Attempt>) {
+        let endpoints = followup::alternatives(&account.endpoint);
+        let follow_ups = join::join_all(
+            endpoints
+                .iter()
+                .map(|endpoint| self.follow_up(account, endpoint))
+                .collect(),
+        );
+        let control = async {
+            match control_endpoint(account, control) {
+                Some(endpoint) => {
+                    Some(self.attempt(Purpose::Control, &endpoint, Plan::Reach).await)
+                }
+                None => None,
+            }
+        };
+        tokio::join!(follow_ups, control)
+    }
+
+    /// The report of a probe run at once, cut like the sequential plan:
+    /// follow-ups after the first that fixed the account are left out.
+    async fn finish_at_once(
+        &self,
+        account: &Account,
+        configured: Attempt,
+        follow_ups: Vec<Attempt>,
+        control: Option<Attempt>,
+    ) -> ProbeReport {
+        let mut report = self.without_follow_ups(configured);
+        for attempt in follow_ups {
+            let fixed = fixes(account, &attempt);
+            report.follow_ups.push(attempt);
+            if fixed {
+                break;
+            }
+        }
+        report.control = control;
+        self.with_canary(account, report).await
+    }
+
+    fn without_follow_ups(&self, configured: Attempt) -> ProbeReport {
+        ProbeReport {
             configured,
             follow_ups: Vec::new(),
             control: None,
             canary: None,
-        };
-        let Some((step, _)) = report.configured.failure() else {
-            return report;
-        };
-        if step.is_transport() && may_ask_for_canary(&account.endpoint.host) {
+        }
+    }
+
+    /// Asks for the canary name when reaching the server failed.
+    async fn with_canary(&self, account: &Account, mut report: ProbeReport) -> ProbeReport {
+        let transport = report
+            .configured
+            .failure()
+            .is_some_and(|(step, _)| step.is_transport());
+        if transport && may_ask_for_canary(&account.endpoint.host) {
             let lookup = self.network.resolve(CANARY_NAME);
             report.canary = tokio::time::timeout(self.time_left(), lookup)
                 .await
                 .ok()
                 .and_then(Result::ok)
                 .map(|addresses| addresses.iter().map(|a| a.to_string()).collect());
-        }
-        // Account failures need no other ports, except on 25, where a
-        // transparent proxy may have answered instead of the server.
-        let redirect_suspected =
-            account.endpoint.protocol == Protocol::Smtp && account.endpoint.port == 25;
-        if step == Step::Resolve || !(step.is_transport() || redirect_suspected) {
-            return report;
-        }
-        for endpoint in followup::alternatives(&account.endpoint) {
-            if self.time_left().is_zero() {
-                return report;
-            }
-            let attempt = self.follow_up(account, &endpoint).await;
-            // A weaker mode that works is evidence, not a fix: keep looking.
-            let fixed = attempt.is_ok()
-                && endpoint
-                    .security
-                    .at_least_as_secure_as(account.endpoint.security);
-            report.follow_ups.push(attempt);
-            if fixed {
-                break;
-            }
-        }
-        let control = control.filter(|_| !self.time_left().is_zero());
-        if let Some(host) = control.filter(|h| !h.eq_ignore_ascii_case(&account.endpoint.host)) {
-            let endpoint = Endpoint {
-                host: host.to_string(),
-                ..account.endpoint.clone()
-            };
-            report.control = Some(self.attempt(Purpose::Control, &endpoint, Plan::Reach).await);
         }
         report
     }
@@ -419,11 +562,18 @@ impl Prober {
         plan: Plan<'_>,
         withheld: Option<String>,
     ) -> Attempt {
-        let mut recorder = Recorder::new(self.origin);
+        let mut recorder =
+            Recorder::new(self.origin).telling(self.progress.clone(), purpose, endpoint);
         if let Some(reason) = withheld {
             recorder.record(EventKind::Withheld(reason));
         }
-        let conversing = self.converse(&mut recorder, endpoint, plan);
+        // The configured attempt never waits its turn to log in: it holds
+        // the turn until it ends (see `probe_at_once`).
+        let turn = self
+            .login_turn
+            .clone()
+            .filter(|_| purpose != Purpose::Configured);
+        let conversing = self.converse(&mut recorder, endpoint, plan, turn);
         let outcome = tokio::time::timeout(self.time_left(), conversing).await;
         let result = outcome.unwrap_or_else(|_| {
             let deadline = self.timeouts.deadline;
@@ -437,10 +587,11 @@ impl Prober {
         recorder: &mut Recorder,
         endpoint: &Endpoint,
         plan: Plan<'_>,
+        login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     ) -> Result<(), (Step, Failure)> {
         let stream = self.open(recorder, endpoint).await?;
         let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
-        let mut conversation = Conversation::new(wire, recorder);
+        let mut conversation = Conversation::new(wire, recorder).logging_in_turn(login_turn);
         if endpoint.security == Security::Tls {
             conversation.start_tls(&self.tls, &endpoint.host).await?;
         }
@@ -518,6 +669,37 @@ impl Prober {
         }
         Err((Step::Connect, last))
     }
+}
+
+/// Whether the configured attempt's outcome calls for follow-ups: it failed
+/// in reaching or securing the server (not at resolving it), or at all on
+/// SMTP port 25, where a transparent proxy may have answered.
+fn wants_follow_ups(account: &Account, configured: &Attempt) -> bool {
+    let Some((step, _)) = configured.failure() else {
+        return false;
+    };
+    let redirect_suspected =
+        account.endpoint.protocol == Protocol::Smtp && account.endpoint.port == 25;
+    step != Step::Resolve && (step.is_transport() || redirect_suspected)
+}
+
+/// Whether a follow-up fixed the account: it worked with security at
+/// least as strong. A weaker mode that works is evidence, not a fix.
+fn fixes(account: &Account, attempt: &Attempt) -> bool {
+    attempt.is_ok()
+        && attempt
+            .endpoint
+            .security
+            .at_least_as_secure_as(account.endpoint.security)
+}
+
+/// The control host's endpoint: the account's port and security there.
+fn control_endpoint(account: &Account, control: Option<&str>) -> Option<Endpoint> {
+    let host = control.filter(|h| !h.eq_ignore_ascii_case(&account.endpoint.host))?;
+    Some(Endpoint {
+        host: host.to_string(),
+        ..account.endpoint.clone()
+    })
 }
 
 /// Whether looking up the canary name may tell something: not when the

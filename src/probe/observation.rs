@@ -333,6 +333,36 @@ pub enum EventKind {
     Failed(Step, Failure),
 }
 
+impl EventKind {
+    /// One line for people, as transcripts show it; `host` is the name
+    /// that was resolved.
+    pub fn describe(&self, host: &str) -> String {
+        match self {
+            EventKind::Resolved(addresses) => {
+                format!("resolved {host} -> {}", addresses.join(", "))
+            }
+            EventKind::Connected(address) => format!("connected to {address}"),
+            EventKind::ConnectFailed { address, failure } => {
+                format!("connect to {address} failed: {failure}; trying the next address")
+            }
+            EventKind::Certificate(certificate) => format!(
+                "certificate: subject \"{}\", issuer \"{}\", names [{}], valid until {}",
+                certificate.subject,
+                certificate.issuer,
+                certificate.names.join(", "),
+                certificate.not_after
+            ),
+            EventKind::TlsEstablished { version, cipher } => {
+                format!("TLS established: {version} {cipher}")
+            }
+            EventKind::Withheld(reason) => format!("note: {reason}"),
+            EventKind::Sent(line) => format!("C: {line}"),
+            EventKind::Received(line) => format!("S: {line}"),
+            EventKind::Failed(step, failure) => format!("FAILED at {}: {failure}", step.name()),
+        }
+    }
+}
+
 /// Why an attempt was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
