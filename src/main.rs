@@ -444,7 +444,7 @@ fn suggest(args: ProbeArgs) -> Result<bool, String> {
             escape_controls(&verdict)
         );
     }
-    match recommend(&attempts) {
+    match recommend(&attempts, request.account.security.security()) {
         Some(best) => {
             println!(
                 "suggested: port {} with security {}",

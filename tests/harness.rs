@@ -372,9 +372,15 @@ fn a_survey_behind_port_25_blocking() {
             (587, Security::None, "ok"),
         ]
     );
-    let best = recommend(&attempts).unwrap();
+    let best = recommend(&attempts, Security::StartTls).unwrap();
     assert_eq!(
         (best.endpoint.port, best.endpoint.security),
         (587, Security::StartTls)
+    );
+    // An account that asked for implicit TLS is pointed at it first.
+    let best = recommend(&attempts, Security::Tls).unwrap();
+    assert_eq!(
+        (best.endpoint.port, best.endpoint.security),
+        (465, Security::Tls)
     );
 }

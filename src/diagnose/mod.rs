@@ -16,13 +16,21 @@ pub use rules::diagnose;
 use crate::probe::{Attempt, ProbeReport, Security};
 
 /// The setting to recommend from a survey of attempts: the first that
-/// worked with encryption. A setting without encryption is never
+/// worked with encryption, implicit TLS first when the account asked for it
+/// (RFC 8314, section 3.3). A setting without encryption is never
 /// recommended, even when it is the only one that worked: it would hand the
 /// password to whoever is on the path.
-pub fn recommend(attempts: &[Attempt]) -> Option<&Attempt> {
-    attempts
-        .iter()
-        .find(|a| a.is_ok() && a.endpoint.security != Security::None)
+pub fn recommend(attempts: &[Attempt], wanted: Security) -> Option<&Attempt> {
+    let working = || {
+        attempts
+            .iter()
+            .filter(|a| a.is_ok() && a.endpoint.security != Security::None)
+    };
+    let implicit = working().find(|a| a.endpoint.security == Security::Tls);
+    match wanted {
+        Security::Tls => implicit.or_else(|| working().next()),
+        _ => working().next(),
+    }
 }
 
 /// The cause of one attempt on its own, without follow-ups.

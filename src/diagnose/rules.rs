@@ -69,6 +69,18 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
             endpoint.port,
             endpoint.security.name()
         ));
+        if wanted == Security::Tls {
+            let implicit = endpoint.protocol.default_port(Security::Tls);
+            let why = match endpoint.security {
+                Security::Tls => {
+                    " Implicit TLS is preferred over STARTTLS (RFC 8314, section 3.3).".to_string()
+                }
+                _ => format!(
+                    " Implicit TLS (port {implicit}) did not work here, so STARTTLS is suggested."
+                ),
+            };
+            remedy.push_str(&why);
+        }
     }
     Diagnosis {
         cause,

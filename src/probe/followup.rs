@@ -43,12 +43,24 @@ pub fn survey(protocol: Protocol, host: &str, extra: Option<u16>) -> Vec<Endpoin
 
 /// Alternatives to `configured` on the same host, in the order to try them:
 /// the configured port with the other security modes (a wrong security
-/// setting is the cheapest fix), then the protocol's standard ports.
+/// setting is the cheapest fix), then the protocol's standard ports. An
+/// account that asked for implicit TLS tries the implicit-TLS port first:
+/// RFC 8314 section 3.3 prefers it to STARTTLS where both work.
 pub fn alternatives(configured: &Endpoint) -> Vec<Endpoint> {
+    let implicit = (configured.security == Security::Tls).then(|| {
+        (
+            configured.protocol.default_port(Security::Tls),
+            Security::Tls,
+        )
+    });
     let same_port =
         [Security::Tls, Security::StartTls, Security::None].map(|s| (configured.port, s));
     let mut candidates: Vec<Endpoint> = Vec::new();
-    for (port, security) in same_port.iter().chain(standard(configured.protocol)) {
+    let order = implicit
+        .iter()
+        .chain(same_port.iter())
+        .chain(standard(configured.protocol));
+    for (port, security) in order {
         let candidate = Endpoint {
             port: *port,
             security: *security,
@@ -109,6 +121,15 @@ mod tests {
             4,
             "110 is standard: only TLS on 110 is new"
         );
+    }
+
+    #[test]
+    fn implicit_tls_asked_tries_the_implicit_tls_port_first() {
+        use Security::*;
+        let tried = pairs(alternatives(&endpoint(Protocol::Smtp, 587, Tls)));
+        assert_eq!(tried[0], (465, Tls));
+        let tried = pairs(alternatives(&endpoint(Protocol::Pop3, 110, Tls)));
+        assert_eq!(tried[0], (995, Tls));
     }
 
     #[test]
