@@ -36,6 +36,9 @@ pub struct LiveRequest {
     pub anonymize: bool,
     /// Print each step on stderr as it happens.
     pub show_steps: bool,
+    /// The name TLS sends and checks the certificate against, when the
+    /// host is an address (or another name for the same server).
+    pub server_name: Option<String>,
 }
 
 /// Why a live probe could not start.
@@ -106,6 +109,9 @@ fn with_prober<T>(
     Ok(runtime.block_on(async {
         let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
         let mut prober = Prober::new(Arc::new(RealNetwork), tls, request.timeouts).at_once();
+        if let Some(name) = &request.server_name {
+            prober = prober.naming(&request.account.host, name);
+        }
         if request.show_steps {
             // Steps as they happen, on stderr: stdout carries the result.
             let progress: crate::probe::conversation::Progress = Arc::new(|line: &str| {
@@ -124,6 +130,9 @@ fn checked_account(request: &LiveRequest) -> Result<Account, LiveError> {
     account.check_wire_values()?;
     if let Some(control) = &request.control {
         crate::probe::check_wire_value("control", control, &[(' ', "a space")])?;
+    }
+    if let Some(name) = &request.server_name {
+        crate::probe::check_wire_value("server-name", name, &[(' ', "a space")])?;
     }
     Ok(account)
 }

@@ -148,6 +148,10 @@ struct ProbeArgs {
     /// Do not print the steps on stderr as they happen.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// The server's name for TLS (SNI and the certificate check), when
+    /// HOST is an address such as 127.0.0.1.
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -385,6 +389,7 @@ fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String>
         extra_roots: args.ca,
         anonymize: args.anonymize,
         show_steps: !args.quiet,
+        server_name: args.server_name,
     };
     Ok(request)
 }
@@ -542,6 +547,13 @@ fn serve(
             ),
             None => println!("serving {} ports; stop with Ctrl-C", served.mappings.len()),
         }
+        let user = scenario.world.users.first().map(|u| u.user.as_str());
+        let ca = ca_out.map(|p| p.display().to_string());
+        for m in &served.mappings {
+            if let Some(command) = probe_command(m, user, ca.as_deref()) {
+                println!("probe {}:{}: {command}", m.host, m.port);
+            }
+        }
         let _ = std::io::stdout().flush();
         let stop = async {
             match duration {
@@ -568,6 +580,37 @@ fn record(report: &Path, output: Option<&Path>) -> Result<bool, String> {
         None => print!("{scenario}"),
     }
     Ok(true)
+}
+
+/// The `mailprobe probe` command that reaches a served mail port as the
+/// world's client would: the loopback port, the world's name for TLS, the
+/// world's root. The password comes from `MAILPROBE_PASSWORD`.
+fn probe_command(
+    mapping: &mailprobe::serve::Mapping,
+    user: Option<&str>,
+    ca: Option<&str>,
+) -> Option<String> {
+    let protocol = match mapping.service {
+        "smtp" | "pop3" => mapping.service,
+        _ => return None,
+    };
+    let security = match mapping.mode {
+        "plain" => "none",
+        other => other,
+    };
+    let mut command = format!(
+        "mailprobe probe --{protocol} {} --port {} --security {security} --server-name {}",
+        mapping.local.ip(),
+        mapping.local.port(),
+        mapping.host
+    );
+    if let Some(user) = user {
+        command.push_str(&format!(" --user {user} --password-env MAILPROBE_PASSWORD"));
+    }
+    if let Some(ca) = ca {
+        command.push_str(&format!(" --ca {ca}"));
+    }
+    Some(command)
 }
 
 fn check(paths: &[PathBuf]) -> Result<bool, String> {

@@ -319,3 +319,52 @@ fn probe_prints_the_report_as_json() {
     assert!(!stdout.contains(PASSWORD));
     let _ = std::fs::remove_file(pem);
 }
+
+/// `serve` prints, for each mail port, the `probe` command that reaches it
+/// as the world's client would; that command finds the served account
+/// working (the right TLS name, the world's root).
+#[test]
+fn serve_prints_probe_commands_that_work() {
+    use std::io::{BufRead, BufReader};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let ca = std::env::temp_dir().join(format!("mailprobe-cli-{}-served.pem", std::process::id()));
+    let mut served = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args([
+            "serve",
+            &format!("{root}/scenarios/interop/served-provider.yaml"),
+            "--for",
+            "60s",
+            "--ca-out",
+        ])
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(served.stdout.take().unwrap()).lines();
+    let mut commands = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((_, command)) = line.split_once(": mailprobe probe ") {
+            commands.push(command.to_string());
+            if commands.len() == 4 {
+                break;
+            }
+        }
+    }
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    for command in &commands {
+        let mut args = vec!["probe"];
+        args.extend(command.split(' '));
+        let output = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+            .args(&args)
+            .env("MAILPROBE_PASSWORD", "hunter2")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{command}\n{stdout}");
+        assert!(stdout.contains("diagnosis: ok"), "{stdout}");
+    }
+    let _ = served.kill();
+    let _ = served.wait();
+    let _ = std::fs::remove_file(ca);
+}

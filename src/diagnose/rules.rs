@@ -426,7 +426,10 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
                 .iter()
                 .filter(|a| a.endpoint.host.eq_ignore_ascii_case(host))
                 .find_map(|a| greeting_host(a))
-                .filter(|g| !g.eq_ignore_ascii_case(host));
+                // An address has no DNS entry to be wrong.
+                .filter(|g| {
+                    !g.eq_ignore_ascii_case(host) && host.parse::<std::net::IpAddr>().is_err()
+                });
             match (other, certificate) {
                 (Some(other), Some(certificate))
                     if certificate

@@ -309,6 +309,9 @@ pub struct Prober {
     /// configured attempt has ended.
     login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     progress: Option<conversation::Progress>,
+    /// The name TLS sends and checks certificates against, by host, where
+    /// it is not the host itself (`--server-name` for an address).
+    server_names: std::collections::BTreeMap<String, String>,
 }
 
 /// How long a live probe waits on a silent configured attempt before it
@@ -333,6 +336,7 @@ impl Prober {
             at_once: false,
             login_turn: None,
             progress: None,
+            server_names: std::collections::BTreeMap::new(),
         }
     }
 
@@ -345,6 +349,22 @@ impl Prober {
         self.at_once = true;
         self.login_turn = Some(Arc::default());
         self
+    }
+
+    /// Sends `name` in TLS (SNI) to `host`, and checks its certificate
+    /// against `name`: an account given by address (or a world served on
+    /// 127.0.0.1) is checked against the server's real name.
+    pub fn naming(mut self, host: &str, name: &str) -> Self {
+        self.server_names
+            .insert(host.to_ascii_lowercase(), name.to_string());
+        self
+    }
+
+    /// The name TLS uses for `endpoint`.
+    fn tls_name<'e>(&'e self, endpoint: &'e Endpoint) -> &'e str {
+        self.server_names
+            .get(&endpoint.host.to_ascii_lowercase())
+            .map_or(endpoint.host.as_str(), String::as_str)
     }
 
     /// Tells every step to `progress` as it happens.
@@ -593,14 +613,16 @@ impl Prober {
         let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
         let mut conversation = Conversation::new(wire, recorder).logging_in_turn(login_turn);
         if endpoint.security == Security::Tls {
-            conversation.start_tls(&self.tls, &endpoint.host).await?;
+            conversation
+                .start_tls(&self.tls, self.tls_name(endpoint))
+                .await?;
         }
         let account = match plan {
             Plan::Full(account) => Some(account),
             Plan::Reach => None,
         };
         let credentials = account.and_then(|a| a.credentials.clone());
-        let (tls, host) = (&self.tls, endpoint.host.as_str());
+        let (tls, host) = (&self.tls, self.tls_name(endpoint));
         let result = match endpoint.protocol {
             Protocol::Smtp => {
                 let envelope = account.map(|a| smtp::Envelope {

@@ -28,7 +28,13 @@ impl AccountSpec {
             user: user.clone(),
             password: spec.password.clone().unwrap_or_default(),
         });
-        let domain = mock_servers::smtp::session::parent_domain(&spec.host);
+        // A sender is never built from an address: `taro@0.2.10` is no domain.
+        let literal = spec.host.trim_matches(|c| c == '[' || c == ']');
+        let domain = if literal.parse::<std::net::IpAddr>().is_ok() {
+            "mailprobe.invalid".to_string()
+        } else {
+            mock_servers::smtp::session::parent_domain(&spec.host)
+        };
         let from = spec.from.clone().unwrap_or_else(|| match &spec.user {
             Some(user) if user.contains('@') => user.clone(),
             Some(user) => format!("{user}@{domain}"),
@@ -49,5 +55,35 @@ impl AccountSpec {
                 .unwrap_or_else(|| DEFAULT_RCPT.to_string()),
             message_size: spec.message_size,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(host: &str, user: Option<&str>) -> AccountSpec {
+        AccountSpec {
+            host: host.into(),
+            port: None,
+            security: SecuritySpec::Starttls,
+            user: user.map(str::to_string),
+            password: None,
+            from: None,
+            rcpt: None,
+            message_size: None,
+        }
+    }
+
+    #[test]
+    fn the_default_sender_is_never_built_from_an_address() {
+        let from = |host, user| spec(host, user).account(Protocol::Smtp).from;
+        assert_eq!(
+            from("smtp.other.example", Some("taro")),
+            "taro@other.example"
+        );
+        assert_eq!(from("192.0.2.10", Some("taro")), "taro@mailprobe.invalid");
+        assert_eq!(from("[2001:db8::1]", None), "mailprobe@mailprobe.invalid");
+        assert_eq!(from("192.0.2.10", Some("taro@x.example")), "taro@x.example");
     }
 }
