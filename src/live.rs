@@ -12,8 +12,11 @@ use rustls::RootCertStore;
 use crate::diagnose::ClientKind;
 use crate::harness::ProbeRun;
 use crate::net::RealNetwork;
+use crate::probe::conversation::Journal;
 use crate::probe::tls::TlsClient;
-use crate::probe::{Account, Attempt, Prober, Protocol, Timeouts};
+use crate::probe::{
+    Account, Attempt, Failure, Outcome, ProbeReport, Prober, Protocol, Purpose, Step, Timeouts,
+};
 use crate::report::{ProbeOptions, Report};
 use crate::scenario::model::AccountSpec;
 
@@ -100,6 +103,7 @@ fn roots(extra: &[PathBuf]) -> Result<RootCertStore, LiveError> {
 /// Runs `work` with a prober over the real network, on a fresh runtime.
 fn with_prober<T>(
     request: &LiveRequest,
+    journal: Option<Journal>,
     work: impl AsyncFnOnce(&Prober) -> T,
 ) -> Result<T, LiveError> {
     let roots = roots(&request.extra_roots)?;
@@ -118,6 +122,9 @@ fn with_prober<T>(
                 eprintln!("{}", crate::harness::transcript::escape_controls(line));
             });
             prober = prober.telling(progress);
+        }
+        if let Some(journal) = journal {
+            prober = prober.keeping(journal);
         }
         work(&prober).await
     }))
@@ -140,7 +147,7 @@ fn checked_account(request: &LiveRequest) -> Result<Account, LiveError> {
 /// Tries every standard setting of the server (`mailprobe suggest`).
 pub fn survey(request: &LiveRequest) -> Result<Vec<Attempt>, LiveError> {
     let account = checked_account(request)?;
-    with_prober(request, async |prober: &Prober| {
+    with_prober(request, None, async |prober: &Prober| {
         prober.survey(&account).await
     })
 }
@@ -152,21 +159,64 @@ pub struct LiveProbe {
     pub run: ProbeRun,
     /// The same as a report: no password, anonymized if asked.
     pub report: Report,
+    /// Whether Ctrl-C stopped the probe before it ended.
+    pub interrupted: bool,
 }
 
-/// Probes a real server, with follow-ups, and judges what it saw.
+/// Probes a real server, with follow-ups, and judges what it saw. Ctrl-C
+/// stops the probe and still judges, and reports, what it had seen.
 pub fn probe(request: &LiveRequest) -> Result<LiveProbe, LiveError> {
     let account = checked_account(request)?;
     let control = request.control.as_deref();
     let started = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let observed = with_prober(request, async |prober: &Prober| {
-        prober.probe(&account, control).await
-    })?;
+    let journal = Journal::default();
+    let (observed, interrupted) =
+        with_prober(request, Some(journal.clone()), async |prober: &Prober| {
+            tokio::select! {
+                biased;
+                report = prober.probe(&account, control) => (report, false),
+                _ = tokio::signal::ctrl_c() => (cut_short(&journal, &account), true),
+            }
+        })?;
     let options = ProbeOptions::new(&account, control, request.client, request.timeouts);
     let run = ProbeRun::judge("live", observed, request.client, options);
     let report = Report::new(&run, run.options.clone(), started)
         .scrub(request.account.password.as_deref(), request.anonymize);
-    Ok(LiveProbe { run, report })
+    Ok(LiveProbe {
+        run,
+        report,
+        interrupted,
+    })
+}
+
+/// What a probe stopped by Ctrl-C had seen, in the plan's order; attempts
+/// under way end `interrupted` at the step they were in.
+fn cut_short(journal: &Journal, account: &Account) -> ProbeReport {
+    let attempts = journal.attempts();
+    let of = |purpose: Purpose| {
+        attempts
+            .iter()
+            .filter(move |a| a.purpose == purpose)
+            .cloned()
+    };
+    let configured = of(Purpose::Configured).next().unwrap_or_else(|| Attempt {
+        purpose: Purpose::Configured,
+        endpoint: account.endpoint.clone(),
+        events: Vec::new(),
+        outcome: Outcome::Failed {
+            step: Step::Resolve,
+            failure: Failure::Interrupted,
+        },
+    });
+    let mut follow_ups: Vec<Attempt> = of(Purpose::FollowUp).collect();
+    let plan = crate::probe::followup::alternatives(&account.endpoint);
+    follow_ups.sort_by_key(|a| plan.iter().position(|e| *e == a.endpoint));
+    ProbeReport {
+        configured,
+        follow_ups,
+        control: of(Purpose::Control).next(),
+        canary: None,
+    }
 }

@@ -398,6 +398,9 @@ fn probe(args: ProbeArgs) -> Result<bool, String> {
     let (report_file, json) = (args.report.clone(), args.format == "json");
     let request = live_request(args)?;
     let live = mailprobe::live::probe(&request).map_err(|e| e.to_string())?;
+    if live.interrupted {
+        eprintln!("mailprobe: interrupted; what was seen so far follows");
+    }
     let report = live.report.to_json();
     if let Some(path) = &report_file {
         std::fs::write(path, &report)

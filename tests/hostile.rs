@@ -498,3 +498,57 @@ fn garbage_replies_are_a_misbehaving_server() {
     assert!(text.contains("not a reply of the protocol"), "{text}");
     server.assert_nothing_leaked();
 }
+
+/// Greets, then never answers again.
+fn silent_after_greeting(peer: &mut Peer) {
+    peer.send(b"220 mx.hostile.example ESMTP\r\n");
+    while peer.line().is_some() {}
+}
+
+#[test]
+fn ctrl_c_still_writes_what_was_seen() {
+    use std::io::BufRead;
+    let server = Hostile::start(silent_after_greeting);
+    let report = std::env::temp_dir().join(format!(
+        "mailprobe-hostile-{}-interrupted.json",
+        std::process::id()
+    ));
+    let port = server.port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args([
+            "probe",
+            "--smtp",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--report",
+        ])
+        .arg(&report)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The steps print on stderr as they happen: wait for EHLO to go out.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("C: EHLO") {
+        line.clear();
+    }
+    assert!(line.contains("C: EHLO"), "no progress line: {line:?}");
+    // SAFETY: kill sends a signal to the child we started.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("interrupted before it ended"), "{stdout}");
+    let json = std::fs::read_to_string(&report).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let outcome = &value["observed"]["configured"]["outcome"]["failed"];
+    assert_eq!(outcome["step"], "ehlo", "{json}");
+    assert_eq!(outcome["failure"], "interrupted", "{json}");
+    let _ = std::fs::remove_file(report);
+}

@@ -16,6 +16,41 @@ pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// Where steps are told as they happen (a live probe's progress lines).
 pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Every attempt of a probe as it stands, kept as it happens, so a probe
+/// cut short (Ctrl-C) can still report what it saw.
+#[derive(Debug, Clone, Default)]
+pub struct Journal(std::sync::Arc<std::sync::Mutex<Vec<Attempt>>>);
+
+impl Journal {
+    /// Opens an attempt; its index.
+    fn open(&self, purpose: Purpose, endpoint: &Endpoint) -> usize {
+        let mut attempts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        attempts.push(Attempt {
+            purpose,
+            endpoint: endpoint.clone(),
+            events: Vec::new(),
+            outcome: Outcome::Failed {
+                step: Step::Resolve,
+                failure: Failure::Interrupted,
+            },
+        });
+        attempts.len() - 1
+    }
+
+    fn update(&self, index: usize, change: impl FnOnce(&mut Attempt)) {
+        let mut attempts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(attempt) = attempts.get_mut(index) {
+            change(attempt);
+        }
+    }
+
+    /// The attempts so far, in the order they started; those still under
+    /// way end `Interrupted` at the step they were in.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Collects an attempt's events with their virtual times, and the step in
 /// progress (what a deadline interrupts).
 pub struct Recorder {
@@ -24,6 +59,8 @@ pub struct Recorder {
     step: Step,
     /// Told each event as it is recorded: the attempt's label and host.
     progress: Option<(Progress, String, String)>,
+    /// Where the attempt is kept as it happens, and its place there.
+    journal: Option<(Journal, usize)>,
 }
 
 impl Recorder {
@@ -34,7 +71,19 @@ impl Recorder {
             events: Vec::new(),
             step: Step::Resolve,
             progress: None,
+            journal: None,
         }
+    }
+
+    /// Keeps the attempt in `journal` as it happens.
+    pub fn keeping(
+        mut self,
+        journal: Option<&Journal>,
+        purpose: Purpose,
+        endpoint: &Endpoint,
+    ) -> Self {
+        self.journal = journal.map(|j| (j.clone(), j.open(purpose, endpoint)));
+        self
     }
 
     /// Tells every event to `progress` as it happens, as a line naming the
@@ -61,6 +110,14 @@ impl Recorder {
     /// Notes the step now in progress.
     pub fn enter(&mut self, step: Step) {
         self.step = step;
+        if let Some((journal, index)) = &self.journal {
+            journal.update(*index, |attempt| {
+                attempt.outcome = Outcome::Failed {
+                    step,
+                    failure: Failure::Interrupted,
+                };
+            });
+        }
     }
 
     /// The step in progress.
@@ -77,6 +134,13 @@ impl Recorder {
                 at.as_secs_f64(),
                 what.describe(host)
             ));
+        }
+        if let Some((journal, index)) = &self.journal {
+            let event = Event {
+                at,
+                what: what.clone(),
+            };
+            journal.update(*index, |attempt| attempt.events.push(event));
         }
         self.events.push(Event { at, what });
     }
@@ -95,12 +159,17 @@ impl Recorder {
                 Outcome::Failed { step, failure }
             }
         };
-        Attempt {
+        let attempt = Attempt {
             purpose,
             endpoint,
             events: self.events,
             outcome,
+        };
+        if let Some((journal, index)) = &self.journal {
+            let done = attempt.clone();
+            journal.update(*index, |kept| *kept = done);
         }
+        attempt
     }
 }
 

@@ -309,6 +309,8 @@ pub struct Prober {
     /// configured attempt has ended.
     login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     progress: Option<conversation::Progress>,
+    /// Where attempts are kept as they happen, for a report of a probe cut short.
+    journal: Option<conversation::Journal>,
     /// The name TLS sends and checks certificates against, by host, where
     /// it is not the host itself (`--server-name` for an address).
     server_names: std::collections::BTreeMap<String, String>,
@@ -337,6 +339,7 @@ impl Prober {
             login_turn: None,
             progress: None,
             server_names: std::collections::BTreeMap::new(),
+            journal: None,
         }
     }
 
@@ -365,6 +368,12 @@ impl Prober {
         self.server_names
             .get(&endpoint.host.to_ascii_lowercase())
             .map_or(endpoint.host.as_str(), String::as_str)
+    }
+
+    /// Keeps every attempt in `journal` as it happens.
+    pub fn keeping(mut self, journal: conversation::Journal) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
     /// Tells every step to `progress` as it happens.
@@ -582,8 +591,9 @@ impl Prober {
         plan: Plan<'_>,
         withheld: Option<String>,
     ) -> Attempt {
-        let mut recorder =
-            Recorder::new(self.origin).telling(self.progress.clone(), purpose, endpoint);
+        let mut recorder = Recorder::new(self.origin)
+            .telling(self.progress.clone(), purpose, endpoint)
+            .keeping(self.journal.as_ref(), purpose, endpoint);
         if let Some(reason) = withheld {
             recorder.record(EventKind::Withheld(reason));
         }

@@ -179,6 +179,8 @@ pub enum Failure {
     Tls(TlsFailure),
     /// Any other transport error.
     Io(String),
+    /// The person running the probe stopped it (Ctrl-C) during this step.
+    Interrupted,
 }
 
 impl Failure {
@@ -263,6 +265,7 @@ impl fmt::Display for Failure {
             }
             Failure::Tls(TlsFailure::Other(why)) => write!(f, "TLS: {why}"),
             Failure::Io(why) => write!(f, "transport error: {why}"),
+            Failure::Interrupted => write!(f, "interrupted before it ended (Ctrl-C)"),
         }
     }
 }
