@@ -554,7 +554,8 @@ fn serve(
         let ca = ca_out.map(|p| p.display().to_string());
         for m in &served.mappings {
             if let Some(command) = probe_command(m, user, ca.as_deref()) {
-                println!("probe {}:{}: {command}", m.host, m.port);
+                // A reader that went away must not stop the server.
+                let _ = writeln!(std::io::stdout(), "probe {}:{}: {command}", m.host, m.port);
             }
         }
         let _ = std::io::stdout().flush();

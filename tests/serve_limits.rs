@@ -23,6 +23,8 @@ client:
 struct Served {
     child: Child,
     port: u16,
+    /// Kept open: what `serve` prints after its ports is read by nobody.
+    _stdout: BufReader<std::process::ChildStdout>,
     stderr: BufReader<ChildStderr>,
     file: PathBuf,
 }
@@ -46,19 +48,18 @@ impl Served {
             .stderr(Stdio::piped())
             .spawn()
             .expect("sh starts mailprobe serve");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut port = 0;
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if line.starts_with("serving") {
-                break;
-            }
-            port = line.rsplit(':').next().unwrap().parse().unwrap();
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("serving") {
+            port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+            line.clear();
         }
         let stderr = BufReader::new(child.stderr.take().unwrap());
         Served {
             child,
             port,
+            _stdout: stdout,
             stderr,
             file,
         }
