@@ -654,9 +654,25 @@ pub fn record(report: &Report, origin: &str) -> String {
     if world.hosts.is_empty() {
         out.push_str("    {}\n");
     }
+    // The account's server serves the user's mail domain, whatever its
+    // own name (an address, another domain).
+    let serving = world.behind(&account_host);
+    let user_domain = options
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase());
     for (name, host) in &world.hosts {
         let _ = writeln!(out, "    {name}:");
         let mut wrote = false;
+        // (Not where the name led elsewhere: that host does not know the user.)
+        let own = *name == serving && serving == account_host;
+        if let Some(domain) = user_domain.as_ref().filter(|_| own) {
+            if options.user.is_some() && mock_servers::smtp::session::parent_domain(name) != *domain
+            {
+                let _ = writeln!(out, "      domains: [{domain}]");
+                wrote = true;
+            }
+        }
         for (label, ports, extra) in [
             ("smtp", &host.smtp, &host.smtp_extra),
             ("pop3", &host.pop3, &host.pop3_extra),

@@ -105,15 +105,7 @@ impl CertificateAuthority {
 
     /// The root certificate in PEM, for tools that read trust files.
     pub fn certificate_pem(&self) -> String {
-        use base64::Engine;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(self.certificate.as_ref());
-        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-        for line in encoded.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-        pem
+        pem("CERTIFICATE", self.certificate.as_ref())
     }
 
     /// The root's common name.
@@ -143,6 +135,37 @@ impl CertificateAuthority {
     }
 }
 
+/// An Ed25519 key as PKCS #8 v1 (RFC 8410): ring writes v2, with the public
+/// key attached, which OpenSSL 3 does not load. Other keys pass unchanged.
+fn pkcs8_v1(der: &[u8]) -> Vec<u8> {
+    // SEQUENCE { INTEGER, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+    const ALGORITHM_AND_SEED: [u8; 11] = [
+        0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
+    match (der.get(5..16), der.get(16..48)) {
+        (Some(algorithm), Some(seed)) if algorithm == ALGORITHM_AND_SEED => {
+            let mut v1 = vec![0x30, 0x2e, 0x02, 0x01, 0x00];
+            v1.extend_from_slice(&ALGORITHM_AND_SEED);
+            v1.extend_from_slice(seed);
+            v1
+        }
+        _ => der.to_vec(),
+    }
+}
+
+/// DER bytes as a PEM block with `label`.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
 fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, common_name);
@@ -161,6 +184,20 @@ impl ServerIdentity {
     pub fn certificate(&self) -> &CertificateDer<'static> {
         &self.chain[0]
     }
+    /// The certificate chain in PEM, for servers configured by files.
+    pub fn chain_pem(&self) -> String {
+        self.chain
+            .iter()
+            .map(|c| pem("CERTIFICATE", c.as_ref()))
+            .collect()
+    }
+
+    /// The private key in PEM (PKCS #8 v1, which OpenSSL reads), for
+    /// servers configured by files.
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", &pkcs8_v1(self.key.secret_der()))
+    }
+
     /// A rustls server configuration presenting this identity with the
     /// default protocol versions (TLS 1.2 and 1.3).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
@@ -220,5 +257,34 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn pem_files_load_back_as_a_working_identity() {
+        let validity = Validity::around(OffsetDateTime::now_utc());
+        let authority = CertificateAuthority::new("PEM Test CA", validity).unwrap();
+        let identity = authority.issue(&["mx.example".into()], validity).unwrap();
+        let key_pem = identity.key_pem();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        // PKCS #8 v1: version 0, no public key attached (48 bytes).
+        assert_eq!(key.secret_der().len(), 48);
+        assert_eq!(key.secret_der()[4], 0);
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(identity.chain_pem().as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(chain[0], *identity.certificate());
+        rustls::ServerConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
     }
 }

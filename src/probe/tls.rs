@@ -180,6 +180,11 @@ fn certificate_reason(error: &CertificateError) -> String {
             reason::WRONG_NAME.into()
         }
         CertificateError::Revoked => "revoked".into(),
+        // A self-made certificate marked as a CA (`openssl req -x509`'s
+        // default) served as the server's own: trusted by no client.
+        other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            reason::UNKNOWN_ISSUER.into()
+        }
         other => format!("{other:?}"),
     }
 }

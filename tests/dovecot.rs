@@ -1,0 +1,238 @@
+//! The live probe against a real POP3 server, Dovecot, and the round trip
+//! of what it saw: `probe --report` → `record` → `run` replays to the live
+//! diagnosis. Each test starts its own Dovecot on its own loopback address
+//! (127.0.0.N, ports 110 with STLS and 995 with implicit TLS), with a
+//! certificate from a test CA, and stops it when done.
+//!
+//! Behind the `interop` feature; `.ci/run` installs Dovecot. A missing
+//! Dovecot fails the test with what to install, it never skips.
+#![cfg(feature = "interop")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
+
+use mock_servers::tls::{CertificateAuthority, Validity};
+
+const PASSWORD: &str = "dovecot-Secret-7";
+
+/// A Dovecot serving POP3 on `address`, stopped and removed when dropped.
+struct Dovecot {
+    master: Child,
+    address: String,
+    dir: PathBuf,
+    ca: PathBuf,
+}
+
+impl Dovecot {
+    /// Starts Dovecot on 127.0.0.`last` with a certificate for
+    /// `pop.dovecot.test`, valid around `valid_at`.
+    fn start(last: u8, tag: &str, valid_at: time::OffsetDateTime) -> Dovecot {
+        let binary = Path::new("/usr/sbin/dovecot");
+        assert!(
+            binary.exists(),
+            "Dovecot is missing: apt-get install -y dovecot-pop3d (.ci/run does)"
+        );
+        let dir =
+            std::env::temp_dir().join(format!("mailprobe-dovecot-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        std::fs::create_dir_all(dir.join("mail")).unwrap();
+        let open = |path: &Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        };
+        open(&dir);
+        open(&dir.join("mail"));
+        let validity = Validity::around(valid_at);
+        let authority = CertificateAuthority::new("mailprobe Dovecot Test CA", validity).unwrap();
+        let identity = authority
+            .issue(&["pop.dovecot.test".to_string()], validity)
+            .unwrap();
+        std::fs::write(dir.join("cert.pem"), identity.chain_pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), identity.key_pem()).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, authority.certificate_pem()).unwrap();
+        std::fs::write(
+            dir.join("passwd"),
+            format!("taro:{{PLAIN}}{PASSWORD}::::::\n"),
+        )
+        .unwrap();
+        let address = format!("127.0.0.{last}");
+        let d = dir.display();
+        let config = format!(
+            "base_dir = {d}/run
+state_dir = {d}/run
+protocols = pop3
+listen = {address}
+log_path = {d}/dovecot.log
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/mail/%u
+}}
+mail_location = maildir:{d}/mail/%u/Maildir
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 110
+  }}
+  inet_listener pop3s {{
+    port = 995
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"
+        );
+        std::fs::write(dir.join("dovecot.conf"), config).unwrap();
+        let master = Command::new(binary)
+            .arg("-F")
+            .arg("-c")
+            .arg(dir.join("dovecot.conf"))
+            .spawn()
+            .expect("dovecot starts");
+        // Dovecot is up when its port answers.
+        let ready = (0..100).any(|_| {
+            let up = std::net::TcpStream::connect((address.as_str(), 110)).is_ok();
+            if !up {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            up
+        });
+        assert!(
+            ready,
+            "Dovecot did not listen: {}",
+            std::fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default()
+        );
+        Dovecot {
+            master,
+            address,
+            dir,
+            ca,
+        }
+    }
+
+    /// `mailprobe probe --pop3` against it; the report goes to `report`.
+    fn probe(&self, port: &str, security: &str, password: &str, report: &Path) -> Output {
+        mailprobe(
+            &[
+                "probe",
+                "--pop3",
+                &self.address,
+                "--port",
+                port,
+                "--security",
+                security,
+                "--server-name",
+                "pop.dovecot.test",
+                "--user",
+                "taro",
+                "--password-env",
+                "MAILPROBE_DOVECOT_PASSWORD",
+                "--ca",
+                self.ca.to_str().unwrap(),
+                "--connect-timeout",
+                "5s",
+                "--reply-timeout",
+                "5s",
+                "--quiet",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+            password,
+        )
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = self.master.kill();
+        let _ = self.master.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn mailprobe(args: &[&str], password: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args(args)
+        .env("MAILPROBE_DOVECOT_PASSWORD", password)
+        .output()
+        .unwrap()
+}
+
+/// Probes, checks the live diagnosis, then records the report into a
+/// scenario and replays it: the scenario's expectations (the live
+/// outcome, client error, diagnosis, suggestion) must hold.
+fn probe_and_round_trip(
+    dovecot: &Dovecot,
+    port: &str,
+    security: &str,
+    password: &str,
+    cause: &str,
+) {
+    let report = dovecot.dir.join(format!("report-{port}-{security}.json"));
+    let output = dovecot.probe(port, security, password, &report);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("diagnosis: {cause} ")),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json = std::fs::read_to_string(&report).unwrap();
+    assert!(!json.contains(PASSWORD), "the password is in the report");
+    let scenario = dovecot.dir.join(format!("recorded-{port}-{security}.yaml"));
+    let recorded = mailprobe(
+        &[
+            "record",
+            report.to_str().unwrap(),
+            "-o",
+            scenario.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(recorded.status.success(), "{recorded:?}");
+    let replay = mailprobe(&["run", scenario.to_str().unwrap()], "");
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    assert!(
+        replay.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+}
+
+#[test]
+fn dovecot_stls_good_and_bad_passwords() {
+    let dovecot = Dovecot::start(21, "stls", time::OffsetDateTime::now_utc());
+    probe_and_round_trip(&dovecot, "110", "starttls", PASSWORD, "ok");
+    probe_and_round_trip(
+        &dovecot,
+        "110",
+        "starttls",
+        "not-the-password",
+        "auth-failed",
+    );
+}
+
+#[test]
+fn dovecot_implicit_tls_and_ssl_on_the_plaintext_port() {
+    let dovecot = Dovecot::start(22, "tls", time::OffsetDateTime::now_utc());
+    probe_and_round_trip(&dovecot, "995", "tls", PASSWORD, "ok");
+    probe_and_round_trip(&dovecot, "110", "tls", PASSWORD, "plaintext-expected");
+}
+
+#[test]
+fn dovecot_with_an_expired_certificate() {
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(800);
+    let dovecot = Dovecot::start(23, "expired", long_ago);
+    probe_and_round_trip(&dovecot, "995", "tls", PASSWORD, "certificate-expired");
+}
