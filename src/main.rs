@@ -91,8 +91,13 @@ enum Command {
 /// What `mailprobe probe` takes. The password comes from an environment
 /// variable, never from the command line, where other users could see it.
 #[derive(clap::Args)]
-#[command(group = clap::ArgGroup::new("server").required(true).args(["smtp", "pop3"]))]
+#[command(group = clap::ArgGroup::new("server").required(true).args(["smtp", "pop3", "account"]))]
 struct ProbeArgs {
+    /// An account file (the shape of a scenario's `client:` block, without
+    /// the password) instead of --smtp/--pop3 and their options; every
+    /// protocol it names is probed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["smtp", "pop3"])]
+    account: Option<PathBuf>,
     /// The outgoing server to probe.
     #[arg(long, value_name = "HOST")]
     smtp: Option<String>,
@@ -342,20 +347,12 @@ fn write_output(
 }
 
 /// The live request a `probe` or `suggest` command line describes.
-fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String> {
+/// The live requests a `probe` or `suggest` command line describes: one,
+/// or one per protocol of an `--account` file.
+fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, String> {
     use mailprobe::probe::{Protocol, Timeouts};
     use mailprobe::scenario::model::{AccountSpec, SecuritySpec};
 
-    let (protocol, host) = match (args.smtp, args.pop3) {
-        (Some(host), _) => (Protocol::Smtp, host),
-        (None, Some(host)) => (Protocol::Pop3, host),
-        (None, None) => return Err("give --smtp HOST or --pop3 HOST".into()),
-    };
-    let security = match (args.security.as_deref(), protocol) {
-        (Some("none"), _) => SecuritySpec::None,
-        (Some("tls"), _) | (None, Protocol::Pop3) => SecuritySpec::Tls,
-        _ => SecuritySpec::Starttls,
-    };
     let password = match &args.password_env {
         Some(variable) => Some(std::env::var(variable).map_err(|_| {
             format!(
@@ -364,63 +361,134 @@ fn live_request(args: ProbeArgs) -> Result<mailprobe::live::LiveRequest, String>
         })?),
         None => None,
     };
-    let request = mailprobe::live::LiveRequest {
-        protocol,
-        account: AccountSpec {
-            host,
-            port: args.port,
-            security,
-            user: args.user,
-            password,
-            from: args.from,
-            rcpt: args.rcpt,
-            message_size: None,
-        },
-        control: args.control,
-        client: ClientKind::ALL
-            .into_iter()
-            .find(|kind| kind.id() == args.emulate)
-            .unwrap_or_default(),
-        timeouts: Timeouts {
-            connect: args.connect_timeout,
-            reply: args.reply_timeout,
-            deadline: args.deadline,
-        },
-        extra_roots: args.ca,
-        anonymize: args.anonymize,
-        show_steps: !args.quiet,
-        server_name: args.server_name,
+    let flag_timeouts = Timeouts {
+        connect: args.connect_timeout,
+        reply: args.reply_timeout,
+        deadline: args.deadline,
     };
-    Ok(request)
+    let flag_client = ClientKind::ALL
+        .into_iter()
+        .find(|kind| kind.id() == args.emulate)
+        .unwrap_or_default();
+    let request =
+        |protocol, account: AccountSpec, control, client, timeouts| mailprobe::live::LiveRequest {
+            protocol,
+            account,
+            control,
+            client,
+            timeouts,
+            extra_roots: args.ca.clone(),
+            anonymize: args.anonymize,
+            show_steps: !args.quiet,
+            server_name: args.server_name.clone(),
+        };
+    if let Some(path) = &args.account {
+        let client = scenario::load_account(path).map_err(|e| e.to_string())?;
+        let timeouts = Timeouts {
+            connect: client
+                .timeouts
+                .connect
+                .map_or(flag_timeouts.connect, |s| s.0),
+            reply: client.timeouts.reply.map_or(flag_timeouts.reply, |s| s.0),
+            deadline: client
+                .timeouts
+                .deadline
+                .map_or(flag_timeouts.deadline, |s| s.0),
+        };
+        let kind = match client.emulate {
+            scenario::model::ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
+            scenario::model::ClientName::Thunderbird => ClientKind::Thunderbird,
+        };
+        let control = args.control.clone().or(client.control.clone());
+        let accounts = [(Protocol::Smtp, client.smtp), (Protocol::Pop3, client.pop3)];
+        return Ok(accounts
+            .into_iter()
+            .filter_map(|(protocol, spec)| {
+                let account = AccountSpec {
+                    password: password.clone(),
+                    ..spec?
+                };
+                Some(request(protocol, account, control.clone(), kind, timeouts))
+            })
+            .collect());
+    }
+    let (protocol, host) = match (args.smtp.clone(), args.pop3.clone()) {
+        (Some(host), _) => (Protocol::Smtp, host),
+        (None, Some(host)) => (Protocol::Pop3, host),
+        (None, None) => return Err("give --smtp HOST, --pop3 HOST or --account FILE".into()),
+    };
+    let security = match (args.security.as_deref(), protocol) {
+        (Some("none"), _) => SecuritySpec::None,
+        (Some("tls"), _) | (None, Protocol::Pop3) => SecuritySpec::Tls,
+        _ => SecuritySpec::Starttls,
+    };
+    let account = AccountSpec {
+        host,
+        port: args.port,
+        security,
+        user: args.user.clone(),
+        password,
+        from: args.from.clone(),
+        rcpt: args.rcpt.clone(),
+        message_size: None,
+    };
+    Ok(vec![request(
+        protocol,
+        account,
+        args.control.clone(),
+        flag_client,
+        flag_timeouts,
+    )])
 }
 
 fn probe(args: ProbeArgs) -> Result<bool, String> {
     let (report_file, json) = (args.report.clone(), args.format == "json");
-    let request = live_request(args)?;
-    let live = mailprobe::live::probe(&request).map_err(|e| e.to_string())?;
-    if live.interrupted {
-        eprintln!("mailprobe: interrupted; what was seen so far follows");
+    let requests = live_requests(args)?;
+    let several = requests.len() > 1;
+    let mut all_ok = true;
+    for request in &requests {
+        let live = mailprobe::live::probe(request).map_err(|e| e.to_string())?;
+        if live.interrupted {
+            eprintln!("mailprobe: interrupted; what was seen so far follows");
+        }
+        let report = live.report.to_json();
+        if let Some(path) = &report_file {
+            // One report per protocol: FILE, or FILE.smtp.json and FILE.pop3.json.
+            let path = if several {
+                path.with_extension(format!("{}.json", request.protocol.name()))
+            } else {
+                path.clone()
+            };
+            std::fs::write(&path, &report)
+                .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
+        }
+        if json {
+            print!("{report}");
+        } else {
+            let mut text = String::new();
+            mailprobe::harness::transcript::write_probe(&mut text, &live.run);
+            print!("{text}");
+        }
+        all_ok &= live.run.report.configured.is_ok();
+        if live.interrupted {
+            break;
+        }
     }
-    let report = live.report.to_json();
-    if let Some(path) = &report_file {
-        std::fs::write(path, &report)
-            .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
-    }
-    if json {
-        print!("{report}");
-    } else {
-        let mut text = String::new();
-        mailprobe::harness::transcript::write_probe(&mut text, &live.run);
-        print!("{text}");
-    }
-    Ok(live.run.report.configured.is_ok())
+    Ok(all_ok)
 }
 
 fn suggest(args: ProbeArgs) -> Result<bool, String> {
+    let mut found = true;
+    for request in live_requests(args)? {
+        found &= suggest_one(&request)?;
+    }
+    Ok(found)
+}
+
+fn suggest_one(request: &mailprobe::live::LiveRequest) -> Result<bool, String> {
     use mailprobe::diagnose::{cause_of, recommend};
 
-    let request = live_request(args)?;
-    let attempts = mailprobe::live::survey(&request).map_err(|e| e.to_string())?;
+    let attempts = mailprobe::live::survey(request).map_err(|e| e.to_string())?;
     println!(
         "{} {}",
         request.protocol.name(),

@@ -368,3 +368,50 @@ fn serve_prints_probe_commands_that_work() {
     let _ = served.wait();
     let _ = std::fs::remove_file(ca);
 }
+
+#[test]
+fn an_account_file_instead_of_flags() {
+    let (address, pem) = loopback_server(1, "account");
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-account", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let account = dir.join("account.yaml");
+    std::fs::write(
+        &account,
+        format!(
+            "# The account, as a scenario's client: block, without the password.\n\
+             timeouts: {{ connect: 5s, reply: 5s }}\n\
+             smtp: {{ host: 127.0.0.1, port: {}, security: starttls, user: taro, from: taro@loopback.example }}\n",
+            address.port()
+        ),
+    )
+    .unwrap();
+    let ca = pem.to_str().unwrap();
+    let path = account.to_str().unwrap();
+    let args = [
+        "probe",
+        "--account",
+        path,
+        "--password-env",
+        "MAILPROBE_TEST_PASSWORD",
+        "--ca",
+        ca,
+    ];
+    let output = mailprobe(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("diagnosis: ok"), "{stdout}");
+
+    std::fs::write(
+        &account,
+        "smtp: { host: 127.0.0.1, port: 25, user: taro, password: hunter2 }\n",
+    )
+    .unwrap();
+    let output = mailprobe(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("account.yaml:1:"), "{stderr}");
+    assert!(stderr.contains("--password-env"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(pem);
+}

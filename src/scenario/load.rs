@@ -40,6 +40,65 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Reads and checks a scenario file. Only regular files are read, and at
 /// most [`MAX_FILE_BYTES`] of them (`/dev/zero` is an error, not a hang).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    parse(&read(path)?, path)
+}
+
+/// Reads an account file for `mailprobe probe --account`: the shape of a
+/// scenario's `client:` block, without passwords (they come from
+/// `--password-env`, never from a file others may read).
+pub fn load_account(path: &Path) -> Result<super::model::ClientSpec, ScenarioError> {
+    let text = read(path)?;
+    let located = |error: serde_yaml::Error| {
+        let location = error.location();
+        ScenarioError {
+            file: path.to_path_buf(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message: explain_serde_message(&error.to_string()),
+        }
+    };
+    super::prescan::prescan(&text).map_err(located)?;
+    let client: super::model::ClientSpec = serde_yaml::from_str(&text).map_err(located)?;
+    let at = |needle: &str, message: String| {
+        let (line, column) = text
+            .lines()
+            .enumerate()
+            .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)))
+            .unzip();
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    };
+    let accounts = [
+        (crate::probe::Protocol::Smtp, &client.smtp),
+        (crate::probe::Protocol::Pop3, &client.pop3),
+    ];
+    if accounts.iter().all(|(_, spec)| spec.is_none()) {
+        return Err(at("", "the account needs `smtp`, `pop3` or both".into()));
+    }
+    for (protocol, spec) in accounts {
+        let Some(spec) = spec else { continue };
+        if spec.password.is_some() {
+            return Err(at(
+                "password",
+                "keep the password out of the file; give it with --password-env VAR".into(),
+            ));
+        }
+        if let Err(unsafe_value) = spec.account(protocol).check_wire_values() {
+            return Err(at(
+                &format!("{}:", unsafe_value.field),
+                format!("{}: {unsafe_value}", protocol.name()),
+            ));
+        }
+    }
+    Ok(client)
+}
+
+/// A scenario or account file's text, read with the same limits.
+fn read(path: &Path) -> Result<String, ScenarioError> {
     let failed = |message: String| ScenarioError {
         file: path.to_path_buf(),
         line: None,
@@ -66,7 +125,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             "the file is larger than {MAX_FILE_BYTES} bytes; a scenario is a small file: split it"
         )));
     }
-    parse(&text, path)
+    Ok(text)
 }
 
 /// Parses and checks scenario text; `path` is used in errors.

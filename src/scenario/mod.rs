@@ -12,7 +12,7 @@ pub mod prescan;
 pub mod schema;
 pub mod validate;
 
-pub use load::{load, parse, ScenarioError};
+pub use load::{load, load_account, parse, ScenarioError};
 pub use model::Scenario;
 
 use std::path::{Path, PathBuf};
