@@ -187,12 +187,14 @@ pub fn probe(data: &[u8]) {
             deadline: Duration::from_secs(120),
         };
         let prober = Prober::new(Arc::new(network), tls, timeouts);
-        prober.probe(&account, Some("control.example")).await
+        prober
+            .probe(&account, &["control.example".to_string()])
+            .await
     });
     let diagnosis = crate::diagnose::diagnose(&report);
     let mut transcript = String::new();
     let client = crate::diagnose::ClientKind::OutlookExpress6;
-    let options = crate::report::ProbeOptions::new(&account, None, client, Timeouts::default());
+    let options = crate::report::ProbeOptions::new(&account, &[], client, Timeouts::default());
     let run = crate::harness::ProbeRun::judge("fuzz", report, client, options);
     let json = crate::report::Report::new(&run, run.options.clone(), String::new()).to_json();
     assert!(!json.contains(PASSWORD), "the password reached the report");

@@ -27,8 +27,8 @@ pub struct LiveRequest {
     pub protocol: Protocol,
     /// The account's server settings.
     pub account: AccountSpec,
-    /// A server known to work, for differential probes.
-    pub control: Option<String>,
+    /// Servers known to work, for differential probes.
+    pub controls: Vec<String>,
     /// Whose error messages to show.
     pub client: ClientKind,
     /// Client timeouts.
@@ -135,7 +135,7 @@ fn with_prober<T>(
 fn checked_account(request: &LiveRequest) -> Result<Account, LiveError> {
     let account = request.account.account(request.protocol);
     account.check_wire_values()?;
-    if let Some(control) = &request.control {
+    for control in &request.controls {
         crate::probe::check_wire_value("control", control, &[(' ', "a space")])?;
     }
     if let Some(name) = &request.server_name {
@@ -167,7 +167,7 @@ pub struct LiveProbe {
 /// stops the probe and still judges, and reports, what it had seen.
 pub fn probe(request: &LiveRequest) -> Result<LiveProbe, LiveError> {
     let account = checked_account(request)?;
-    let control = request.control.as_deref();
+    let control = request.controls.as_slice();
     let started = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();

@@ -122,9 +122,10 @@ struct ProbeArgs {
     /// SMTP: the recipient (default: an outside address, to check relaying).
     #[arg(long)]
     rcpt: Option<String>,
-    /// A server known to work (the ISP's own), for differential probes.
+    /// A server known to work (the ISP's own), for differential probes
+    /// (repeatable: the first that answers is the control).
     #[arg(long, value_name = "HOST")]
-    control: Option<String>,
+    control: Vec<String>,
     /// Whose error messages to show.
     #[arg(long, default_value = "outlook-express-6", value_parser = clap::builder::PossibleValuesParser::new(ClientKind::ALL.map(ClientKind::id)))]
     emulate: String,
@@ -374,7 +375,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
         |protocol, account: AccountSpec, control, client, timeouts| mailprobe::live::LiveRequest {
             protocol,
             account,
-            control,
+            controls: control,
             client,
             timeouts,
             extra_roots: args.ca.clone(),
@@ -399,7 +400,11 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
             scenario::model::ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
             scenario::model::ClientName::Thunderbird => ClientKind::Thunderbird,
         };
-        let control = args.control.clone().or(client.control.clone());
+        let control = if args.control.is_empty() {
+            client.control.map(|c| c.0).unwrap_or_default()
+        } else {
+            args.control.clone()
+        };
         let accounts = [(Protocol::Smtp, client.smtp), (Protocol::Pop3, client.pop3)];
         return Ok(accounts
             .into_iter()

@@ -611,7 +611,7 @@ pub fn record(report: &Report, origin: &str) -> String {
             observe(&mut world, attempt, protocol, cause);
         }
     }
-    if let Some(control) = &options.control {
+    for control in &options.controls {
         world.host(control);
     }
     // The account's own host exists unless its name did not resolve, or
@@ -765,8 +765,8 @@ pub fn record(report: &Report, origin: &str) -> String {
     }
     out.push_str("client:\n");
     let _ = writeln!(out, "  emulate: {}", options.emulate);
-    if let Some(control) = &options.control {
-        let _ = writeln!(out, "  control: {control}");
+    if !options.controls.is_empty() {
+        let _ = writeln!(out, "  control: [{}]", options.controls.join(", "));
     }
     if let Some(clock) = &options.client_clock {
         let _ = writeln!(out, "  clock: {clock}");

@@ -57,8 +57,8 @@ pub struct ProbeOptions {
     pub rcpt: String,
     /// SMTP SIZE declared, if any.
     pub message_size: Option<u64>,
-    /// The control host, if one was named.
-    pub control: Option<String>,
+    /// The control hosts named, in order (empty: none).
+    pub controls: Vec<String>,
     /// The emulated client's id, e.g. `outlook-express-6`.
     pub emulate: String,
     /// The client computer's clock (RFC 3339) when it differs from `clock`.
@@ -77,7 +77,7 @@ impl ProbeOptions {
     /// The options of a probe of `account`.
     pub fn new(
         account: &Account,
-        control: Option<&str>,
+        controls: &[String],
         client: ClientKind,
         timeouts: Timeouts,
     ) -> Self {
@@ -92,7 +92,7 @@ impl ProbeOptions {
             from: account.from.clone(),
             rcpt: account.rcpt.clone(),
             message_size: account.message_size,
-            control: control.map(str::to_string),
+            controls: controls.to_vec(),
             emulate: client.id().to_string(),
             client_clock: None,
             connect_timeout_ms: millis(timeouts.connect),

@@ -232,14 +232,10 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
             if at_once {
                 prober = prober.at_once();
             }
-            let report = prober.probe(&account, client.control.as_deref()).await;
+            let controls = client.control.as_ref().map_or(&[][..], |c| c.as_slice());
+            let report = prober.probe(&account, controls).await;
             let kind = client_kind(client.emulate);
-            let mut options = crate::report::ProbeOptions::new(
-                &account,
-                client.control.as_deref(),
-                kind,
-                timeouts,
-            );
+            let mut options = crate::report::ProbeOptions::new(&account, controls, kind, timeouts);
             options.client_clock = client.clock.and_then(|c| c.0.format(&Rfc3339).ok());
             let mut run = ProbeRun::judge(name, report, kind, options);
             let expected = expectations.and_then(|e| match protocol {

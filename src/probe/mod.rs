@@ -411,9 +411,9 @@ impl Prober {
     /// Probes `account`, following up when it fails in transport (or at all
     /// on port 25, where a transparent proxy may answer). `control`
     /// names a server known to work (typically the ISP's own).
-    pub async fn probe(&self, account: &Account, control: Option<&str>) -> ProbeReport {
+    pub async fn probe(&self, account: &Account, controls: &[String]) -> ProbeReport {
         if self.at_once {
-            return self.probe_at_once(account, control).await;
+            return self.probe_at_once(account, controls).await;
         }
         let configured = self
             .attempt(Purpose::Configured, &account.endpoint, Plan::Full(account))
@@ -435,18 +435,26 @@ impl Prober {
                 break;
             }
         }
-        if let Some(endpoint) = control_endpoint(account, control) {
-            if !self.time_left().is_zero() {
-                report.control = Some(self.attempt(Purpose::Control, &endpoint, Plan::Reach).await);
+        let mut tried = Vec::new();
+        for endpoint in control_endpoints(account, controls) {
+            if self.time_left().is_zero() {
+                break;
+            }
+            let attempt = self.attempt(Purpose::Control, &endpoint, Plan::Reach).await;
+            let reached = attempt.reached_server();
+            tried.push(attempt);
+            if reached {
+                break;
             }
         }
+        report.control = best_control(tried);
         report
     }
 
     /// [`Prober::probe`] with the follow-ups and the control started beside
     /// the configured attempt once it fails or stays silent for
     /// [`FOLLOW_UP_GRACE`]; the same report as the sequential plan.
-    async fn probe_at_once(&self, account: &Account, control: Option<&str>) -> ProbeReport {
+    async fn probe_at_once(&self, account: &Account, controls: &[String]) -> ProbeReport {
         // Follow-ups log in only after the configured attempt has ended (a
         // POP3 maildrop admits one session), then one at a time.
         let configured_turn = match &self.login_turn {
@@ -472,12 +480,12 @@ impl Prober {
                     .with_canary(account, self.without_follow_ups(attempt))
                     .await;
             }
-            let (follow_ups, control) = self.the_rest(account, control).await;
+            let (follow_ups, control) = self.the_rest(account, controls).await;
             return self
                 .finish_at_once(account, attempt, follow_ups, control)
                 .await;
         }
-        let rest = self.the_rest(account, control);
+        let rest = self.the_rest(account, controls);
         tokio::pin!(rest);
         let mut finished_rest = None;
         let attempt = loop {
@@ -501,11 +509,11 @@ impl Prober {
             .await
     }
 
-    /// Every follow-up and the control attempt, at once.
+    /// Every follow-up and control attempt, at once.
     async fn the_rest(
         &self,
         account: &Account,
-        control: Option<&str>,
+        controls: &[String],
     ) -> (Vec<Attempt>, Option<Attempt>) {
         let endpoints = followup::alternatives(&account.endpoint);
         let follow_ups = join::join_all(
@@ -514,15 +522,15 @@ impl Prober {
                 .map(|endpoint| self.follow_up(account, endpoint))
                 .collect(),
         );
-        let control = async {
-            match control_endpoint(account, control) {
-                Some(endpoint) => {
-                    Some(self.attempt(Purpose::Control, &endpoint, Plan::Reach).await)
-                }
-                None => None,
-            }
-        };
-        tokio::join!(follow_ups, control)
+        let endpoints = control_endpoints(account, controls);
+        let control = join::join_all(
+            endpoints
+                .iter()
+                .map(|endpoint| self.attempt(Purpose::Control, endpoint, Plan::Reach))
+                .collect(),
+        );
+        let (follow_ups, controls) = tokio::join!(follow_ups, control);
+        (follow_ups, best_control(controls))
     }
 
     /// The report of a probe run at once, cut like the sequential plan:
@@ -725,13 +733,27 @@ fn fixes(account: &Account, attempt: &Attempt) -> bool {
             .at_least_as_secure_as(account.endpoint.security)
 }
 
-/// The control host's endpoint: the account's port and security there.
-fn control_endpoint(account: &Account, control: Option<&str>) -> Option<Endpoint> {
-    let host = control.filter(|h| !h.eq_ignore_ascii_case(&account.endpoint.host))?;
-    Some(Endpoint {
-        host: host.to_string(),
-        ..account.endpoint.clone()
-    })
+/// The control hosts' endpoints: the account's port and security there.
+fn control_endpoints(account: &Account, controls: &[String]) -> Vec<Endpoint> {
+    controls
+        .iter()
+        .filter(|h| !h.eq_ignore_ascii_case(&account.endpoint.host))
+        .map(|host| Endpoint {
+            host: host.clone(),
+            ..account.endpoint.clone()
+        })
+        .collect()
+}
+
+/// The control attempt that tells most: the first, in order, that reached
+/// its server; else the last tried.
+fn best_control(tried: Vec<Attempt>) -> Option<Attempt> {
+    let reached = tried.iter().position(Attempt::reached_server);
+    let mut tried = tried;
+    match reached {
+        Some(index) => Some(tried.swap_remove(index)),
+        None => tried.pop(),
+    }
 }
 
 /// Whether looking up the canary name may tell something: not when the

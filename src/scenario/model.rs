@@ -426,9 +426,10 @@ pub struct ClientSpec {
     /// Whose error messages to show.
     #[serde(default)]
     pub emulate: ClientName,
-    /// A server known to work, for differential probes.
+    /// Servers known to work (the ISP's own), for differential probes: one
+    /// name or a list.
     #[serde(default)]
-    pub control: Option<String>,
+    pub control: Option<OneOrMany<String>>,
     /// The outgoing server.
     #[serde(default)]
     pub smtp: Option<AccountSpec>,
@@ -572,6 +573,13 @@ pub struct SuggestSpec {
 /// A single value or a list, e.g. `port: 25` or `port: [25, 587]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<T> OneOrMany<T> {
+    /// The values, as a slice.
+    pub fn as_slice(&self) -> &[T] {
+        &self.0
+    }
+}
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -277,7 +277,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 });
             }
         }
-        if let Some(control) = &client.control {
+        for control in client.control.iter().flat_map(|c| c.as_slice()) {
             if !hosts.iter().any(|h| h.eq_ignore_ascii_case(control)) {
                 return problem(
                     control,
