@@ -81,7 +81,7 @@ fn prober(roots: RootCertStore) -> Prober {
 async fn starttls_auth_and_envelope_over_tcp() {
     let (address, roots) = loopback_smtp(1).await;
     let report = prober(roots)
-        .probe(&account(address.port(), "hunter2"), None)
+        .probe(&account(address.port(), "hunter2"), &[])
         .await;
     assert!(report.configured.is_ok(), "{:?}", report.configured);
     assert_eq!(diagnose(&report).cause, Cause::Ok);
@@ -91,7 +91,7 @@ async fn starttls_auth_and_envelope_over_tcp() {
 async fn wrong_password_over_tcp_is_auth_failed() {
     let (address, roots) = loopback_smtp(1).await;
     let report = prober(roots)
-        .probe(&account(address.port(), "wrong"), None)
+        .probe(&account(address.port(), "wrong"), &[])
         .await;
     assert_eq!(
         report
@@ -115,7 +115,7 @@ async fn a_closed_port_is_refused_as_in_the_simulation() {
     let error = RealNetwork.connect(address).await.err().unwrap();
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
     let report = prober(RootCertStore::empty())
-        .probe(&account(address.port(), "x"), None)
+        .probe(&account(address.port(), "x"), &[])
         .await;
     assert_eq!(
         report.configured.failure(),
