@@ -8,11 +8,13 @@
 //! Dovecot fails the test with what to install, it never skips.
 #![cfg(feature = "interop")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::Duration;
+mod interop_support;
 
-use mock_servers::tls::{CertificateAuthority, Validity};
+use interop_support::{certificates, folder, probe_and_round_trip, PASSWORD_VARIABLE};
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 const PASSWORD: &str = "dovecot-Secret-7";
 
@@ -33,26 +35,15 @@ impl Dovecot {
             binary.exists(),
             "Dovecot is missing: apt-get install -y dovecot-pop3d (.ci/run does)"
         );
-        let dir =
-            std::env::temp_dir().join(format!("mailprobe-dovecot-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = folder(&format!("dovecot-{tag}"));
         std::fs::create_dir_all(dir.join("run")).unwrap();
         std::fs::create_dir_all(dir.join("mail")).unwrap();
-        let open = |path: &Path| {
+        {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
-        };
-        open(&dir);
-        open(&dir.join("mail"));
-        let validity = Validity::around(valid_at);
-        let authority = CertificateAuthority::new("mailprobe Dovecot Test CA", validity).unwrap();
-        let identity = authority
-            .issue(&["pop.dovecot.test".to_string()], validity)
-            .unwrap();
-        std::fs::write(dir.join("cert.pem"), identity.chain_pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), identity.key_pem()).unwrap();
-        let ca = dir.join("ca.pem");
-        std::fs::write(&ca, authority.certificate_pem()).unwrap();
+            let open = std::fs::Permissions::from_mode(0o777);
+            std::fs::set_permissions(dir.join("mail"), open).unwrap();
+        }
+        let ca = certificates(&dir, "pop.dovecot.test", valid_at);
         std::fs::write(
             dir.join("passwd"),
             format!("taro:{{PLAIN}}{PASSWORD}::::::\n"),
@@ -122,35 +113,37 @@ service anvil {{
         }
     }
 
-    /// `mailprobe probe --pop3` against it; the report goes to `report`.
-    fn probe(&self, port: &str, security: &str, password: &str, report: &Path) -> Output {
-        mailprobe(
-            &[
-                "probe",
-                "--pop3",
-                &self.address,
-                "--port",
-                port,
-                "--security",
-                security,
-                "--server-name",
-                "pop.dovecot.test",
-                "--user",
-                "taro",
-                "--password-env",
-                "MAILPROBE_DOVECOT_PASSWORD",
-                "--ca",
-                self.ca.to_str().unwrap(),
-                "--connect-timeout",
-                "5s",
-                "--reply-timeout",
-                "5s",
-                "--quiet",
-                "--report",
-                report.to_str().unwrap(),
-            ],
-            password,
-        )
+    /// Probes POP3 on `port` with `security` and `password`, and round-trips
+    /// the report; the live diagnosis must be `cause`.
+    fn probe_and_round_trip(&self, port: &str, security: &str, password: &str, cause: &str) {
+        let report = self
+            .dir
+            .join(format!("report-{port}-{security}-{cause}.json"));
+        let args = [
+            "probe",
+            "--pop3",
+            &self.address,
+            "--port",
+            port,
+            "--security",
+            security,
+            "--server-name",
+            "pop.dovecot.test",
+            "--user",
+            "taro",
+            "--password-env",
+            PASSWORD_VARIABLE,
+            "--ca",
+            self.ca.to_str().unwrap(),
+            "--connect-timeout",
+            "5s",
+            "--reply-timeout",
+            "5s",
+            "--quiet",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        probe_and_round_trip(&args, password, &report, cause);
     }
 }
 
@@ -162,77 +155,23 @@ impl Drop for Dovecot {
     }
 }
 
-fn mailprobe(args: &[&str], password: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailprobe"))
-        .args(args)
-        .env("MAILPROBE_DOVECOT_PASSWORD", password)
-        .output()
-        .unwrap()
-}
-
-/// Probes, checks the live diagnosis, then records the report into a
-/// scenario and replays it: the scenario's expectations (the live
-/// outcome, client error, diagnosis, suggestion) must hold.
-fn probe_and_round_trip(
-    dovecot: &Dovecot,
-    port: &str,
-    security: &str,
-    password: &str,
-    cause: &str,
-) {
-    let report = dovecot.dir.join(format!("report-{port}-{security}.json"));
-    let output = dovecot.probe(port, security, password, &report);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains(&format!("diagnosis: {cause} ")),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json = std::fs::read_to_string(&report).unwrap();
-    assert!(!json.contains(PASSWORD), "the password is in the report");
-    let scenario = dovecot.dir.join(format!("recorded-{port}-{security}.yaml"));
-    let recorded = mailprobe(
-        &[
-            "record",
-            report.to_str().unwrap(),
-            "-o",
-            scenario.to_str().unwrap(),
-        ],
-        "",
-    );
-    assert!(recorded.status.success(), "{recorded:?}");
-    let replay = mailprobe(&["run", scenario.to_str().unwrap()], "");
-    let text = std::fs::read_to_string(&scenario).unwrap();
-    assert!(
-        replay.status.success(),
-        "{}\n{text}",
-        String::from_utf8_lossy(&replay.stdout)
-    );
-}
-
 #[test]
 fn dovecot_stls_good_and_bad_passwords() {
     let dovecot = Dovecot::start(21, "stls", time::OffsetDateTime::now_utc());
-    probe_and_round_trip(&dovecot, "110", "starttls", PASSWORD, "ok");
-    probe_and_round_trip(
-        &dovecot,
-        "110",
-        "starttls",
-        "not-the-password",
-        "auth-failed",
-    );
+    dovecot.probe_and_round_trip("110", "starttls", PASSWORD, "ok");
+    dovecot.probe_and_round_trip("110", "starttls", "not-the-password", "auth-failed");
 }
 
 #[test]
 fn dovecot_implicit_tls_and_ssl_on_the_plaintext_port() {
     let dovecot = Dovecot::start(22, "tls", time::OffsetDateTime::now_utc());
-    probe_and_round_trip(&dovecot, "995", "tls", PASSWORD, "ok");
-    probe_and_round_trip(&dovecot, "110", "tls", PASSWORD, "plaintext-expected");
+    dovecot.probe_and_round_trip("995", "tls", PASSWORD, "ok");
+    dovecot.probe_and_round_trip("110", "tls", PASSWORD, "plaintext-expected");
 }
 
 #[test]
 fn dovecot_with_an_expired_certificate() {
     let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(800);
     let dovecot = Dovecot::start(23, "expired", long_ago);
-    probe_and_round_trip(&dovecot, "995", "tls", PASSWORD, "certificate-expired");
+    dovecot.probe_and_round_trip("995", "tls", PASSWORD, "certificate-expired");
 }
