@@ -64,6 +64,8 @@ struct World {
     /// Names that resolve to another host (a wrong DNS entry, a captive
     /// portal's resolver): observations of the name belong to that host.
     aliases: BTreeMap<String, String>,
+    /// The names each host's ports other than 25 greeted with.
+    greeted_elsewhere: BTreeMap<String, Vec<String>>,
 }
 
 impl World {
@@ -212,9 +214,20 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             _ => {}
         }
     }
-    // Answered by another host than the one asked: a transparent redirect.
+    // Port 25 answered by another host than the host's other ports: a
+    // transparent redirect. (An address greeted by its server's name is not.)
     if let Some(other) = lines.first().and_then(|g| greeting_host(g)) {
-        if other != host && attempt.purpose != Purpose::Control && cause.contains("port-25") {
+        let elsewhere = world
+            .greeted_elsewhere
+            .get(&host)
+            .cloned()
+            .unwrap_or_default();
+        if port == 25
+            && other != host
+            && !elsewhere.contains(&other)
+            && attempt.purpose != Purpose::Control
+            && cause.contains("port-25")
+        {
             world.host(&host);
             world.rule(
                 false,
@@ -604,6 +617,13 @@ pub fn record(report: &Report, origin: &str) -> String {
         }
     }
     link_faults(&mut world, &report.observed.configured, &account_host);
+    for attempt in report.observed.attempts() {
+        let greeted = received(attempt).first().and_then(|g| greeting_host(g));
+        if let (Some(name), true) = (greeted, attempt.endpoint.port != 25) {
+            let host = world.behind(&attempt.endpoint.host);
+            world.greeted_elsewhere.entry(host).or_default().push(name);
+        }
+    }
     for attempt in report.observed.attempts() {
         if portal {
             observe_portal(&mut world, attempt);

@@ -2,10 +2,12 @@
 submission on 587 (STARTTLS required before AUTH) and implicit TLS on 465,
 AUTH PLAIN and LOGIN for the user `taro` with PASSWORD.
 
-Usage: python3 aiosmtpd_server.py ADDRESS CERT KEY PASSWORD
+Usage: python3 aiosmtpd_server.py ADDRESS CERT KEY PASSWORD [PORT:MODE ...]
 
-Prints `ready` once both ports listen, and stops when its standard input
-closes (the test that started it ends).
+MODE is `starttls` (STARTTLS required before AUTH), `tls` (implicit TLS) or
+`plain` (no TLS, no AUTH: a relay port 25); the default is `587:starttls
+465:tls`. Prints `ready` once every port listens, and stops when its
+standard input closes (the test that started it ends).
 """
 import ssl
 import sys
@@ -14,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 address, cert, key, password = sys.argv[1:5]
+ports = sys.argv[5:] or ["587:starttls", "465:tls"]
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
@@ -39,13 +42,18 @@ common = dict(
     server_hostname="smtp.aiosmtpd.test",
     ready_timeout=10,
 )
-submission = Controller(
-    Accept(), port=587, tls_context=tls, require_starttls=True, auth_require_tls=True, **common
-)
-implicit = Controller(Accept(), port=465, ssl_context=tls, auth_require_tls=False, **common)
-submission.start()
-implicit.start()
+modes = {
+    "starttls": dict(tls_context=tls, require_starttls=True, auth_require_tls=True),
+    "tls": dict(ssl_context=tls, auth_require_tls=False),
+    "plain": dict(auth_require_tls=True),
+}
+controllers = []
+for spec in ports:
+    port, mode = spec.split(":")
+    controller = Controller(Accept(), port=int(port), **modes[mode], **common)
+    controller.start()
+    controllers.append(controller)
 print("ready", flush=True)
 sys.stdin.read()
-submission.stop()
-implicit.stop()
+for controller in controllers:
+    controller.stop()
