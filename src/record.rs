@@ -257,6 +257,19 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             }
             return;
         }
+        Some((Step::Connect, Failure::HostUnreachable)) => {
+            world.host(&host);
+            world.rule(
+                false,
+                format!("{{ to: {host}, port: {port}, action: unreachable }}"),
+            );
+            return;
+        }
+        Some((Step::Connect, Failure::NetworkUnreachable)) => {
+            world.host(&host);
+            world.rule(true, "{ action: no-route }".to_string());
+            return;
+        }
         Some((_, Failure::Reset)) if lines.is_empty() => {
             world.host(&host);
             world.rule(

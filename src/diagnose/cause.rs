@@ -88,6 +88,11 @@ pub enum Cause {
     WrongProtocol,
     /// The server answers without end or out of all bounds.
     ServerMisbehaving,
+    /// An ICMP "host unreachable" answered the connection: a firewall that
+    /// rejects with ICMP, or a route that ends short of the server.
+    HostUnreachable,
+    /// The client's machine has no route at all: no network.
+    NetworkUnreachable,
     /// None of the known patterns.
     Unknown,
 }
@@ -125,7 +130,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 42] = [
+    pub const ALL: [Cause; 44] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -167,6 +172,8 @@ impl Cause {
         Cause::NoMailServer,
         Cause::WrongProtocol,
         Cause::ServerMisbehaving,
+        Cause::HostUnreachable,
+        Cause::NetworkUnreachable,
         Cause::Unknown,
     ];
 
@@ -619,6 +626,26 @@ impl Cause {
                 references: &["RFC 5321, section 4.5.3 (size limits)", "RFC 2449 (CAPA)"],
                 outlook_express_codes: &["0x800CCC61", "0x800CCC93", "0x8004210B", "0x8004210A"],
                 thunderbird_codes: &["server-error", "connection-timed-out"],
+            },
+            Cause::HostUnreachable => CauseInfo {
+                id: "host-unreachable",
+                title: "No route to the server: an ICMP unreachable answered",
+                wire: "The SYN is answered not by the server but by an ICMP \"destination unreachable\" (host unreachable, or administratively prohibited) from a router or firewall on the way: the connect fails at once with \"No route to host\" (EHOSTUNREACH; WSAEHOSTUNREACH 10065 on Windows).",
+                evidence: "The connect failed at once with \"no route to host\", where a dropped SYN would time out and a refusal would come from the server itself. A blocked port 25 that answers this way is told as OP25B when a control works.",
+                remedy: "A firewall or router rejects the connection: check the network's firewall (or the ISP's filtering) for this server and port, or try another port or network.",
+                references: &["RFC 792 (ICMP destination unreachable)", "RFC 1812, section 5.2.7.1 (administratively prohibited)"],
+                outlook_express_codes: &["0x800CCC0E"],
+                thunderbird_codes: &["connection-failed"],
+            },
+            Cause::NetworkUnreachable => CauseInfo {
+                id: "network-unreachable",
+                title: "No network: the computer has no route at all",
+                wire: "The connect fails at once, before anything is sent: \"Network is unreachable\" (ENETUNREACH; WSAENETUNREACH 10051 on Windows). The computer has no default route: no link, no DHCP lease, a VPN that took the route away.",
+                evidence: "The connect failed at once with \"network is unreachable\" on every address: nothing left the machine.",
+                remedy: "Connect the computer to a network (cable, Wi-Fi, the VPN), then try again; mail settings are not the cause.",
+                references: &["POSIX connect(), ENETUNREACH"],
+                outlook_express_codes: &["0x800CCC0E"],
+                thunderbird_codes: &["connection-failed"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

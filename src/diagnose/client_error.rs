@@ -117,6 +117,9 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
         (Step::Connect, Failure::Refused) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10061)),
         (Step::Connect, Failure::TimedOut { .. }) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10060)),
         (Step::Connect, Failure::Reset) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10054)),
+        // WSAEHOSTUNREACH, WSAENETUNREACH
+        (Step::Connect, Failure::HostUnreachable) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10065)),
+        (Step::Connect, Failure::NetworkUnreachable) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), Some(10051)),
         (Step::Connect, _) => error("0x800CCC0E", FAILED_TO_CONNECT.into(), None),
         // IXP_E_CONNECTION_DROPPED: closed or reset after connecting,
         // including during a TLS handshake the peer abandoned. A handshake
@@ -224,6 +227,9 @@ fn thunderbird(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientErro
             "connection-refused",
             format!("Could not connect to mail server {host}; the connection was refused."),
         ),
+        (Step::Connect, Failure::HostUnreachable | Failure::NetworkUnreachable) => {
+            error("connection-failed", format!("Failed to connect to server {host}."))
+        }
         (_, Failure::TimedOut { .. } | Failure::DeadlineExceeded { .. }) => error("connection-timed-out", format!("Connection to server {host} timed out.")),
         (_, Failure::Reset) => error("connection-reset", format!("The connection to the server {host} was reset.")),
         (_, Failure::Closed { .. }) | (Step::TlsHandshake, Failure::Tls(TlsFailure::Closed { .. })) if smtp => error(

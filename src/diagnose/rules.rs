@@ -375,6 +375,8 @@ fn how_the_connection_ended(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Ca
         }
         (Step::Connect, Failure::Refused) if nothing_listens(facts.report) => Cause::NoMailServer,
         (Step::Connect, Failure::Refused) => Cause::ConnectionRefused,
+        (Step::Connect, Failure::HostUnreachable) => Cause::HostUnreachable,
+        (Step::Connect, Failure::NetworkUnreachable) => Cause::NetworkUnreachable,
         (Step::Connect, Failure::TimedOut { .. }) => Cause::ConnectTimedOut,
         (_, Failure::TimedOut { partial, .. }) if !partial.is_empty() => Cause::MidSessionStall,
         (Step::Greeting, Failure::TimedOut { .. }) => Cause::SlowGreeting,

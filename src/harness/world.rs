@@ -385,6 +385,8 @@ fn rule(spec: &RuleSpec) -> Rule {
         match spec.action {
             Some(ActionName::Drop) => Action::Drop,
             Some(ActionName::Reject) => Action::Reject,
+            Some(ActionName::Unreachable) => Action::Unreachable,
+            Some(ActionName::NoRoute) => Action::NoRoute,
             Some(ActionName::Reset) => Action::Reset,
             Some(ActionName::Allow) | None => match &spec.link {
                 Some(faults) => Action::Degrade(link(faults)),

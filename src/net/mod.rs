@@ -11,6 +11,8 @@
 //! | nobody listening, RST        | `ConnectionRefused`                       |
 //! | SYN dropped                  | none: the caller's own timeout, `TimedOut`|
 //! | connection reset mid-session | `ConnectionReset`                         |
+//! | ICMP host unreachable        | `HostUnreachable` ("no route to host")    |
+//! | no route at all              | `NetworkUnreachable`                      |
 
 pub mod real;
 pub mod sim;

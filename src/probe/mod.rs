@@ -770,6 +770,8 @@ fn may_ask_for_canary(host: &str) -> bool {
 fn connect_failure(error: std::io::Error) -> Failure {
     match error.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+        std::io::ErrorKind::HostUnreachable => Failure::HostUnreachable,
+        std::io::ErrorKind::NetworkUnreachable => Failure::NetworkUnreachable,
         std::io::ErrorKind::ConnectionReset => Failure::Reset,
         std::io::ErrorKind::TimedOut => Failure::TimedOut {
             waited: Duration::ZERO,

@@ -115,6 +115,11 @@ pub enum Failure {
     NameNotFound,
     /// The connection was refused (RST).
     Refused,
+    /// An ICMP "host unreachable" (or "administratively prohibited")
+    /// answered the connect: "no route to host".
+    HostUnreachable,
+    /// The client has no route at all: "network is unreachable".
+    NetworkUnreachable,
     /// Nothing arrived within the timeout. `partial` holds bytes that arrived
     /// without completing a line or reply.
     TimedOut {
@@ -203,6 +208,10 @@ impl fmt::Display for Failure {
         match self {
             Failure::NameNotFound => write!(f, "name not found"),
             Failure::Refused => write!(f, "connection refused"),
+            Failure::HostUnreachable => write!(f, "no route to host (ICMP host unreachable)"),
+            Failure::NetworkUnreachable => {
+                write!(f, "network is unreachable (no route at all)")
+            }
             Failure::TimedOut {
                 waited, partial, ..
             } if partial.is_empty() => {

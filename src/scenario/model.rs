@@ -403,6 +403,11 @@ pub enum ActionName {
     Reject,
     /// Accept, then reset at once.
     Reset,
+    /// Answer with ICMP "host unreachable" / "administratively prohibited".
+    Unreachable,
+    /// No route at all: the client's machine has no network.
+    #[serde(rename = "no-route")]
+    NoRoute,
 }
 
 /// Middleboxes that can intercept connections.

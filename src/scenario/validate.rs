@@ -124,7 +124,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 return problem(layer, format!("{at} has more than one of `action`, `redirect` and `intercept`; a rule does one thing"));
             }
             if chosen == 0 && rule.link.is_none() {
-                return problem(layer, format!("{at} needs `action: allow|drop|reject|reset`, `redirect: HOST`, `intercept: MIDDLEBOX` or `link: {{...}}`"));
+                return problem(layer, format!("{at} needs `action: allow|drop|reject|reset|unreachable|no-route`, `redirect: HOST`, `intercept: MIDDLEBOX` or `link: {{...}}`"));
             }
             let passes = matches!(rule.action, None | Some(ActionName::Allow))
                 && rule.redirect.is_none()

@@ -14,6 +14,12 @@ pub enum Action {
     Drop,
     /// Answer with a reset: the connect fails at once with "refused".
     Reject,
+    /// Answer with ICMP "host unreachable" (or "administratively
+    /// prohibited"): the connect fails at once with "no route to host".
+    Unreachable,
+    /// No route at all (no network): the connect fails at once with
+    /// "network is unreachable".
+    NoRoute,
     /// Complete the connection, then reset it before any data.
     Reset,
     /// A transparent proxy sends the connection to another host, same port.
@@ -140,6 +146,10 @@ pub enum Verdict {
     Drop { layer: usize },
     /// Rejected in layer `layer`.
     Reject { layer: usize },
+    /// Answered "host unreachable" in layer `layer`.
+    Unreachable { layer: usize },
+    /// No route beyond layer `layer`.
+    NoRoute { layer: usize },
     /// Accepted, then reset, in layer `layer`.
     Reset { layer: usize },
     /// Sent to host `to` by layer `layer`.
@@ -174,6 +184,8 @@ pub fn route(layers: &[Layer], start: usize, host: &str, port: u16, family: Fami
             }
             Some(Action::Drop) => Verdict::Drop { layer: index },
             Some(Action::Reject) => Verdict::Reject { layer: index },
+            Some(Action::Unreachable) => Verdict::Unreachable { layer: index },
+            Some(Action::NoRoute) => Verdict::NoRoute { layer: index },
             Some(Action::Reset) => Verdict::Reset { layer: index },
             Some(Action::Redirect(to)) => Verdict::Redirect {
                 layer: index,

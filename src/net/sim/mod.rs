@@ -283,6 +283,17 @@ impl SimNetwork {
                     network.record(format!("{}: reject {name}:{port}", layer_name(layer)));
                     return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
                 }
+                Verdict::Unreachable { layer } => {
+                    network.record(format!(
+                        "{}: host unreachable {name}:{port}",
+                        layer_name(layer)
+                    ));
+                    return Err(io::Error::from(io::ErrorKind::HostUnreachable));
+                }
+                Verdict::NoRoute { layer } => {
+                    network.record(format!("{}: no route to {name}:{port}", layer_name(layer)));
+                    return Err(io::Error::from(io::ErrorKind::NetworkUnreachable));
+                }
                 Verdict::Reset { layer } => {
                     network.record(format!(
                         "{}: accept then reset {name}:{port}",
