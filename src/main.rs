@@ -70,6 +70,18 @@ enum Command {
         /// Write the world's root certificate (PEM) here, for clients to trust.
         #[arg(long, value_name = "FILE")]
         ca_out: Option<PathBuf>,
+        /// Keep the world's root in this folder (ca.pem, ca-key.pem) and use
+        /// it again next time: a mail client imports it once.
+        #[arg(long, value_name = "DIR")]
+        ca_dir: Option<PathBuf>,
+        /// The key algorithm of the root and the servers: ed25519, or ecdsa
+        /// (P-256) for clients whose TLS has no Ed25519.
+        #[arg(long, default_value = "ed25519", value_parser = ["ed25519", "ecdsa"])]
+        ca_key: String,
+        /// Make certificates valid around the scenario's clock instead of
+        /// now (real clients then see them as the probe does).
+        #[arg(long)]
+        scenario_clock: bool,
     },
     /// Turn a probe's report (JSON) into a scenario that replays it.
     Record {
@@ -191,7 +203,20 @@ fn main() -> ExitCode {
             base_port,
             duration,
             ca_out,
-        } => serve(&scenario, base_port, duration, ca_out.as_deref()),
+            ca_dir,
+            ca_key,
+            scenario_clock,
+        } => serve(
+            &scenario,
+            base_port,
+            duration,
+            ServedRoot {
+                ca_out: ca_out.as_deref(),
+                ca_dir: ca_dir.as_deref(),
+                ecdsa: ca_key == "ecdsa",
+                scenario_clock,
+            },
+        ),
         Command::Record { report, output } => record(&report, output.as_deref()),
         Command::Schema => {
             print!("{}", mailprobe::scenario::schema::json_schema());
@@ -587,27 +612,78 @@ fn bench(paths: &[PathBuf], rounds: usize) -> Result<bool, String> {
     Ok(identical)
 }
 
+/// How `serve` makes and hands out the world's root.
+struct ServedRoot<'a> {
+    ca_out: Option<&'a Path>,
+    ca_dir: Option<&'a Path>,
+    ecdsa: bool,
+    scenario_clock: bool,
+}
+
+/// The root kept in `dir` (its key and a fixed, long validity), if any.
+fn kept_root(dir: &Path, ecdsa: bool) -> Result<mailprobe::harness::world::Root, String> {
+    use mock_servers::tls::{KeyKind, Validity};
+    let kind = if ecdsa {
+        KeyKind::EcdsaP256
+    } else {
+        KeyKind::Ed25519
+    };
+    let key_file = dir.join("ca-key.pem");
+    let key = match std::fs::read_to_string(&key_file) {
+        Ok(key) => key,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(mailprobe::harness::world::Root { kind, kept: None });
+        }
+        Err(error) => return Err(format!("cannot read {}: {error}", key_file.display())),
+    };
+    // A kept root is valid for long: it outlives the worlds it serves.
+    let validity = Validity {
+        not_before: time::macros::datetime!(2020-01-01 0:00 UTC),
+        not_after: time::macros::datetime!(2050-01-01 0:00 UTC),
+    };
+    Ok(mailprobe::harness::world::Root {
+        kind,
+        kept: Some((key, validity)),
+    })
+}
+
 fn serve(
     file: &Path,
     base_port: u16,
     duration: Option<std::time::Duration>,
-    ca_out: Option<&Path>,
+    root: ServedRoot<'_>,
 ) -> Result<bool, String> {
     use std::io::Write;
 
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
-    let clock = harness::scenario_clock(&scenario);
+    // Real clients check certificates against the real clock.
+    let clock = if root.scenario_clock {
+        harness::scenario_clock(&scenario)
+    } else {
+        time::OffsetDateTime::now_utc()
+    };
+    let mut world_root = match root.ca_dir {
+        Some(dir) => kept_root(dir, root.ecdsa)?,
+        None => mailprobe::harness::world::Root::default(),
+    };
+    if root.ecdsa {
+        world_root.kind = mock_servers::tls::KeyKind::EcdsaP256;
+    }
+    let (ca_out, ca_dir) = (root.ca_out, root.ca_dir);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
-        let served = mailprobe::serve::bind(&scenario.world, clock, base_port)
+        let served = mailprobe::serve::bind(&scenario.world, clock, base_port, &world_root)
             .await
             .map_err(|e| e.to_string())?;
         if let Some(path) = ca_out {
             std::fs::write(path, &served.world.ca_pem)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        if let Some(dir) = ca_dir {
+            keep_root(dir, &served.world.ca_pem, &served.world.ca_key_pem)?;
         }
         for m in &served.mappings {
             println!(
@@ -624,7 +700,10 @@ fn serve(
             None => println!("serving {} ports; stop with Ctrl-C", served.mappings.len()),
         }
         let user = scenario.world.users.first().map(|u| u.user.as_str());
-        let ca = ca_out.map(|p| p.display().to_string());
+        let ca = ca_out
+            .map(Path::to_path_buf)
+            .or_else(|| ca_dir.map(|d| d.join("ca.pem")))
+            .map(|p| p.display().to_string());
         for m in &served.mappings {
             if let Some(command) = probe_command(m, user, ca.as_deref()) {
                 // A reader that went away must not stop the server.
@@ -657,6 +736,25 @@ fn record(report: &Path, output: Option<&Path>) -> Result<bool, String> {
         None => print!("{scenario}"),
     }
     Ok(true)
+}
+
+/// Writes the root (ca.pem) and its key (ca-key.pem, readable by the owner
+/// only) into `dir` for the next `serve --ca-dir`.
+fn keep_root(dir: &Path, certificate: &str, key: &str) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |path: &Path, e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+    let certificate_file = dir.join("ca.pem");
+    std::fs::write(&certificate_file, certificate).map_err(|e| failed(&certificate_file, e))?;
+    let key_file = dir.join("ca-key.pem");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&key_file)
+        .map_err(|e| failed(&key_file, e))?;
+    std::io::Write::write_all(&mut file, key.as_bytes()).map_err(|e| failed(&key_file, e))
 }
 
 /// The `mailprobe probe` command that reaches a served mail port as the

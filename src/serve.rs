@@ -70,8 +70,9 @@ pub async fn bind(
     world_spec: &World,
     clock: time::OffsetDateTime,
     base_port: u16,
+    root: &world::Root,
 ) -> Result<ServedWorld, ServeError> {
-    let world = world::build(world_spec, clock)?;
+    let world = world::build_with_root(world_spec, clock, root)?;
     let mut mappings = Vec::new();
     let mut listeners = Vec::new();
     for (index, served) in world.ports.iter().enumerate() {

@@ -320,29 +320,24 @@ fn probe_prints_the_report_as_json() {
     let _ = std::fs::remove_file(pem);
 }
 
-/// `serve` prints, for each mail port, the `probe` command that reaches it
-/// as the world's client would; that command finds the served account
-/// working (the right TLS name, the world's root).
-#[test]
-fn serve_prints_probe_commands_that_work() {
+/// Runs `mailprobe serve` of the served-provider world with `extra`
+/// options; the server, and the four `probe` commands it printed.
+fn serve_provider(extra: &[&str]) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     let root = env!("CARGO_MANIFEST_DIR");
-    let ca = std::env::temp_dir().join(format!("mailprobe-cli-{}-served.pem", std::process::id()));
     let mut served = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
         .args([
             "serve",
             &format!("{root}/scenarios/interop/served-provider.yaml"),
             "--for",
             "60s",
-            "--ca-out",
         ])
-        .arg(&ca)
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(served.stdout.take().unwrap()).lines();
     let mut commands = Vec::new();
-    for line in lines.by_ref() {
+    for line in BufReader::new(served.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         if let Some((_, command)) = line.split_once(": mailprobe probe ") {
             commands.push(command.to_string());
@@ -352,7 +347,12 @@ fn serve_prints_probe_commands_that_work() {
         }
     }
     assert_eq!(commands.len(), 4, "{commands:?}");
-    for command in &commands {
+    (served, commands)
+}
+
+/// Runs each printed `probe` command; each must find the account working.
+fn probe_each(commands: &[String]) {
+    for command in commands {
         let mut args = vec!["probe"];
         args.extend(command.split(' '));
         let output = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
@@ -364,9 +364,50 @@ fn serve_prints_probe_commands_that_work() {
         assert!(output.status.success(), "{command}\n{stdout}");
         assert!(stdout.contains("diagnosis: ok"), "{stdout}");
     }
+}
+
+/// `serve` prints, for each mail port, the `probe` command that reaches it
+/// as the world's client would; that command finds the served account
+/// working (the right TLS name, the world's root).
+#[test]
+fn serve_prints_probe_commands_that_work() {
+    let ca = std::env::temp_dir().join(format!("mailprobe-cli-{}-served.pem", std::process::id()));
+    let (mut served, commands) = serve_provider(&["--ca-out", ca.to_str().unwrap()]);
+    probe_each(&commands);
     let _ = served.kill();
     let _ = served.wait();
     let _ = std::fs::remove_file(ca);
+}
+
+/// `--ca-dir` keeps the root between runs (a client imports it once), and
+/// `--ca-key ecdsa` serves ECDSA for clients without Ed25519.
+#[test]
+fn serve_keeps_its_root_and_speaks_ecdsa() {
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-ca-dir", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = ["--ca-dir", dir.to_str().unwrap(), "--ca-key", "ecdsa"];
+    let (mut first, _) = serve_provider(&options);
+    let kept = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    // The second run makes the same root from the kept key: the file the
+    // client imported still verifies what it serves.
+    let imported = dir.join("imported.pem");
+    std::fs::write(&imported, &kept).unwrap();
+    let (mut second, commands) = serve_provider(&options);
+    let commands: Vec<String> = commands
+        .iter()
+        .map(|c| {
+            c.replace(
+                &dir.join("ca.pem").display().to_string(),
+                imported.to_str().unwrap(),
+            )
+        })
+        .collect();
+    probe_each(&commands);
+    let _ = second.kill();
+    let _ = second.wait();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

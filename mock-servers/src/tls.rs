@@ -54,11 +54,28 @@ impl Validity {
     }
 }
 
-/// Keys are Ed25519: signatures of fixed length, so every handshake has the
-/// same size on every run and a bandwidth-limited link takes the same
-/// virtual time. (ECDSA signatures vary by a byte or two.)
-fn new_key() -> Result<KeyPair, rcgen::Error> {
-    KeyPair::generate_for(&PKCS_ED25519)
+/// The key algorithm of a certificate authority and of what it issues.
+///
+/// Ed25519 is the default: signatures of fixed length, so every handshake
+/// has the same size on every run and a bandwidth-limited link takes the
+/// same virtual time. (ECDSA signatures vary by a byte or two.) ECDSA P-256
+/// is for real mail clients whose TLS stack has no Ed25519.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyKind {
+    /// Ed25519 (RFC 8410).
+    #[default]
+    Ed25519,
+    /// ECDSA with P-256 and SHA-256.
+    EcdsaP256,
+}
+
+impl KeyKind {
+    fn generate(self) -> Result<KeyPair, rcgen::Error> {
+        match self {
+            KeyKind::Ed25519 => KeyPair::generate_for(&PKCS_ED25519),
+            KeyKind::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        }
+    }
 }
 
 /// A certificate authority that signs server certificates.
@@ -66,6 +83,9 @@ pub struct CertificateAuthority {
     issuer: Issuer<'static, KeyPair>,
     certificate: CertificateDer<'static>,
     name: String,
+    kind: KeyKind,
+    /// The root's own key, PKCS #8, to keep the same root across runs.
+    key_der: Vec<u8>,
     /// Serial numbers count up from 2 (the root is 1): fixed length, repeatable.
     next_serial: AtomicU64,
 }
@@ -81,6 +101,18 @@ impl std::fmt::Debug for CertificateAuthority {
 impl CertificateAuthority {
     /// A new self-signed root with the given common name.
     pub fn new(common_name: &str, validity: Validity) -> Result<Self, TlsSetupError> {
+        Self::with_key(common_name, validity, KeyKind::Ed25519, None)
+    }
+
+    /// A self-signed root whose keys, and those it issues, are of `kind`;
+    /// with `key_pem` (from [`CertificateAuthority::key_pem`]) the root
+    /// keeps that key, so clients that trusted it before trust it again.
+    pub fn with_key(
+        common_name: &str,
+        validity: Validity,
+        kind: KeyKind,
+        key_pem: Option<&str>,
+    ) -> Result<Self, TlsSetupError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name = distinguished_name(common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -88,12 +120,18 @@ impl CertificateAuthority {
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
         params.serial_number = Some(SerialNumber::from(1u64));
-        let key = new_key()?;
+        let key = match key_pem {
+            Some(pem) => KeyPair::from_pem(pem)?,
+            None => kind.generate()?,
+        };
         let certificate = params.self_signed(&key)?.der().clone();
+        let key_der = key.serialize_der();
         Ok(CertificateAuthority {
             issuer: Issuer::new(params, key),
             certificate,
             name: common_name.to_string(),
+            kind,
+            key_der,
             next_serial: AtomicU64::new(2),
         })
     }
@@ -106,6 +144,11 @@ impl CertificateAuthority {
     /// The root certificate in PEM, for tools that read trust files.
     pub fn certificate_pem(&self) -> String {
         pem("CERTIFICATE", self.certificate.as_ref())
+    }
+
+    /// The root's private key in PEM, to keep the same root across runs.
+    pub fn key_pem(&self) -> String {
+        pem("PRIVATE KEY", &pkcs8_v1(&self.key_der))
     }
 
     /// The root's common name.
@@ -126,7 +169,7 @@ impl CertificateAuthority {
         params.serial_number = Some(SerialNumber::from(
             self.next_serial.fetch_add(1, Ordering::Relaxed),
         ));
-        let key = new_key()?;
+        let key = self.kind.generate()?;
         let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
         Ok(ServerIdentity {
             chain: vec![certificate],
@@ -264,6 +307,34 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 mod tests {
     use super::*;
     use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn a_root_kept_by_its_key_is_the_same_root() {
+        let validity = Validity::around(OffsetDateTime::now_utc());
+        for kind in [KeyKind::Ed25519, KeyKind::EcdsaP256] {
+            let first = CertificateAuthority::with_key("Kept Root", validity, kind, None).unwrap();
+            let again =
+                CertificateAuthority::with_key("Kept Root", validity, kind, Some(&first.key_pem()))
+                    .unwrap();
+            // The same subject and key: a client that trusted the first
+            // verifies what the second issues.
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(first.certificate().clone()).unwrap();
+            let leaf = again.issue(&["mx.example".into()], validity).unwrap();
+            let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                crypto_provider(),
+            )
+            .build()
+            .unwrap();
+            use rustls::client::danger::ServerCertVerifier;
+            let name = rustls::pki_types::ServerName::try_from("mx.example").unwrap();
+            let now = rustls::pki_types::UnixTime::now();
+            verifier
+                .verify_server_cert(leaf.certificate(), &[], &name, &[], now)
+                .unwrap();
+        }
+    }
 
     #[test]
     fn pem_files_load_back_as_a_working_identity() {

@@ -39,6 +39,8 @@ pub struct BuiltWorld {
     pub store: SharedStore,
     /// The world's root certificate in PEM, for real clients of a served world.
     pub ca_pem: String,
+    /// The root's key in PEM, to serve with the same root again (`--ca-dir`).
+    pub ca_key_pem: String,
     /// Every server port, in the scenario's order.
     pub ports: Vec<ServerPort>,
 }
@@ -117,12 +119,37 @@ impl Authorities {
     }
 }
 
+/// The world's trusted root: its key algorithm, and a key kept from an
+/// earlier run (with a validity of its own) for clients that imported it.
+#[derive(Debug, Clone, Default)]
+pub struct Root {
+    /// The algorithm of the root's and the servers' keys.
+    pub kind: mock_servers::tls::KeyKind,
+    /// The root's key (PEM) and validity, to make the same root again.
+    pub kept: Option<(String, Validity)>,
+}
+
 /// Builds `world` with certificates valid around `clock`. Must run inside a
 /// tokio runtime: servers are spawned as connections arrive.
 pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildError> {
+    build_with_root(world, clock, &Root::default())
+}
+
+/// [`build`] with the trusted root chosen by `root`.
+pub fn build_with_root(
+    world: &World,
+    clock: OffsetDateTime,
+    root: &Root,
+) -> Result<BuiltWorld, BuildError> {
     let validity = Validity::around(clock);
+    let (root_key, root_validity) = match &root.kept {
+        Some((key, kept_validity)) => (Some(key.as_str()), *kept_validity),
+        None => (None, validity),
+    };
+    let trusted =
+        CertificateAuthority::with_key(WORLD_CA_NAME, root_validity, root.kind, root_key)?;
     let mut authorities = Authorities {
-        trusted: CertificateAuthority::new(WORLD_CA_NAME, validity)?,
+        trusted,
         untrusted: BTreeMap::new(),
         validity,
         clock,
@@ -179,6 +206,7 @@ pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildEr
         roots,
         store,
         ca_pem: authorities.trusted.certificate_pem(),
+        ca_key_pem: authorities.trusted.key_pem(),
         ports,
     })
 }
