@@ -211,6 +211,52 @@ fn outbound_port_25_blocking_by_nftables() {
     );
 }
 
+/// Port 25 rejected rather than dropped: refused at once (a TCP reset or
+/// ICMP port unreachable), or answered with ICMP administratively
+/// prohibited. With the ISP's relay as the control, both are OP25B.
+#[test]
+fn outbound_port_25_blocking_by_rejection() {
+    let mut namespace = Namespace::new("op25b-reject");
+    let dir = namespace.dir.clone();
+    certificates(&dir, "smtp.aiosmtpd.test", time::OffsetDateTime::now_utc());
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    namespace.serve(
+        "aiosmtpd_server.py",
+        &[
+            "127.0.0.44",
+            cert,
+            key,
+            PASSWORD,
+            "25:plain",
+            "587:starttls",
+        ],
+    );
+    namespace.serve(
+        "aiosmtpd_server.py",
+        &["127.0.0.45", cert, key, PASSWORD, "25:plain"],
+    );
+    namespace.run(&["nft", "add", "table", "inet", "isp"]);
+    namespace.run(&[
+        "nft",
+        "add chain inet isp out { type filter hook output priority 0 ; }",
+    ]);
+    for (how, socket_error) in [("", "10061"), ("with icmp type admin-prohibited", "10065")] {
+        namespace.run(&["nft", "flush", "chain", "inet", "isp", "out"]);
+        let rule =
+            format!("add rule inet isp out ip daddr != 127.0.0.45 tcp dport 25 reject {how}");
+        namespace.run(&["nft", &rule]);
+        let stdout = namespace.probe(
+            "127.0.0.44",
+            "25",
+            "none",
+            &["--control", "127.0.0.45"],
+            "outbound-port-25-blocked",
+        );
+        assert!(stdout.contains(socket_error), "{how}: {stdout}");
+    }
+}
+
 #[test]
 fn a_scanner_that_closes_at_the_client_hello() {
     let mut namespace = Namespace::new("scanner");
