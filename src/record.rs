@@ -66,6 +66,8 @@ struct World {
     aliases: BTreeMap<String, String>,
     /// The names each host's ports other than 25 greeted with.
     greeted_elsewhere: BTreeMap<String, Vec<String>>,
+    /// The resolver's behaviour, when it did not answer.
+    resolver: Option<&'static str>,
 }
 
 impl World {
@@ -238,6 +240,19 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
         }
     }
     match failure {
+        Some((Step::Resolve, Failure::NoDnsAnswer)) => {
+            // No answer at once is a failing resolver; after a wait, a dead one.
+            let (start, end) = attempt.span();
+            let waited = end.saturating_sub(start) > std::time::Duration::from_millis(500);
+            world.resolver = Some(if waited { "down" } else { "fails" });
+            world.host(&host);
+            return;
+        }
+        Some((Step::Resolve, Failure::NetworkUnreachable)) => {
+            world.rule(true, "{ action: no-route }".to_string());
+            world.host(&host);
+            return;
+        }
         Some((Step::Resolve, _)) => return,
         Some((Step::Connect, Failure::TimedOut { .. })) => {
             world.host(&host);
@@ -651,7 +666,7 @@ pub fn record(report: &Report, origin: &str) -> String {
     // resolves to another.
     let unresolved = matches!(
         report.observed.configured.failure(),
-        Some((Step::Resolve, _))
+        Some((Step::Resolve, Failure::NameNotFound))
     );
     if unresolved || world.behind(&account_host) != account_host {
         world.hosts.shift_remove(&account_host);
@@ -789,6 +804,9 @@ pub fn record(report: &Report, origin: &str) -> String {
                 let _ = writeln!(out, "      - {rule}");
             }
         }
+    }
+    if let Some(resolver) = world.resolver {
+        let _ = writeln!(out, "  resolver: {resolver}");
     }
     if !world.dns.is_empty() {
         out.push_str("  dns:\n");

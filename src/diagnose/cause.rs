@@ -93,6 +93,8 @@ pub enum Cause {
     HostUnreachable,
     /// The client's machine has no route at all: no network.
     NetworkUnreachable,
+    /// The DNS resolver does not answer (times out, or fails with SERVFAIL).
+    DnsUnavailable,
     /// None of the known patterns.
     Unknown,
 }
@@ -130,7 +132,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 44] = [
+    pub const ALL: [Cause; 45] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -174,6 +176,7 @@ impl Cause {
         Cause::ServerMisbehaving,
         Cause::HostUnreachable,
         Cause::NetworkUnreachable,
+        Cause::DnsUnavailable,
         Cause::Unknown,
     ];
 
@@ -644,8 +647,18 @@ impl Cause {
                 evidence: "The connect failed at once with \"network is unreachable\" on every address: nothing left the machine.",
                 remedy: "Connect the computer to a network (cable, Wi-Fi, the VPN), then try again; mail settings are not the cause.",
                 references: &["POSIX connect(), ENETUNREACH"],
-                outlook_express_codes: &["0x800CCC0E"],
-                thunderbird_codes: &["connection-failed"],
+                outlook_express_codes: &["0x800CCC0E", "0x800CCC0D"],
+                thunderbird_codes: &["connection-failed", "server-not-found", "smtp-server-not-found"],
+            },
+            Cause::DnsUnavailable => CauseInfo {
+                id: "dns-unavailable",
+                title: "The DNS resolver does not answer",
+                wire: "The lookup of the server's name gets no answer: the resolver times out, or answers SERVFAIL (getaddrinfo's \"Temporary failure in name resolution\"). The name may well exist; nothing was asked of the mail server. The client shows the same error as for a misspelled name.",
+                evidence: "The lookup failed without the resolver saying the name does not exist (no NXDOMAIN), while the machine has a route to the network.",
+                remedy: "Check the DNS servers the computer uses (the router's, the ISP's, a VPN's): they do not answer. Try another resolver; the mail settings are not the cause.",
+                references: &["RFC 1035, section 4.1.1 (RCODE 2, server failure)", "RFC 2308 (negative answers: NXDOMAIN is an answer)"],
+                outlook_express_codes: &["0x800CCC0D"],
+                thunderbird_codes: &["server-not-found", "smtp-server-not-found"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

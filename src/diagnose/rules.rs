@@ -153,7 +153,14 @@ fn classify(
 }
 
 fn name_not_found(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
-    (facts.step == Step::Resolve).then_some(Cause::HostNotFound)
+    if facts.step != Step::Resolve {
+        return None;
+    }
+    Some(match facts.failure {
+        Failure::NoDnsAnswer => Cause::DnsUnavailable,
+        Failure::NetworkUnreachable => Cause::NetworkUnreachable,
+        _ => Cause::HostNotFound,
+    })
 }
 
 /// A name that cannot exist resolved: a captive portal's resolver.

@@ -15,11 +15,11 @@ use rustls::RootCertStore;
 use time::OffsetDateTime;
 
 use crate::net::sim::firewall::{Action, Family, Layer, LinkFaults, Middlebox, Rule};
-use crate::net::sim::{Service, SimNetwork, SimNetworkBuilder};
+use crate::net::sim::{Resolver, Service, SimNetwork, SimNetworkBuilder};
 use crate::net::NetStream;
 use crate::scenario::model::{
     ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, LinkSpec, MiddleboxName,
-    PortMode, Relay, RuleSpec, SmtpSpec, UserSpec, World,
+    PortMode, Relay, ResolverSpec, RuleSpec, SmtpSpec, UserSpec, World,
 };
 
 /// The common name of every world's root certificate.
@@ -199,6 +199,17 @@ pub fn build_with_root(
     for (name, target) in &world.dns {
         builder.dns_override(name, target);
     }
+    // No route at all (an unconditional `no-route`): the resolver is out of
+    // reach too, as on a machine without a network.
+    let no_network = world.network.values().flatten().any(|rule| {
+        rule.action == Some(ActionName::NoRoute) && rule.to.is_none() && rule.port.is_none()
+    });
+    builder.resolver(match (no_network, world.resolver) {
+        (true, _) => Resolver::NoNetwork,
+        (false, ResolverSpec::Answers) => Resolver::Answers,
+        (false, ResolverSpec::Down) => Resolver::Down,
+        (false, ResolverSpec::Fails) => Resolver::Fails,
+    });
     let mut roots = RootCertStore::empty();
     roots.add(authorities.trusted.certificate().clone())?;
     Ok(BuiltWorld {

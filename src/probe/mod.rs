@@ -673,11 +673,12 @@ impl Prober {
         endpoint: &Endpoint,
     ) -> Result<crate::net::NetStream, (Step, Failure)> {
         recorder.enter(Step::Resolve);
-        let addresses = self
-            .network
-            .resolve(&endpoint.host)
-            .await
-            .map_err(|_| (Step::Resolve, Failure::NameNotFound))?;
+        let lookup = self.network.resolve(&endpoint.host);
+        let addresses = match tokio::time::timeout(self.timeouts.connect, lookup).await {
+            Ok(Ok(addresses)) => addresses,
+            Ok(Err(error)) => return Err((Step::Resolve, resolve_failure(&error))),
+            Err(_) => return Err((Step::Resolve, Failure::NoDnsAnswer)),
+        };
         recorder.record(EventKind::Resolved(
             addresses.iter().map(|a| a.to_string()).collect(),
         ));
@@ -765,6 +766,15 @@ fn may_ask_for_canary(host: &str) -> bool {
     !(literal.parse::<std::net::IpAddr>().is_ok()
         || host == "localhost"
         || host.ends_with(".localhost"))
+}
+
+/// How a lookup failed, by the error kind every [`Network`] uses for it.
+fn resolve_failure(error: &std::io::Error) -> Failure {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => Failure::NameNotFound,
+        std::io::ErrorKind::NetworkUnreachable => Failure::NetworkUnreachable,
+        _ => Failure::NoDnsAnswer,
+    }
 }
 
 fn connect_failure(error: std::io::Error) -> Failure {

@@ -111,8 +111,10 @@ pub enum TlsFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Failure {
-    /// The name does not resolve.
+    /// The name does not resolve: the resolver says it does not exist.
     NameNotFound,
+    /// The resolver gave no answer (it timed out, or failed: SERVFAIL).
+    NoDnsAnswer,
     /// The connection was refused (RST).
     Refused,
     /// An ICMP "host unreachable" (or "administratively prohibited")
@@ -207,6 +209,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::NameNotFound => write!(f, "name not found"),
+            Failure::NoDnsAnswer => write!(f, "the DNS resolver gave no answer"),
             Failure::Refused => write!(f, "connection refused"),
             Failure::HostUnreachable => write!(f, "no route to host (ICMP host unreachable)"),
             Failure::NetworkUnreachable => {

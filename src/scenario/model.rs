@@ -128,6 +128,23 @@ pub struct World {
     /// `"*": host` for a resolver that answers every name (a captive portal).
     #[serde(default)]
     pub dns: IndexMap<String, String>,
+    /// The client's resolver: `answers` (the default), `down` (never
+    /// answers), or `fails` (SERVFAIL at once).
+    #[serde(default)]
+    pub resolver: ResolverSpec,
+}
+
+/// How the client's DNS resolver behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolverSpec {
+    /// It answers.
+    #[default]
+    Answers,
+    /// It never answers (the client's timeout).
+    Down,
+    /// It answers SERVFAIL at once.
+    Fails,
 }
 
 /// A host and the servers it runs.

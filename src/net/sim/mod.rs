@@ -48,6 +48,7 @@ struct Inner {
     hosts: Vec<SimHost>,
     layers: Vec<Layer>,
     dns: BTreeMap<String, String>,
+    resolver: Resolver,
     resigners: Resigners,
     log: Mutex<EventLog>,
     origin: Instant,
@@ -80,6 +81,21 @@ impl std::fmt::Debug for SimNetwork {
     }
 }
 
+/// How the client's DNS resolver behaves, and the error kind each shows
+/// (the same as on the real network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resolver {
+    /// It answers: names resolve, unknown names are `NotFound`.
+    #[default]
+    Answers,
+    /// It never answers: the lookup waits for the caller's timeout.
+    Down,
+    /// It fails at once (SERVFAIL): `TimedOut`, as a resolver that gave no answer.
+    Fails,
+    /// There is no network to reach it: `NetworkUnreachable`.
+    NoNetwork,
+}
+
 /// How many hosts the documentation address ranges (192.0.2.0/24,
 /// 198.51.100.0/24, 203.0.113.0/24) give addresses to.
 pub const MAX_HOSTS: usize = 3 * 254;
@@ -95,6 +111,7 @@ pub struct SimNetworkBuilder {
     hosts: Vec<SimHost>,
     layers: Vec<Layer>,
     dns: BTreeMap<String, String>,
+    resolver: Resolver,
     authorities: BTreeMap<String, Arc<CertificateAuthority>>,
     validity: Option<Validity>,
 }
@@ -153,6 +170,11 @@ impl SimNetworkBuilder {
         self.layers.push(layer);
     }
 
+    /// How the client's resolver behaves.
+    pub fn resolver(&mut self, resolver: Resolver) {
+        self.resolver = resolver;
+    }
+
     /// Makes `name` resolve to the addresses of host `target` (`*` overrides
     /// every name, as a captive portal's resolver does).
     pub fn dns_override(&mut self, name: &str, target: &str) {
@@ -180,6 +202,7 @@ impl SimNetworkBuilder {
                 hosts: self.hosts,
                 layers: self.layers,
                 dns: self.dns,
+                resolver: self.resolver,
                 resigners: Resigners {
                     authorities: self.authorities,
                     validity: self.validity,
@@ -357,6 +380,21 @@ impl SimNetwork {
 impl Network for SimNetwork {
     fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
         Box::pin(async move {
+            match self.inner.resolver {
+                Resolver::Answers => {}
+                Resolver::Down => {
+                    self.record(format!("dns: {host}: no answer from the resolver"));
+                    std::future::pending::<()>().await;
+                }
+                Resolver::Fails => {
+                    self.record(format!("dns: {host}: SERVFAIL"));
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "SERVFAIL"));
+                }
+                Resolver::NoNetwork => {
+                    self.record(format!("dns: {host}: no route to the resolver"));
+                    return Err(io::Error::from(io::ErrorKind::NetworkUnreachable));
+                }
+            }
             match self.lookup(host) {
                 Some(index) => {
                     let found = &self.inner.hosts[index];
