@@ -272,3 +272,21 @@ fn a_scanner_that_closes_at_the_client_hello() {
     );
     assert!(stdout.contains("0x800CCC0F"), "{stdout}");
 }
+
+/// A machine with no network at all: the name lookup fails at once with
+/// no route, which is told from a misspelled name although the client
+/// shows the same "host could not be found".
+#[test]
+fn no_network_at_all() {
+    let namespace = Namespace::new("no-network");
+    let dir = namespace.dir.clone();
+    certificates(&dir, "smtp.aiosmtpd.test", time::OffsetDateTime::now_utc());
+    let stdout = namespace.probe(
+        "smtp.provider.example",
+        "587",
+        "starttls",
+        &[],
+        "network-unreachable",
+    );
+    assert!(stdout.contains("0x800CCC0D"), "{stdout}");
+}

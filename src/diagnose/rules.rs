@@ -113,7 +113,7 @@ type Rule = fn(&Facts<'_>, &mut Vec<String>) -> Option<Cause>;
 /// decides. Earlier rules look for what masks the later ones' symptoms (a
 /// hijacking resolver, a box rewriting the session) before the symptoms.
 const RULES: &[(&str, Rule)] = &[
-    ("name-not-found", name_not_found),
+    ("name-lookup-failed", name_lookup_failed),
     ("resolver-answers-everything", resolver_answers_everything),
     ("masked-greeting", masked_greeting),
     (
@@ -152,7 +152,7 @@ fn classify(
         .unwrap_or(("none", Cause::Unknown))
 }
 
-fn name_not_found(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+fn name_lookup_failed(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     if facts.step != Step::Resolve {
         return None;
     }
