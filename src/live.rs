@@ -42,6 +42,9 @@ pub struct LiveRequest {
     /// The name TLS sends and checks the certificate against, when the
     /// host is an address (or another name for the same server).
     pub server_name: Option<String>,
+    /// Reach a world served on loopback instead of the real network
+    /// (`serve --map`, `--connect-to`); empty for the real network.
+    pub connect_map: crate::net::mapped::MappedNetwork,
 }
 
 /// Why a live probe could not start.
@@ -112,7 +115,12 @@ fn with_prober<T>(
         .build()?;
     Ok(runtime.block_on(async {
         let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
-        let mut prober = Prober::new(Arc::new(RealNetwork), tls, request.timeouts).at_once();
+        let network: Arc<dyn crate::net::Network> = if request.connect_map.is_empty() {
+            Arc::new(RealNetwork)
+        } else {
+            Arc::new(request.connect_map.clone())
+        };
+        let mut prober = Prober::new(network, tls, request.timeouts).at_once();
         if let Some(name) = &request.server_name {
             prober = prober.naming(&request.account.host, name);
         }

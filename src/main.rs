@@ -82,6 +82,10 @@ enum Command {
         /// now (real clients then see them as the probe does).
         #[arg(long)]
         scenario_clock: bool,
+        /// Write `HOST:PORT ADDRESS:PORT` lines here, for `probe
+        /// --connect-map` to reach the world as the scenario's internet.
+        #[arg(long, value_name = "FILE")]
+        map: Option<PathBuf>,
     },
     /// Turn a probe's report (JSON) into a scenario that replays it.
     Record {
@@ -170,6 +174,13 @@ struct ProbeArgs {
     /// HOST is an address such as 127.0.0.1.
     #[arg(long, value_name = "NAME")]
     server_name: Option<String>,
+    /// Reach a world served by `serve --map FILE` as the scenario's
+    /// internet: its names and ports, through the loopback ports it lists.
+    #[arg(long, value_name = "FILE")]
+    connect_map: Option<PathBuf>,
+    /// Connect to HOST:PORT at ADDRESS:PORT instead (curl's form; repeatable).
+    #[arg(long, value_name = "HOST:PORT:ADDRESS:PORT")]
+    connect_to: Vec<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -206,6 +217,7 @@ fn main() -> ExitCode {
             ca_dir,
             ca_key,
             scenario_clock,
+            map,
         } => serve(
             &scenario,
             base_port,
@@ -215,6 +227,7 @@ fn main() -> ExitCode {
                 ca_dir: ca_dir.as_deref(),
                 ecdsa: ca_key == "ecdsa",
                 scenario_clock,
+                map: map.as_deref(),
             },
         ),
         Command::Record { report, output } => record(&report, output.as_deref()),
@@ -396,6 +409,18 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
         .into_iter()
         .find(|kind| kind.id() == args.emulate)
         .unwrap_or_default();
+    let mut connect_map = match &args.connect_map {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read the map: {e}", path.display()))?;
+            mailprobe::net::mapped::MappedNetwork::parse(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    for spec in &args.connect_to {
+        connect_map.connect_to(spec)?;
+    }
     let request =
         |protocol, account: AccountSpec, control, client, timeouts| mailprobe::live::LiveRequest {
             protocol,
@@ -407,6 +432,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
             anonymize: args.anonymize,
             show_steps: !args.quiet,
             server_name: args.server_name.clone(),
+            connect_map: connect_map.clone(),
         };
     if let Some(path) = &args.account {
         let client = scenario::load_account(path).map_err(|e| e.to_string())?;
@@ -618,6 +644,7 @@ struct ServedRoot<'a> {
     ca_dir: Option<&'a Path>,
     ecdsa: bool,
     scenario_clock: bool,
+    map: Option<&'a Path>,
 }
 
 /// The root kept in `dir` (its key and a fixed, long validity), if any.
@@ -669,7 +696,7 @@ fn serve(
     if root.ecdsa {
         world_root.kind = mock_servers::tls::KeyKind::EcdsaP256;
     }
-    let (ca_out, ca_dir) = (root.ca_out, root.ca_dir);
+    let (ca_out, ca_dir, map_file) = (root.ca_out, root.ca_dir, root.map);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -684,6 +711,15 @@ fn serve(
         }
         if let Some(dir) = ca_dir {
             keep_root(dir, &served.world.ca_pem, &served.world.ca_key_pem)?;
+        }
+        if let Some(path) = map_file {
+            let lines: String = served
+                .mappings
+                .iter()
+                .map(|m| format!("{}:{} {}\n", m.host, m.port, m.local))
+                .collect();
+            std::fs::write(path, lines)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         for m in &served.mappings {
             println!(

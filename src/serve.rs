@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use crate::harness::world::{self, BuildError, BuiltWorld};
+use crate::net::sim::PortFate;
 use crate::net::Network;
 use crate::scenario::model::World;
 
@@ -30,9 +31,10 @@ pub struct Mapping {
     pub host: String,
     /// The world's port.
     pub port: u16,
-    /// `smtp`, `pop3` or `web`.
+    /// `smtp`, `pop3` or `web`; `path` for a port only the network shows
+    /// (a drop, a reset, a middlebox).
     pub service: &'static str,
-    /// `plain`, `starttls` or `tls`.
+    /// `plain`, `starttls` or `tls`; for `path`: `drop`, `reset` or `relay`.
     pub mode: &'static str,
     /// Where a real client connects.
     pub local: SocketAddr,
@@ -60,8 +62,12 @@ pub struct ServedWorld {
     pub world: BuiltWorld,
     /// Every served port.
     pub mappings: Vec<Mapping>,
-    listeners: Vec<(TcpListener, IpAddr, u16)>,
+    listeners: Vec<(TcpListener, IpAddr, u16, PortFate)>,
 }
+
+/// The mail ports every host of a served world is looked at on, besides
+/// its own server ports: what a probe's follow-ups try.
+const MAIL_PORTS: [u16; 5] = [25, 110, 465, 587, 995];
 
 /// Builds `world` and binds a loopback port for each of its server ports:
 /// `base_port + i` for the i-th, or ephemeral ports when `base_port` is 0.
@@ -73,37 +79,70 @@ pub async fn bind(
     root: &world::Root,
 ) -> Result<ServedWorld, ServeError> {
     let world = world::build_with_root(world_spec, clock, root)?;
+    // Every server port; then every other host:port a probe may try that a
+    // real socket can show as more than a refusal (a drop, a reset, a
+    // middlebox): refused ones are simply not bound.
+    let mut wanted: Vec<(String, u16, &'static str, &'static str, PortFate)> = world
+        .ports
+        .iter()
+        .map(|p| {
+            (
+                p.host.clone(),
+                p.port,
+                p.service,
+                p.mode.name(),
+                PortFate::Relay,
+            )
+        })
+        .collect();
+    let mut ports: Vec<u16> = world.ports.iter().map(|p| p.port).collect();
+    ports.extend(MAIL_PORTS);
+    ports.sort_unstable();
+    ports.dedup();
+    for host in world.network.host_names() {
+        for port in &ports {
+            if wanted.iter().any(|(h, p, ..)| *h == host && p == port) {
+                continue;
+            }
+            let fate = world.network.fate(&host, *port);
+            let mode = match fate {
+                PortFate::Refused => continue,
+                PortFate::Silent => "drop",
+                PortFate::Reset => "reset",
+                PortFate::Relay => "relay",
+            };
+            wanted.push((host.clone(), *port, "path", mode, fate));
+        }
+    }
     let mut mappings = Vec::new();
     let mut listeners = Vec::new();
-    for (index, served) in world.ports.iter().enumerate() {
-        let wanted = if base_port == 0 {
+    for (index, (host, port, service, mode, fate)) in wanted.into_iter().enumerate() {
+        let asked = if base_port == 0 {
             0
         } else {
             base_port.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))
         };
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, wanted))
-            .await
-            .map_err(|source| ServeError::Bind {
-                port: wanted,
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| ServeError::Bind {
-            port: wanted,
+        let failed = |source| ServeError::Bind {
+            port: asked,
             source,
-        })?;
+        };
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, asked))
+            .await
+            .map_err(failed)?;
+        let local = listener.local_addr().map_err(failed)?;
         let address = world
             .network
-            .resolve(&served.host)
+            .resolve(&host)
             .await
             .ok()
             .and_then(|addresses| addresses.into_iter().find(IpAddr::is_ipv4))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        listeners.push((listener, address, served.port));
+        listeners.push((listener, address, port, fate));
         mappings.push(Mapping {
-            host: served.host.clone(),
-            port: served.port,
-            service: served.service,
-            mode: served.mode.name(),
+            host,
+            port,
+            service,
+            mode,
             local,
         });
     }
@@ -119,10 +158,10 @@ impl ServedWorld {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let network = Arc::new(self.world.network.clone());
         let mut tasks = tokio::task::JoinSet::new();
-        for (listener, address, port) in self.listeners {
+        for (listener, address, port, fate) in self.listeners {
             let network = network.clone();
             let target = SocketAddr::new(address, port);
-            tasks.spawn(accept_loop(listener, network, target));
+            tasks.spawn(accept_loop(listener, network, target, fate));
         }
         stop.await;
         tasks.abort_all();
@@ -136,6 +175,7 @@ async fn accept_loop(
     listener: TcpListener,
     network: Arc<crate::net::sim::SimNetwork>,
     target: SocketAddr,
+    fate: PortFate,
 ) {
     let mut backoff = ACCEPT_BACKOFF.0;
     let mut failing = false;
@@ -147,7 +187,19 @@ async fn accept_loop(
                 }
                 failing = false;
                 backoff = ACCEPT_BACKOFF.0;
-                tokio::spawn(relay(client, network.clone(), target));
+                match fate {
+                    PortFate::Relay | PortFate::Refused => {
+                        tokio::spawn(relay(client, network.clone(), target));
+                    }
+                    PortFate::Reset => {
+                        // An RST: close with a zero linger.
+                        let _ = client.set_zero_linger();
+                        drop(client);
+                    }
+                    PortFate::Silent => {
+                        tokio::spawn(hold_silently(client));
+                    }
+                }
             }
             Err(error) => {
                 if !failing {
@@ -161,6 +213,15 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// Keeps a connection open and says nothing, until the client leaves or
+/// the connect timeout a dropping firewall would have cost has passed.
+async fn hold_silently(mut client: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 1024];
+    let reading = async { while matches!(client.read(&mut sink).await, Ok(1..)) {} };
+    let _ = tokio::time::timeout(CONNECT_TIMEOUT, reading).await;
 }
 
 /// Carries one client's connection through the simulated network. It ends

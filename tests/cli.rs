@@ -456,3 +456,64 @@ fn an_account_file_instead_of_flags() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_file(pem);
 }
+
+/// A served world reached as the scenario's internet (`serve --map`,
+/// `probe --connect-map`): the seed's OP25B behind a local scanner is named
+/// as in the scenario, follow-ups and the control host included.
+#[test]
+fn a_served_world_probed_through_its_map() {
+    use std::io::{BufRead, BufReader};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-map", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (map, ca) = (dir.join("world.map"), dir.join("ca.pem"));
+    let mut served = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args([
+            "serve",
+            &format!("{root}/scenarios/seed/op25b-behind-scanner.yaml"),
+            "--for",
+            "60s",
+        ])
+        .arg("--map")
+        .arg(&map)
+        .arg("--ca-out")
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(served.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("serving") {
+        line.clear();
+    }
+    let map_text = std::fs::read_to_string(&map).unwrap();
+    assert!(
+        map_text.contains("smtp.other.example:587 127.0.0.1:"),
+        "{map_text}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args(["probe", "--smtp", "smtp.other.example", "--port", "25"])
+        .args(["--security", "none", "--user", "taro"])
+        .args(["--password-env", "MAILPROBE_TEST_PASSWORD"])
+        .args(["--control", "mail.isp.example", "--quiet"])
+        .args(["--connect-timeout", "3s", "--reply-timeout", "3s"])
+        .arg("--connect-map")
+        .arg(&map)
+        .arg("--ca")
+        .arg(&ca)
+        .env("MAILPROBE_TEST_PASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("diagnosis: outbound-port-25-blocked"),
+        "{text}"
+    );
+    assert!(
+        text.contains("suggestion: port 587 security=starttls"),
+        "{text}"
+    );
+    let _ = served.kill();
+    let _ = served.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}

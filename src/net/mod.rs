@@ -14,6 +14,7 @@
 //! | ICMP host unreachable        | `HostUnreachable` ("no route to host")    |
 //! | no route at all              | `NetworkUnreachable`                      |
 
+pub mod mapped;
 pub mod real;
 pub mod sim;
 

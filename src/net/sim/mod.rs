@@ -81,6 +81,21 @@ impl std::fmt::Debug for SimNetwork {
     }
 }
 
+/// What a real socket can show of a simulated connection (see
+/// [`SimNetwork::fate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortFate {
+    /// Nothing listens, or a firewall rejects: not bound, so refused.
+    Refused,
+    /// Dropped: a real socket cannot leave a SYN unanswered, so the
+    /// connection is accepted and nothing ever arrives.
+    Silent,
+    /// Accepted, then reset.
+    Reset,
+    /// Relayed into the simulated network (servers, middleboxes, links).
+    Relay,
+}
+
 /// How the client's DNS resolver behaves, and the error kind each shows
 /// (the same as on the real network).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -348,6 +363,42 @@ impl SimNetwork {
             };
             Ok(route.faults.into_iter().rev().fold(stream, link::degrade))
         })
+    }
+
+    /// What a real socket can show of a connection to `host:port` from the
+    /// client's side (for `serve`): refused, accepted and silent (a drop),
+    /// reset, or relayed into this network.
+    pub fn fate(&self, host: &str, port: u16) -> PortFate {
+        match self.host_index(host) {
+            Some(index) => self.fate_from(0, index, port, 0),
+            None => PortFate::Refused,
+        }
+    }
+
+    fn fate_from(&self, start: usize, host: usize, port: u16, hops: usize) -> PortFate {
+        let name = self.host_name(host);
+        match route(&self.inner.layers, start, name, port, Family::V4).verdict {
+            Verdict::Drop { .. } => PortFate::Silent,
+            Verdict::Reject { .. } | Verdict::Unreachable { .. } | Verdict::NoRoute { .. } => {
+                PortFate::Refused
+            }
+            Verdict::Reset { .. } => PortFate::Reset,
+            Verdict::Intercept { .. } => PortFate::Relay,
+            Verdict::Redirect { layer, to } => match self.host_index(&to) {
+                // A redirect loop ends as a refusal, as the relay would.
+                Some(target) if hops < 8 => self.fate_from(layer + 1, target, port, hops + 1),
+                _ => PortFate::Refused,
+            },
+            Verdict::Deliver if self.inner.hosts[host].services.contains_key(&port) => {
+                PortFate::Relay
+            }
+            Verdict::Deliver => PortFate::Refused,
+        }
+    }
+
+    /// Every host's name, in order.
+    pub fn host_names(&self) -> Vec<String> {
+        self.inner.hosts.iter().map(|h| h.name.clone()).collect()
     }
 
     fn deliver(&self, host: usize, port: u16) -> io::Result<NetStream> {
