@@ -132,10 +132,7 @@ pub async fn bind(
         let local = listener.local_addr().map_err(failed)?;
         let address = world
             .network
-            .resolve(&host)
-            .await
-            .ok()
-            .and_then(|addresses| addresses.into_iter().find(IpAddr::is_ipv4))
+            .address_of(&host)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         listeners.push((listener, address, port, fate));
         mappings.push(Mapping {
@@ -145,6 +142,18 @@ pub async fn bind(
             mode,
             local,
         });
+    }
+    // Names the world's DNS gives to another host reach that host's ports.
+    for (name, target) in world_spec.dns.iter().filter(|(name, _)| *name != "*") {
+        let aliased: Vec<Mapping> = mappings
+            .iter()
+            .filter(|m| m.host.eq_ignore_ascii_case(target))
+            .map(|m| Mapping {
+                host: name.to_ascii_lowercase(),
+                ..m.clone()
+            })
+            .collect();
+        mappings.extend(aliased);
     }
     Ok(ServedWorld {
         world,

@@ -396,6 +396,13 @@ impl SimNetwork {
         }
     }
 
+    /// A host's own IPv4 address, without asking the client's resolver
+    /// (which a world may have made fail).
+    pub fn address_of(&self, host: &str) -> Option<IpAddr> {
+        self.host_index(host)
+            .map(|index| self.inner.hosts[index].v4)
+    }
+
     /// Every host's name, in order.
     pub fn host_names(&self) -> Vec<String> {
         self.inner.hosts.iter().map(|h| h.name.clone()).collect()
