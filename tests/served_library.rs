@@ -162,7 +162,7 @@ fn served_diagnosis(file: &Path) -> Option<(String, String)> {
 #[test]
 fn every_library_world_served_and_probed_over_loopback() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files = scenario::discover(&[root.clone()]).unwrap();
+    let files = scenario::discover(std::slice::from_ref(&root)).unwrap();
     let mut unexpected = Vec::new();
     let mut fixed = Vec::new();
     let mut compared = 0;
