@@ -48,15 +48,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// `--password-env`, never from a file others may read).
 pub fn load_account(path: &Path) -> Result<super::model::ClientSpec, ScenarioError> {
     let text = read(path)?;
-    let located = |error: serde_yaml::Error| {
-        let location = error.location();
-        ScenarioError {
-            file: path.to_path_buf(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-            message: explain_serde_message(&error.to_string()),
-        }
-    };
+    let located = |error| located(path, error);
     super::prescan::prescan(&text).map_err(located)?;
     let client: super::model::ClientSpec = serde_yaml::from_str(&text).map_err(located)?;
     let at = |needle: &str, message: String| {
@@ -128,17 +120,20 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
     Ok(text)
 }
 
+/// A YAML error of the file at `path`, at its line and column.
+fn located(path: &Path, error: serde_yaml::Error) -> ScenarioError {
+    let location = error.location();
+    ScenarioError {
+        file: path.to_path_buf(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message: explain_serde_message(&error.to_string()),
+    }
+}
+
 /// Parses and checks scenario text; `path` is used in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    let located = |error: serde_yaml::Error| {
-        let location = error.location();
-        ScenarioError {
-            file: path.to_path_buf(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-            message: explain_serde_message(&error.to_string()),
-        }
-    };
+    let located = |error| located(path, error);
     super::prescan::prescan(text).map_err(located)?;
     let scenario: Scenario = serde_yaml::from_str(text).map_err(located)?;
     validate(&scenario, text).map_err(|problem| ScenarioError {
