@@ -156,7 +156,7 @@ struct ProbeArgs {
     reply_timeout: std::time::Duration,
     /// The whole probe's deadline, follow-ups included; the probe ends with
     /// what it has when it passes.
-    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, default_value = "180s", value_parser = parse_duration)]
     deadline: std::time::Duration,
     /// Write the report (JSON, see docs/report-format.md) to this file.
     #[arg(long, value_name = "FILE")]
