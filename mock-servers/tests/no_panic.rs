@@ -59,7 +59,7 @@ impl Rng {
         ];
         let mut line = Vec::new();
         for _ in 0..(self.next() % 8) {
-            if self.next() % 3 == 0 {
+            if self.next().is_multiple_of(3) {
                 line.push(self.next() as u8);
             } else {
                 line.extend_from_slice(WORDS[(self.next() % WORDS.len() as u64) as usize]);
