@@ -117,10 +117,15 @@ pub fn explain(topic: &str) -> Result<String, String> {
     }
     let (client, code) = identify(topic).ok_or_else(|| {
         let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
-        format!(
-            "`{topic}` is not a cause id, a client error code or a known client message. Cause ids: {}",
-            ids.join(", ")
-        )
+        match crate::scenario::load::nearest(topic, &ids) {
+            Some(best) => format!(
+                "`{topic}` is not a cause id, a client error code or a known client message; did you mean `{best}`?"
+            ),
+            None => format!(
+                "`{topic}` is not a cause id, a client error code or a known client message. Cause ids: {}",
+                ids.join(", ")
+            ),
+        }
     })?;
     let causes: Vec<CauseInfo> = Cause::ALL
         .iter()

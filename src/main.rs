@@ -43,9 +43,9 @@ enum Command {
     Bench {
         /// Scenario files or folders (default: scenarios/).
         paths: Vec<PathBuf>,
-        /// How many rounds.
-        #[arg(long, default_value_t = 5)]
-        rounds: usize,
+        /// How many rounds (1 to 1000).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        rounds: u16,
     },
     /// Probe a real mail server step by step and name the cause of a failure.
     Probe(Box<ProbeArgs>),
@@ -237,7 +237,7 @@ fn main() -> ExitCode {
         }
         Command::Probe(args) => probe(*args),
         Command::Suggest(args) => suggest(*args),
-        Command::Bench { paths, rounds } => bench(&default_paths(paths), rounds),
+        Command::Bench { paths, rounds } => bench(&default_paths(paths), usize::from(rounds)),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
             true
@@ -330,9 +330,13 @@ fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool) -> Result<bool, Str
                 failed += 1;
             }
         }
-        if let Err(message) = harness::check_snapshot(&scenario, file, &outcome, bless) {
-            println!("FAIL  {}  {message}", label(file));
-            failed += 1;
+        match harness::check_snapshot(&scenario, file, &outcome, bless) {
+            Ok(Some(written)) => println!("wrote snapshot {}", written.display()),
+            Ok(None) => {}
+            Err(message) => {
+                println!("FAIL  {}  {message}", label(file));
+                failed += 1;
+            }
         }
         if let Some(folder) = outputs.transcripts {
             write_output(folder, file, paths, "txt", &outcome.transcript)?;
@@ -826,6 +830,9 @@ fn probe_command(
 
 fn check(paths: &[PathBuf]) -> Result<bool, String> {
     let files = scenario::discover(paths).map_err(|e| e.to_string())?;
+    if files.is_empty() {
+        return Err(format!("no scenario files (*.yaml) under {}", show(paths)));
+    }
     let mut ok = true;
     for file in &files {
         if let Err(error) = scenario::load(file) {

@@ -517,3 +517,45 @@ fn a_served_world_probed_through_its_map() {
     let _ = served.wait();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn command_line_habits() {
+    let empty = std::env::temp_dir().join(format!("mailprobe-cli-{}-empty", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    for command in ["check", "run"] {
+        let output = mailprobe(&[command, empty]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("no scenario files"), "{command}: {stderr}");
+    }
+    let output = mailprobe(&["explain", "outbound-port-25-blokced"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr.contains("did you mean `outbound-port-25-blocked`?"),
+        "{stderr}"
+    );
+    let output = mailprobe(&["bench", "--rounds", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    // --bless says what it wrote.
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-bless", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let scenario =
+        std::fs::read_to_string(format!("{root}/scenarios/causes/auth-failed-smtp.yaml")).unwrap();
+    std::fs::write(
+        dir.join("pinned.yaml"),
+        format!("{scenario}snapshot: pinned.txt\n"),
+    )
+    .unwrap();
+    let path = dir.join("pinned.yaml");
+    let output = mailprobe(&["run", "--bless", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("wrote snapshot"), "{stdout}");
+    assert!(dir.join("pinned.txt").exists());
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(empty);
+}

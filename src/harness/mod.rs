@@ -124,24 +124,25 @@ pub enum RunError {
 }
 
 /// Checks a replay against the scenario's pinned transcript, if it has one.
-/// With `bless`, writes the transcript instead. `scenario_file` locates the
-/// snapshot, which is relative to it.
+/// With `bless`, writes the transcript instead and returns where. The
+/// snapshot's path is relative to `scenario_file`.
 pub fn check_snapshot(
     scenario: &Scenario,
     scenario_file: &std::path::Path,
     run: &ScenarioRun,
     bless: bool,
-) -> Result<(), String> {
+) -> Result<Option<std::path::PathBuf>, String> {
     let Some(snapshot) = &scenario.snapshot else {
-        return Ok(());
+        return Ok(None);
     };
     let path = scenario_file
         .parent()
         .unwrap_or(std::path::Path::new("."))
         .join(snapshot);
     if bless {
-        return std::fs::write(&path, &run.transcript)
-            .map_err(|e| format!("cannot write snapshot {}: {e}", path.display()));
+        std::fs::write(&path, &run.transcript)
+            .map_err(|e| format!("cannot write snapshot {}: {e}", path.display()))?;
+        return Ok(Some(path));
     }
     let pinned = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -150,7 +151,7 @@ pub fn check_snapshot(
         )
     })?;
     if pinned == run.transcript {
-        return Ok(());
+        return Ok(None);
     }
     let (line, expected, actual) = pinned
         .lines()
