@@ -9,6 +9,7 @@
 
 pub mod expect;
 pub mod transcript;
+pub mod trials;
 pub mod world;
 
 use std::sync::Arc;
