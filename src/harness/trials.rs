@@ -5,11 +5,10 @@
 //! in `Cargo.toml`) is a few lines:
 //!
 //! ```no_run
-//! fn main() {
-//!     let args = libtest_mimic::Arguments::from_args();
-//!     let trials = mailprobe::harness::trials::trials("scenarios").unwrap();
-//!     libtest_mimic::run(&args, trials).exit();
-//! }
+//! // tests/scenarios.rs
+//! let args = libtest_mimic::Arguments::from_args();
+//! let trials = mailprobe::harness::trials::trials("scenarios").unwrap();
+//! libtest_mimic::run(&args, trials).exit();
 //! ```
 //!
 //! A scenario with `ignore: reason` is an ignored trial; a failure lists every
