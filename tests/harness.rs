@@ -384,3 +384,20 @@ fn a_survey_behind_port_25_blocking() {
         (465, Security::Tls)
     );
 }
+
+/// Every shipped scenario names the schema for editors, by a relative path
+/// that leads to it from the file's own folder.
+#[test]
+fn every_scenario_points_editors_at_the_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let schema = root.join("scenario.schema.json").canonicalize().unwrap();
+    for file in scenario::discover(std::slice::from_ref(&root)).unwrap() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let first = text.lines().next().unwrap_or("");
+        let relative = first
+            .strip_prefix("# yaml-language-server: $schema=")
+            .unwrap_or_else(|| panic!("{}: no schema line", file.display()));
+        let target = file.parent().unwrap().join(relative).canonicalize();
+        assert_eq!(target.ok().as_ref(), Some(&schema), "{}", file.display());
+    }
+}
