@@ -376,11 +376,18 @@ fn write_output(
     extension: &str,
     text: &str,
 ) -> Result<(), String> {
-    let relative = roots
+    // Below the folder given, or else the file's own path (without its root
+    // or `..`), so two files of one name in two folders never collide.
+    let relative: PathBuf = roots
         .iter()
         .filter(|root| root.is_dir())
         .find_map(|root| file.strip_prefix(root).ok())
-        .unwrap_or_else(|| Path::new(file.file_name().unwrap_or_default()));
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| {
+            file.components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect()
+        });
     let target = folder.join(relative).with_extension(extension);
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)
@@ -389,7 +396,6 @@ fn write_output(
     std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))
 }
 
-/// The live request a `probe` or `suggest` command line describes.
 /// The live requests a `probe` or `suggest` command line describes: one,
 /// or one per protocol of an `--account` file.
 fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, String> {

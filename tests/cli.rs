@@ -559,3 +559,37 @@ fn command_line_habits() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(empty);
 }
+
+#[test]
+fn transcripts_of_files_with_one_name_in_two_folders_do_not_collide() {
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-mirror", std::process::id()));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let scenario =
+        std::fs::read_to_string(format!("{root}/scenarios/causes/auth-failed-smtp.yaml")).unwrap();
+    for folder in ["one", "two"] {
+        std::fs::create_dir_all(dir.join(folder)).unwrap();
+        std::fs::write(dir.join(folder).join("same.yaml"), &scenario).unwrap();
+    }
+    let out = dir.join("out");
+    let (one, two) = (dir.join("one/same.yaml"), dir.join("two/same.yaml"));
+    let output = mailprobe(&[
+        "run",
+        one.to_str().unwrap(),
+        two.to_str().unwrap(),
+        "--transcripts",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let written: Vec<_> = [one, two]
+        .iter()
+        .map(|file| {
+            let relative: std::path::PathBuf = file
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect();
+            out.join(relative).with_extension("txt")
+        })
+        .collect();
+    assert!(written.iter().all(|path| path.exists()), "{written:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
