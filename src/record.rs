@@ -156,7 +156,7 @@ fn offers_upgrade(lines: &[&str]) -> bool {
 /// The host name a greeting gives (`220 mx.example ESMTP`, `+OK mx.example`).
 fn greeting_host(line: &str) -> Option<String> {
     let name = line.split_whitespace().nth(1)?;
-    (name.contains('.') && name.parse::<std::net::IpAddr>().is_err())
+    (name.contains('.') && !crate::probe::is_address(name))
         .then(|| name.trim_end_matches('.').to_ascii_lowercase())
 }
 
@@ -248,9 +248,9 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             world.host(&host);
             return;
         }
-        Some((Step::Resolve, Failure::NetworkUnreachable)) => {
-            world.rule(true, "{ action: no-route }".to_string());
+        Some((Step::Resolve | Step::Connect, Failure::NetworkUnreachable)) => {
             world.host(&host);
+            world.rule(true, "{ action: no-route }".to_string());
             return;
         }
         Some((Step::Resolve, _)) => return,
@@ -278,11 +278,6 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
                 false,
                 format!("{{ to: {host}, port: {port}, action: unreachable }}"),
             );
-            return;
-        }
-        Some((Step::Connect, Failure::NetworkUnreachable)) => {
-            world.host(&host);
-            world.rule(true, "{ action: no-route }".to_string());
             return;
         }
         Some((_, Failure::Reset)) if lines.is_empty() => {

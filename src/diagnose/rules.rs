@@ -220,7 +220,7 @@ fn port_25_answered_by_another_server(
 /// The session failed after a greeting from another site's server.
 fn greeted_by_another_site(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
     let host = &facts.endpoint.host;
-    if facts.step.is_transport() || host.parse::<std::net::IpAddr>().is_ok() {
+    if facts.step.is_transport() || crate::probe::is_address(host) {
         return None;
     }
     let other = greeting_host(facts.configured).filter(|g| !same_site(g, host))?;
@@ -436,9 +436,7 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
                 .filter(|a| a.endpoint.host.eq_ignore_ascii_case(host))
                 .find_map(|a| greeting_host(a))
                 // An address has no DNS entry to be wrong.
-                .filter(|g| {
-                    !g.eq_ignore_ascii_case(host) && host.parse::<std::net::IpAddr>().is_err()
-                });
+                .filter(|g| !g.eq_ignore_ascii_case(host) && !crate::probe::is_address(host));
             match (other, certificate) {
                 (Some(other), Some(certificate))
                     if certificate

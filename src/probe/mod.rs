@@ -169,7 +169,7 @@ pub struct UnsafeValue {
     /// 1-based position of the character in the value.
     pub position: usize,
     /// What the field may not contain.
-    pub forbidden: &'static str,
+    pub forbidden: String,
 }
 
 /// Checks one value for characters that split or end a protocol line
@@ -184,11 +184,6 @@ pub fn check_wire_value(
         ('\n', "a line feed (LF)"),
         ('\0', "a NUL byte"),
     ];
-    let forbidden = if extra.is_empty() {
-        "CR, LF or NUL"
-    } else {
-        "CR, LF, NUL, spaces, '<' or '>'"
-    };
     for (index, c) in value.chars().enumerate() {
         let named = LINE_BREAKERS
             .iter()
@@ -197,6 +192,12 @@ pub fn check_wire_value(
             .map(|(_, name)| *name)
             .or_else(|| c.is_control().then_some("a control character"));
         if let Some(what) = named {
+            // What the field may not hold, from the same list that found it.
+            let mut forbidden = String::from("CR, LF, NUL or another control character");
+            for (_, name) in extra {
+                forbidden.push_str(", ");
+                forbidden.push_str(name);
+            }
             return Err(UnsafeValue {
                 field,
                 what,
@@ -757,15 +758,21 @@ fn best_control(tried: Vec<Attempt>) -> Option<Attempt> {
     }
 }
 
+/// Whether `host` is an IP address (`192.0.2.1`, `::1`, `[::1]`) rather
+/// than a name: it has no DNS entry, no mail domain, no portal to find.
+pub fn is_address(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+}
+
 /// Whether looking up the canary name may tell something: not when the
 /// account's host is an address or a loopback name, where no portal sits
 /// between the client and the server (and no query should leave the host).
 fn may_ask_for_canary(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    !(literal.parse::<std::net::IpAddr>().is_ok()
-        || host == "localhost"
-        || host.ends_with(".localhost"))
+    !(is_address(&host) || host == "localhost" || host.ends_with(".localhost"))
 }
 
 /// How a lookup failed, by the error kind every [`Network`] uses for it.

@@ -29,8 +29,7 @@ impl AccountSpec {
             password: spec.password.clone().unwrap_or_default(),
         });
         // A sender is never built from an address: `taro@0.2.10` is no domain.
-        let literal = spec.host.trim_matches(|c| c == '[' || c == ']');
-        let domain = if literal.parse::<std::net::IpAddr>().is_ok() {
+        let domain = if crate::probe::is_address(&spec.host) {
             "mailprobe.invalid".to_string()
         } else {
             mock_servers::smtp::session::parent_domain(&spec.host)
