@@ -421,8 +421,8 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
         .unwrap_or_default();
     let mut connect_map = match &args.connect_map {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: cannot read the map: {e}", path.display()))?;
+            let text = scenario::load::read_text(path, MAX_MAP_BYTES)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             mailprobe::net::mapped::MappedNetwork::parse(&text)
                 .map_err(|e| format!("{}: {e}", path.display()))?
         }
@@ -666,13 +666,11 @@ fn kept_root(dir: &Path, ecdsa: bool) -> Result<mailprobe::harness::world::Root,
         KeyKind::Ed25519
     };
     let key_file = dir.join("ca-key.pem");
-    let key = match std::fs::read_to_string(&key_file) {
-        Ok(key) => key,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(mailprobe::harness::world::Root { kind, kept: None });
-        }
-        Err(error) => return Err(format!("cannot read {}: {error}", key_file.display())),
-    };
+    if !key_file.exists() {
+        return Ok(mailprobe::harness::world::Root { kind, kept: None });
+    }
+    let key = scenario::load::read_text(&key_file, MAX_KEY_BYTES)
+        .map_err(|e| format!("{}: {e}", key_file.display()))?;
     // A kept root is valid for long: it outlives the worlds it serves.
     let validity = Validity {
         not_before: time::macros::datetime!(2020-01-01 0:00 UTC),
@@ -770,9 +768,17 @@ fn serve(
     })
 }
 
+/// The largest report `record` reads: a probe reads at most 8 MiB from its
+/// peers, and the report's JSON around that stays well below this.
+const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest map `probe --connect-map` reads.
+const MAX_MAP_BYTES: u64 = 1024 * 1024;
+/// The largest root key `serve --ca-dir` reads.
+const MAX_KEY_BYTES: u64 = 64 * 1024;
+
 fn record(report: &Path, output: Option<&Path>) -> Result<bool, String> {
-    let text = std::fs::read_to_string(report)
-        .map_err(|e| format!("{}: cannot read the report: {e}", report.display()))?;
+    let text = scenario::load::read_text(report, MAX_REPORT_BYTES)
+        .map_err(|e| format!("{}: {e}", report.display()))?;
     let parsed = mailprobe::report::Report::from_json(&text)
         .map_err(|e| format!("{}: {e}", report.display()))?;
     let scenario = mailprobe::record::record(&parsed, &report.display().to_string());

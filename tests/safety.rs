@@ -203,4 +203,14 @@ fn out_of_range_flags_and_special_files_are_errors() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("not a regular file"), "{stdout}");
+    // Reports and maps are read with the same bound.
+    for args in [
+        vec!["record", "/dev/zero"],
+        vec!["probe", "--smtp", "mx.example", "--connect-map", "/dev/zero"],
+    ] {
+        let output = mailprobe(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{args:?}: {stderr}");
+    }
 }

@@ -91,31 +91,35 @@ pub fn load_account(path: &Path) -> Result<super::model::ClientSpec, ScenarioErr
 
 /// A scenario or account file's text, read with the same limits.
 fn read(path: &Path) -> Result<String, ScenarioError> {
-    let failed = |message: String| ScenarioError {
+    read_text(path, MAX_FILE_BYTES).map_err(|message| ScenarioError {
         file: path.to_path_buf(),
         line: None,
         column: None,
         message,
-    };
-    let file = std::fs::File::open(path)
-        .map_err(|error| failed(format!("cannot read the file: {error}")))?;
+    })
+}
+
+/// The text of the regular file at `path`, if it holds at most `max_bytes`:
+/// every file mailprobe reads (scenarios, accounts, reports, maps) is read
+/// this way, so `/dev/zero` or a huge file is an error, not a hang.
+pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, String> {
+    let file =
+        std::fs::File::open(path).map_err(|error| format!("cannot read the file: {error}"))?;
     let metadata = file
         .metadata()
-        .map_err(|error| failed(format!("cannot read the file: {error}")))?;
+        .map_err(|error| format!("cannot read the file: {error}"))?;
     if !metadata.is_file() {
-        return Err(failed(
-            "not a regular file; give a scenario file (.yaml) or a folder of them".into(),
-        ));
+        return Err("not a regular file; give a file, or a folder of scenario files".into());
     }
     let mut text = String::new();
     use std::io::Read;
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(max_bytes.saturating_add(1))
         .read_to_string(&mut text)
-        .map_err(|error| failed(format!("cannot read the file as UTF-8 text: {error}")))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(failed(format!(
-            "the file is larger than {MAX_FILE_BYTES} bytes; a scenario is a small file: split it"
-        )));
+        .map_err(|error| format!("cannot read the file as UTF-8 text: {error}"))?;
+    if text.len() as u64 > max_bytes {
+        return Err(format!(
+            "the file is larger than {max_bytes} bytes, more than such a file holds"
+        ));
     }
     Ok(text)
 }
