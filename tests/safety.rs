@@ -206,7 +206,13 @@ fn out_of_range_flags_and_special_files_are_errors() {
     // Reports and maps are read with the same bound.
     for args in [
         vec!["record", "/dev/zero"],
-        vec!["probe", "--smtp", "mx.example", "--connect-map", "/dev/zero"],
+        vec![
+            "probe",
+            "--smtp",
+            "mx.example",
+            "--connect-map",
+            "/dev/zero",
+        ],
     ] {
         let output = mailprobe(&args);
         let stderr = String::from_utf8_lossy(&output.stderr);
