@@ -79,6 +79,9 @@ fn flag(field: &str) -> String {
     }
 }
 
+/// The largest `--ca` file read: a bundle of every public root is ~250 KiB.
+const MAX_ROOTS_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The system's trusted roots plus those in `extra`.
 fn roots(extra: &[PathBuf]) -> Result<RootCertStore, LiveError> {
     let mut roots = RootCertStore::empty();
@@ -88,10 +91,12 @@ fn roots(extra: &[PathBuf]) -> Result<RootCertStore, LiveError> {
             path: path.display().to_string(),
             reason,
         };
-        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| failed(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| failed(e.to_string()))?;
+        // Read with a bound like every other file: `--ca /dev/zero` is an error.
+        let text = crate::scenario::load::read_text(path, MAX_ROOTS_BYTES).map_err(failed)?;
+        let certificates: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(text.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| failed(e.to_string()))?;
         if certificates.is_empty() {
             return Err(failed("no certificate in the file".into()));
         }

@@ -203,9 +203,10 @@ fn out_of_range_flags_and_special_files_are_errors() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("not a regular file"), "{stdout}");
-    // Reports and maps are read with the same bound.
+    // Reports, maps and roots are read with the same bound.
     for args in [
         vec!["record", "/dev/zero"],
+        vec!["probe", "--smtp", "127.0.0.1", "--ca", "/dev/zero"],
         vec![
             "probe",
             "--smtp",
