@@ -16,12 +16,12 @@ use std::time::Duration;
 use rustls::RootCertStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use mock_servers::line::LineBuffer;
-use mock_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
-use mock_servers::pop3::session::Pop3Session;
-use mock_servers::pop3::{Pop3Config, Status};
-use mock_servers::smtp::session::SmtpSession;
-use mock_servers::smtp::{Reply, ReplyParser, SmtpConfig};
+use mock_mail_servers::line::LineBuffer;
+use mock_mail_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
+use mock_mail_servers::pop3::session::Pop3Session;
+use mock_mail_servers::pop3::{Pop3Config, Status};
+use mock_mail_servers::smtp::session::SmtpSession;
+use mock_mail_servers::smtp::{Reply, ReplyParser, SmtpConfig};
 
 use crate::net::{BoxFuture, NetStream, Network};
 use crate::probe::tls::{TlsClient, VirtualClock};
@@ -44,13 +44,13 @@ fn store() -> SharedStore {
 
 /// Splits input into lines the way the servers' framer does.
 fn lines(data: &[u8]) -> Vec<Vec<u8>> {
-    let mut framer = LineBuffer::new(mock_servers::smtp::session::MAX_AUTH_LINE);
+    let mut framer = LineBuffer::new(mock_mail_servers::smtp::session::MAX_AUTH_LINE);
     framer.ingest(data);
     framer.ingest(b"\n");
     std::iter::from_fn(|| framer.next_line())
         .map(|line| match line {
-            mock_servers::line::Line::Complete(line) => line,
-            mock_servers::line::Line::TooLong => Vec::new(),
+            mock_mail_servers::line::Line::Complete(line) => line,
+            mock_mail_servers::line::Line::TooLong => Vec::new(),
         })
         .collect()
 }
@@ -63,7 +63,7 @@ pub fn smtp_server(data: &[u8]) {
     let mut session = SmtpSession::new(Arc::new(config), store(), starttls, false);
     let _ = session.greeting();
     for line in lines(data) {
-        let _ = mock_servers::smtp::command::Command::parse(&line);
+        let _ = mock_mail_servers::smtp::command::Command::parse(&line);
         let _ = session.handle_line(&line);
         if line.len() > session.max_line() {
             let _ = session.line_too_long();
@@ -76,7 +76,7 @@ pub fn pop3_server(data: &[u8]) {
     let mut session = Pop3Session::new(Arc::new(Pop3Config::new("mx.example")), store(), true);
     let _ = session.greeting();
     for line in lines(data) {
-        let _ = mock_servers::pop3::command::Command::parse(&line);
+        let _ = mock_mail_servers::pop3::command::Command::parse(&line);
         let _ = session.handle_line(&line);
     }
 }
@@ -216,7 +216,7 @@ pub fn probe(data: &[u8]) {
     let wire = String::from_utf8_lossy(&wire);
     if security != Security::None {
         assert!(!wire.contains(PASSWORD), "the password went out in clear");
-        let plain = mock_servers::sasl::encode_plain("taro", PASSWORD);
+        let plain = mock_mail_servers::sasl::encode_plain("taro", PASSWORD);
         assert!(!wire.contains(&plain), "AUTH PLAIN went out in clear");
     }
 }

@@ -659,7 +659,7 @@ struct ServedRoot<'a> {
 
 /// The root kept in `dir` (its key and a fixed, long validity), if any.
 fn kept_root(dir: &Path, ecdsa: bool) -> Result<mailprobe::harness::world::Root, String> {
-    use mock_servers::tls::{KeyKind, Validity};
+    use mock_mail_servers::tls::{KeyKind, Validity};
     let kind = if ecdsa {
         KeyKind::EcdsaP256
     } else {
@@ -702,7 +702,7 @@ fn serve(
         None => mailprobe::harness::world::Root::default(),
     };
     if root.ecdsa {
-        world_root.kind = mock_servers::tls::KeyKind::EcdsaP256;
+        world_root.kind = mock_mail_servers::tls::KeyKind::EcdsaP256;
     }
     let (ca_out, ca_dir, map_file) = (root.ca_out, root.ca_dir, root.map);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -710,7 +710,8 @@ pub fn record(report: &Report, origin: &str) -> String {
         // (Not where the name led elsewhere: that host does not know the user.)
         let own = *name == serving && serving == account_host;
         if let Some(domain) = user_domain.as_ref().filter(|_| own) {
-            if options.user.is_some() && mock_servers::smtp::session::parent_domain(name) != *domain
+            if options.user.is_some()
+                && mock_mail_servers::smtp::session::parent_domain(name) != *domain
             {
                 let _ = writeln!(out, "      domains: [{domain}]");
                 wrote = true;

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use mock_servers::mailstore::{Account, MailStore, SharedStore};
-use mock_servers::serve::ServerTls;
-use mock_servers::smtp::{SmtpConfig, SmtpServer};
-use mock_servers::tls::{CertificateAuthority, Validity};
-use mock_servers::TlsMode;
+use mock_mail_servers::mailstore::{Account, MailStore, SharedStore};
+use mock_mail_servers::serve::ServerTls;
+use mock_mail_servers::smtp::{SmtpConfig, SmtpServer};
+use mock_mail_servers::tls::{CertificateAuthority, Validity};
+use mock_mail_servers::TlsMode;
 
 const PASSWORD: &str = "correct-horse-battery";
 

@@ -80,7 +80,7 @@ fn passwords_never_reach_transcripts() {
             !run.transcript.contains(password),
             "{file} leaks its password"
         );
-        let plain = mock_servers::sasl::encode_plain("taro", "hunter2");
+        let plain = mock_mail_servers::sasl::encode_plain("taro", "hunter2");
         assert!(
             !run.transcript.contains(&plain),
             "{file} leaks the AUTH PLAIN blob"

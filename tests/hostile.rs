@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mock_servers::sasl;
+use mock_mail_servers::sasl;
 
 const USER: &str = "taro";
 const PASSWORD: &str = "Tr0ub4dor-and-3";

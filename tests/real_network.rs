@@ -11,11 +11,11 @@ use mailprobe::probe::tls::TlsClient;
 use mailprobe::probe::{
     Account, Credentials, Endpoint, Failure, Prober, Protocol, Security, Step, Timeouts,
 };
-use mock_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
-use mock_servers::serve::ServerTls;
-use mock_servers::smtp::{SmtpConfig, SmtpServer};
-use mock_servers::tls::{CertificateAuthority, Validity};
-use mock_servers::TlsMode;
+use mock_mail_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
+use mock_mail_servers::serve::ServerTls;
+use mock_mail_servers::smtp::{SmtpConfig, SmtpServer};
+use mock_mail_servers::tls::{CertificateAuthority, Validity};
+use mock_mail_servers::TlsMode;
 use rustls::time_provider::DefaultTimeProvider;
 use rustls::RootCertStore;
 use tokio::net::TcpListener;

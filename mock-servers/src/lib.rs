@@ -14,7 +14,7 @@
 //! - [`stream`], [`connection`]: a stream that can be upgraded to TLS in place.
 //!
 //! ```
-//! use mock_servers::{mailstore::SharedStore, serve::ServerTls, smtp::{SmtpConfig, SmtpServer}, TlsMode};
+//! use mock_mail_servers::{mailstore::SharedStore, serve::ServerTls, smtp::{SmtpConfig, SmtpServer}, TlsMode};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use mock_servers::line::LineBuffer;
-use mock_servers::mailstore::{Account, MailStore, SharedStore};
-use mock_servers::pop3::session::Pop3Session;
-use mock_servers::pop3::{Pop3Config, Status};
-use mock_servers::smtp::session::SmtpSession;
-use mock_servers::smtp::{ReplyParser, SmtpConfig};
+use mock_mail_servers::line::LineBuffer;
+use mock_mail_servers::mailstore::{Account, MailStore, SharedStore};
+use mock_mail_servers::pop3::session::Pop3Session;
+use mock_mail_servers::pop3::{Pop3Config, Status};
+use mock_mail_servers::smtp::session::SmtpSession;
+use mock_mail_servers::smtp::{ReplyParser, SmtpConfig};
 
 /// xorshift64*: small, seeded, good enough to shake parsers.
 struct Rng(u64);

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_servers::mailstore::{Account, MailStore, SharedStore};
-use mock_servers::pop3::{Pop3Config, Pop3Server};
-use mock_servers::serve::ServerTls;
-use mock_servers::smtp::{SmtpConfig, SmtpServer};
-use mock_servers::tls::{crypto_provider, CertificateAuthority, Validity};
-use mock_servers::TlsMode;
+use mock_mail_servers::mailstore::{Account, MailStore, SharedStore};
+use mock_mail_servers::pop3::{Pop3Config, Pop3Server};
+use mock_mail_servers::serve::ServerTls;
+use mock_mail_servers::smtp::{SmtpConfig, SmtpServer};
+use mock_mail_servers::tls::{crypto_provider, CertificateAuthority, Validity};
+use mock_mail_servers::TlsMode;
 use rustls::pki_types::ServerName;
 use rustls::RootCertStore;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -119,7 +119,7 @@ async fn smtp_starttls_upgrade_and_auth_inside_tls() {
     assert!(!ehlo.iter().any(|l| l.ends_with("STARTTLS")), "{ehlo:?}");
     let plain_auth = format!(
         "AUTH PLAIN {}",
-        mock_servers::sasl::encode_plain("taro", "hunter2")
+        mock_mail_servers::sasl::encode_plain("taro", "hunter2")
     );
     assert!(exchange(&mut tls, &plain_auth, false).await[0].starts_with("235"));
     assert!(exchange(&mut tls, "QUIT", false).await[0].starts_with("221"));

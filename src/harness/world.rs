@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_servers::mailstore::{Account, MailStore, SharedStore};
-use mock_servers::pop3::{Pop3Config, Pop3Server};
-use mock_servers::serve::{MailServer, ServerTls};
-use mock_servers::smtp::session::{parent_domain, AuthBeforeTls};
-use mock_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
-use mock_servers::tls::{CertificateAuthority, ServerIdentity, TlsSetupError, Validity};
-use mock_servers::TlsMode;
+use mock_mail_servers::mailstore::{Account, MailStore, SharedStore};
+use mock_mail_servers::pop3::{Pop3Config, Pop3Server};
+use mock_mail_servers::serve::{MailServer, ServerTls};
+use mock_mail_servers::smtp::session::{parent_domain, AuthBeforeTls};
+use mock_mail_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
+use mock_mail_servers::tls::{CertificateAuthority, ServerIdentity, TlsSetupError, Validity};
+use mock_mail_servers::TlsMode;
 use rustls::RootCertStore;
 use time::OffsetDateTime;
 
@@ -66,7 +66,7 @@ pub enum BuildError {
     Tls(#[from] TlsSetupError),
     /// The scenario's mailboxes hold more than the store keeps.
     #[error("the mailboxes do not fit: {0}")]
-    Store(#[from] mock_servers::mailstore::StoreFull),
+    Store(#[from] mock_mail_servers::mailstore::StoreFull),
     /// Too many hosts.
     #[error(transparent)]
     TooManyHosts(#[from] crate::net::sim::TooManyHosts),
@@ -124,7 +124,7 @@ impl Authorities {
 #[derive(Debug, Clone, Default)]
 pub struct Root {
     /// The algorithm of the root's and the servers' keys.
-    pub kind: mock_servers::tls::KeyKind,
+    pub kind: mock_mail_servers::tls::KeyKind,
     /// The root's key (PEM) and validity, to make the same root again.
     pub kept: Option<(String, Validity)>,
 }
@@ -288,7 +288,7 @@ fn listen(
         config.greeting = pop3
             .greeting
             .as_deref()
-            .and_then(|g| mock_servers::pop3::Status::parse(g.as_bytes()));
+            .and_then(|g| mock_mail_servers::pop3::Status::parse(g.as_bytes()));
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         let server = Pop3Server::new(config, store.clone(), tls.clone());
         for (port, mode) in &pop3.ports {
@@ -308,7 +308,7 @@ fn listen(
             let portal: Service = Arc::new(move |stream: NetStream| {
                 let (tls, location) = (tls.clone(), location.clone());
                 Box::pin(async move {
-                    let _ = mock_servers::web::serve_portal(stream, tls, &location).await;
+                    let _ = mock_mail_servers::web::serve_portal(stream, tls, &location).await;
                 })
             });
             listening.add(name, *port, "web", *mode, portal)?;

@@ -23,7 +23,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
-pub use mock_servers::stream::AsyncStream;
+pub use mock_mail_servers::stream::AsyncStream;
 pub use real::RealNetwork;
 
 /// A connected byte stream, whatever network it crosses.

@@ -1,7 +1,7 @@
 //! The POP3 client dialog: greeting, CAPA, STLS, USER/PASS, STAT, QUIT.
 //! Never DELE.
 
-use mock_servers::pop3::Status;
+use mock_mail_servers::pop3::Status;
 
 use super::conversation::{Conversation, StepResult};
 use super::dialog::{Action, Dialog, Input, Outgoing, ReadReply};

@@ -1,8 +1,8 @@
 //! The SMTP client dialog: greeting, EHLO (HELO), STARTTLS, AUTH, MAIL, RCPT,
 //! RSET, QUIT. Never DATA.
 
-use mock_servers::sasl::{self, Mechanism};
-use mock_servers::smtp::{Reply, ReplyParser};
+use mock_mail_servers::sasl::{self, Mechanism};
+use mock_mail_servers::smtp::{Reply, ReplyParser};
 
 use super::conversation::{Conversation, StepResult};
 use super::dialog::{Action, Dialog, Input, Outgoing, ReadReply};

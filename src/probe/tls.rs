@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use mock_servers::tls::{crypto_provider, AcceptAnyCertificate};
+use mock_mail_servers::tls::{crypto_provider, AcceptAnyCertificate};
 
 use super::observation::TlsFailure;
 use super::x509::{self, CertificateInfo};

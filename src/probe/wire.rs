@@ -11,8 +11,8 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio_rustls::{TlsConnector, TlsStream};
 
-use mock_servers::line::{Line, LineBuffer};
-use mock_servers::stream::MaybeTls;
+use mock_mail_servers::line::{Line, LineBuffer};
+use mock_mail_servers::stream::MaybeTls;
 
 use super::observation::{Failure, TlsFailure};
 use super::tls::{classify, TlsClient};
@@ -63,7 +63,7 @@ impl AsyncRead for Tap {
     }
 }
 
-mock_servers::delegate_async_write!(Tap, inner);
+mock_mail_servers::delegate_async_write!(Tap, inner);
 
 /// Facts about an established TLS session.
 #[derive(Debug, Clone, PartialEq, Eq)]

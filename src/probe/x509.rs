@@ -169,7 +169,7 @@ fn date(tag: u8, content: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mock_servers::tls::{CertificateAuthority, Validity};
+    use mock_mail_servers::tls::{CertificateAuthority, Validity};
     use time::macros::datetime;
 
     #[test]

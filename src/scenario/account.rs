@@ -32,7 +32,7 @@ impl AccountSpec {
         let domain = if crate::probe::is_address(&spec.host) {
             "mailprobe.invalid".to_string()
         } else {
-            mock_servers::smtp::session::parent_domain(&spec.host)
+            mock_mail_servers::smtp::session::parent_domain(&spec.host)
         };
         let from = spec.from.clone().unwrap_or_else(|| match &spec.user {
             Some(user) if user.contains('@') => user.clone(),

@@ -175,7 +175,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
     }
     for (name, host) in &scenario.world.hosts {
         if let Some(greeting) = host.pop3.as_ref().and_then(|p| p.greeting.as_deref()) {
-            if mock_servers::pop3::Status::parse(greeting.as_bytes()).is_none() {
+            if mock_mail_servers::pop3::Status::parse(greeting.as_bytes()).is_none() {
                 return problem(
                     greeting,
                     format!(
@@ -185,7 +185,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             }
         }
         if let Some(greeting) = host.smtp.as_ref().and_then(|s| s.greeting.as_deref()) {
-            if mock_servers::smtp::Reply::from_line(greeting).is_none() {
+            if mock_mail_servers::smtp::Reply::from_line(greeting).is_none() {
                 return problem(greeting, format!("host `{name}`: greeting `{greeting}` must start with a reply code such as 421 or 554"));
             }
         }

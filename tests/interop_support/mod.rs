@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mock_servers::tls::{CertificateAuthority, Validity};
+use mock_mail_servers::tls::{CertificateAuthority, Validity};
 
 /// The environment variable the tests pass passwords in.
 pub const PASSWORD_VARIABLE: &str = "MAILPROBE_INTEROP_PASSWORD";

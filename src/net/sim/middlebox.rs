@@ -382,12 +382,12 @@ async fn intercept_tls(
 
 /// The scanner's own client side trusts any server, as such products did.
 fn accept_any_server_config() -> Arc<rustls::ClientConfig> {
-    let provider = mock_servers::tls::crypto_provider();
+    let provider = mock_mail_servers::tls::crypto_provider();
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(mock_servers::tls::AcceptAnyCertificate(
+        .with_custom_certificate_verifier(Arc::new(mock_mail_servers::tls::AcceptAnyCertificate(
             provider,
         )))
         .with_no_client_auth();

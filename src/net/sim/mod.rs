@@ -19,7 +19,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use mock_servers::tls::{CertificateAuthority, Validity};
+use mock_mail_servers::tls::{CertificateAuthority, Validity};
 use tokio::time::Instant;
 
 use super::{BoxFuture, NetStream, Network};

@@ -45,4 +45,4 @@ impl AsyncRead for Prefixed {
     }
 }
 
-mock_servers::delegate_async_write!(Prefixed, inner);
+mock_mail_servers::delegate_async_write!(Prefixed, inner);
