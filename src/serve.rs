@@ -13,6 +13,8 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+use mock_mail_servers::listen::{accept_forever, AcceptTrouble};
+
 use crate::harness::world::{self, BuildError, BuiltWorld};
 use crate::net::sim::PortFate;
 use crate::net::Network;
@@ -20,9 +22,6 @@ use crate::scenario::model::World;
 
 /// How long a served connection waits for the simulated path to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
-/// The first and the longest pause after a failed accept (out of file
-/// descriptors, out of memory): the port stays open and is retried.
-const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// One served port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,51 +176,33 @@ impl ServedWorld {
     }
 }
 
-/// Accepts connections for ever: a failed accept (EMFILE when descriptors
-/// run out) is reported once per run of failures and retried after a pause
-/// that grows up to a second, so the port never stops listening.
+/// Accepts connections for ever and sends each where its fate says.
 async fn accept_loop(
     listener: TcpListener,
     network: Arc<crate::net::sim::SimNetwork>,
     target: SocketAddr,
     fate: PortFate,
 ) {
-    let mut backoff = ACCEPT_BACKOFF.0;
-    let mut failing = false;
-    loop {
-        match listener.accept().await {
-            Ok((client, _)) => {
-                if failing {
-                    eprintln!("mailprobe serve: accepting on {target} again");
-                }
-                failing = false;
-                backoff = ACCEPT_BACKOFF.0;
-                match fate {
-                    PortFate::Relay | PortFate::Refused => {
-                        tokio::spawn(relay(client, network.clone(), target));
-                    }
-                    PortFate::Reset => {
-                        // An RST: close with a zero linger.
-                        let _ = client.set_zero_linger();
-                        drop(client);
-                    }
-                    PortFate::Silent => {
-                        tokio::spawn(hold_silently(client));
-                    }
-                }
-            }
-            Err(error) => {
-                if !failing {
-                    eprintln!(
-                        "mailprobe serve: cannot accept a connection for {target}: {error}; retrying"
-                    );
-                }
-                failing = true;
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
-            }
+    let accepted = |client: tokio::net::TcpStream| match fate {
+        PortFate::Relay | PortFate::Refused => {
+            tokio::spawn(relay(client, network.clone(), target));
         }
-    }
+        PortFate::Reset => {
+            // An RST: close with a zero linger.
+            let _ = client.set_zero_linger();
+            drop(client);
+        }
+        PortFate::Silent => {
+            tokio::spawn(hold_silently(client));
+        }
+    };
+    let trouble = |trouble: AcceptTrouble<'_>| match trouble {
+        AcceptTrouble::Failing(error) => {
+            eprintln!("mailprobe serve: cannot accept a connection for {target}: {error}; retrying")
+        }
+        AcceptTrouble::Recovered => eprintln!("mailprobe serve: accepting on {target} again"),
+    };
+    accept_forever(&listener, accepted, trouble).await;
 }
 
 /// Keeps a connection open and says nothing, until the client leaves or

@@ -3,27 +3,141 @@
 //! Mail accepted by SMTP for a local address lands here and is what POP3
 //! lists. The store is shared behind [`SharedStore`]; every operation is a short
 //! critical section, so a plain mutex is enough.
+//!
+//! A store can also keep a journal of every message the SMTP server accepted,
+//! with its envelope ([`Received`]): what a test reads back, whether the
+//! recipient has a mailbox or not.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 /// A store shared between servers.
 #[derive(Debug, Clone, Default)]
-pub struct SharedStore(Arc<Mutex<MailStore>>);
+pub struct SharedStore(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    store: Mutex<MailStore>,
+    /// How many messages the journal holds, for those waiting on it.
+    journaled: watch::Sender<usize>,
+}
 
 impl SharedStore {
     /// Wraps a store for sharing.
     pub fn new(store: MailStore) -> Self {
-        SharedStore(Arc::new(Mutex::new(store)))
+        SharedStore(Arc::new(Shared {
+            journaled: watch::Sender::new(store.received.as_ref().map_or(0, Vec::len)),
+            store: Mutex::new(store),
+        }))
     }
 
     /// Locks the store. A panic elsewhere cannot leave it half-written, so a
     /// poisoned lock is taken over rather than propagated.
     pub fn lock(&self) -> MutexGuard<'_, MailStore> {
         self.0
+            .store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Adds an accepted message to the journal (if the store keeps one) and
+    /// wakes those waiting for it.
+    pub fn journal(&self, received: Received) {
+        let count = {
+            let mut store = self.lock();
+            match store.received.as_mut() {
+                Some(journal) => {
+                    journal.push(received);
+                    journal.len()
+                }
+                None => return,
+            }
+        };
+        self.0.journaled.send_replace(count);
+    }
+
+    /// Every message accepted so far, oldest first (empty without a journal).
+    pub fn received(&self) -> Vec<Received> {
+        self.lock().received.clone().unwrap_or_default()
+    }
+
+    /// Waits until at least `count` messages were accepted, at most `timeout`
+    /// (in the runtime's time: virtual under paused time), and returns them all.
+    pub async fn wait_for(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Received>, WaitTimedOut> {
+        let mut journaled = self.0.journaled.subscribe();
+        let arrived = tokio::time::timeout(timeout, journaled.wait_for(|n| *n >= count)).await;
+        match arrived {
+            Ok(Ok(_)) => Ok(self.received()),
+            // The sender lives in `self`: it cannot be gone while we wait.
+            Ok(Err(_)) | Err(_) => Err(WaitTimedOut {
+                wanted: count,
+                arrived: self.received(),
+                timeout,
+            }),
+        }
+    }
+}
+
+/// A message the SMTP server accepted, with its envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The reverse path of `MAIL FROM` (empty for the null sender `<>`).
+    pub from: String,
+    /// Every accepted `RCPT TO`, in order.
+    pub to: Vec<String>,
+    /// The login that sent it, if the client authenticated.
+    pub login: Option<String>,
+    /// The message as received: CRLF line endings, dots unstuffed, without
+    /// the final dot.
+    pub content: Vec<u8>,
+}
+
+impl Received {
+    /// The message as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.content).into_owned()
+    }
+
+    /// The value of the first header field `name` (case-insensitive),
+    /// unfolded, if the message has one.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let text = self.text();
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        let mut value: Option<String> = None;
+        for line in head.split("\r\n") {
+            match value.as_mut() {
+                Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
+                Some(_) => break,
+                None => {
+                    if let Some((field, rest)) = line.split_once(':') {
+                        if field.eq_ignore_ascii_case(name) {
+                            value = Some(rest.trim_start().to_string());
+                        }
+                    }
+                }
+            }
+        }
+        value.map(|v| v.trim_end().to_string())
+    }
+}
+
+/// [`SharedStore::wait_for`] gave up.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("waited {timeout:?} for {wanted} message(s); {} arrived", arrived.len())]
+pub struct WaitTimedOut {
+    /// How many messages were waited for.
+    pub wanted: usize,
+    /// The messages that did arrive.
+    pub arrived: Vec<Received>,
+    /// How long it waited.
+    pub timeout: Duration,
 }
 
 /// One mail account.
@@ -91,6 +205,8 @@ pub struct MailStore {
     next_uid: u64,
     bytes: usize,
     max_bytes: usize,
+    /// Every accepted message with its envelope, when kept.
+    received: Option<Vec<Received>>,
 }
 
 impl Default for MailStore {
@@ -100,6 +216,7 @@ impl Default for MailStore {
             next_uid: 0,
             bytes: 0,
             max_bytes: DEFAULT_MAX_BYTES,
+            received: None,
         }
     }
 }
@@ -116,6 +233,30 @@ impl MailStore {
             max_bytes,
             ..MailStore::default()
         }
+    }
+
+    /// Keeps a journal of every accepted message with its envelope
+    /// ([`SharedStore::received`]). Its messages count against the limit.
+    pub fn keeping_journal(mut self) -> Self {
+        self.received.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// Whether the store keeps a journal of accepted messages.
+    pub fn keeps_journal(&self) -> bool {
+        self.received.is_some()
+    }
+
+    /// Counts `size` bytes of journal against the limit, unless full.
+    pub fn reserve(&mut self, size: usize) -> Result<(), StoreFull> {
+        if !self.has_room_for(size) {
+            return Err(StoreFull {
+                used: self.bytes,
+                limit: self.max_bytes,
+            });
+        }
+        self.bytes += size;
+        Ok(())
     }
 
     /// Whether `size` more bytes fit.
@@ -152,13 +293,7 @@ impl MailStore {
 
     /// Appends a message to the mailbox of `user`, unless the store is full.
     pub fn deliver(&mut self, user: &str, content: Vec<u8>) -> Result<(), StoreFull> {
-        if !self.has_room_for(content.len()) {
-            return Err(StoreFull {
-                used: self.bytes,
-                limit: self.max_bytes,
-            });
-        }
-        self.bytes += content.len();
+        self.reserve(content.len())?;
         self.next_uid += 1;
         let uid = format!("mp{:08}", self.next_uid);
         self.mailboxes

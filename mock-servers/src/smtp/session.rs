@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::mailstore::{domain_of, serves, SharedStore};
+use crate::mailstore::{domain_of, serves, Received, SharedStore};
 use crate::sasl::{self, Mechanism};
 use crate::smtp::command::{Command, CommandError};
 use crate::smtp::reply::Reply;
@@ -59,6 +59,10 @@ pub struct SmtpConfig {
     pub idle_timeout: Duration,
     /// Connections served at once; more get `421 4.3.2` and are closed.
     pub max_connections: usize,
+    /// Accept mail to any recipient, local or not, known or not, with or
+    /// without AUTH (a test fixture's catch-all: nothing is relayed, the
+    /// store's journal keeps it).
+    pub catch_all: bool,
 }
 
 impl SmtpConfig {
@@ -78,6 +82,7 @@ impl SmtpConfig {
             max_message_size: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
+            catch_all: false,
         }
     }
 }
@@ -527,7 +532,9 @@ impl SmtpSession {
         }
         let local =
             serves(&self.config.domains, &domain_of(&to)) && !self.config.domains.is_empty();
-        if local {
+        if self.config.catch_all {
+            // Kept whoever it is for.
+        } else if local {
             if self.store.lock().account_by_address(&to).is_none() {
                 return Response::reply(550, "5.1.1 Recipient address rejected: User unknown");
             }
@@ -575,24 +582,40 @@ impl SmtpSession {
         response
     }
 
-    /// Delivers the message to every local recipient, or to none when the
-    /// store has no room for all copies (`452 4.3.1`, RFC 3463).
+    /// Delivers the message to every local recipient and to the journal, or
+    /// to none when the store has no room for all copies (`452 4.3.1`,
+    /// RFC 3463).
     fn deliver(&mut self) -> Response {
-        let mut store = self.store.lock();
-        let users: Vec<String> = self
-            .recipients
-            .iter()
-            .filter_map(|r| store.account_by_address(r).map(|a| a.user.clone()))
-            .collect();
-        let total = self.message.len().saturating_mul(users.len());
-        if !store.has_room_for(total) {
-            return Response::reply(452, "4.3.1 Insufficient system storage");
-        }
-        for user in users {
-            if store.deliver(&user, self.message.clone()).is_err() {
-                return Response::reply(452, "4.3.1 Insufficient system storage");
+        let full = Response::reply(452, "4.3.1 Insufficient system storage");
+        {
+            let mut store = self.store.lock();
+            let users: Vec<String> = self
+                .recipients
+                .iter()
+                .filter_map(|r| store.account_by_address(r).map(|a| a.user.clone()))
+                .collect();
+            let copies = users.len() + usize::from(store.keeps_journal());
+            if !store.has_room_for(self.message.len().saturating_mul(copies)) {
+                return full;
+            }
+            for user in users {
+                if store.deliver(&user, self.message.clone()).is_err() {
+                    return full;
+                }
+            }
+            if !store.keeps_journal() {
+                return Response::reply(250, "2.0.0 Ok: queued");
+            }
+            if store.reserve(self.message.len()).is_err() {
+                return full;
             }
         }
+        self.store.journal(Received {
+            from: std::mem::take(&mut self.from),
+            to: std::mem::take(&mut self.recipients),
+            login: self.authenticated.clone(),
+            content: std::mem::take(&mut self.message),
+        });
         Response::reply(250, "2.0.0 Ok: queued")
     }
 
