@@ -8,10 +8,14 @@
 //!   evidence and a remedy; and the error a given mail client would show.
 //! - [`scenario`]: the YAML model of a simulated world and its expectations.
 //! - [`harness`]: builds a world from a scenario, runs the probes in virtual
-//!   time and checks their conclusions.
+//!   time and checks their conclusions; [`harness::trials`] makes a folder of
+//!   scenarios into tests of another repository.
+//! - [`fixture`]: the `mock-mail-servers` fixture on the simulated network,
+//!   behind a firewall or a middlebox, in virtual time.
 
 pub mod diagnose;
 pub mod explain;
+pub mod fixture;
 pub mod fuzz;
 pub mod harness;
 pub mod live;

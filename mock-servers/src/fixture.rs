@@ -66,6 +66,9 @@ pub enum FixtureError {
     /// A loopback port could not be bound.
     #[error("cannot listen on 127.0.0.1: {0}")]
     Bind(#[from] io::Error),
+    /// A network that carries the servers could not be built.
+    #[error("cannot build the network: {0}")]
+    Network(String),
 }
 
 /// Collects a fixture's servers and accounts. Start from [`MockMail::builder`].
@@ -138,7 +141,7 @@ impl MockMailBuilder {
     }
 
     /// Keep mail to any recipient, with or without AUTH: nothing is relayed
-    /// anywhere, and every message shows in [`MockMail::messages`]. Without
+    /// anywhere, and every message shows in [`MockMailServices::messages`]. Without
     /// it the SMTP server behaves like a submission server (outside
     /// recipients only after AUTH, unknown local users refused).
     pub fn catch_all(mut self) -> Self {

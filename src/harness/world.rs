@@ -342,7 +342,7 @@ fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {
 }
 
 /// A listening service: each connection is served by a clone of `server`.
-fn service<M: MailServer>(server: M, mode: TlsMode) -> Service {
+pub(crate) fn service<M: MailServer>(server: M, mode: TlsMode) -> Service {
     Arc::new(move |stream: NetStream| {
         let server = server.clone();
         Box::pin(async move {
