@@ -82,9 +82,11 @@ fn flag(field: &str) -> String {
 /// The largest `--ca` file read: a bundle of every public root is ~250 KiB.
 const MAX_ROOTS_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The system's trusted roots plus those in `extra`.
+/// The system's trusted roots (with the `native-roots` feature) plus those
+/// in `extra`.
 fn roots(extra: &[PathBuf]) -> Result<RootCertStore, LiveError> {
     let mut roots = RootCertStore::empty();
+    #[cfg(feature = "native-roots")]
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     for path in extra {
         let failed = |reason: String| LiveError::Roots {

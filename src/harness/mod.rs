@@ -9,6 +9,7 @@
 
 pub mod expect;
 pub mod transcript;
+#[cfg(feature = "trials")]
 pub mod trials;
 pub mod world;
 

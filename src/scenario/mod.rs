@@ -9,6 +9,7 @@ pub mod account;
 pub mod load;
 pub mod model;
 pub mod prescan;
+#[cfg(feature = "schema")]
 pub mod schema;
 pub mod validate;
 

@@ -19,6 +19,7 @@
 //!   suggest: { port: 587, security: starttls }
 //! ```
 
+#[cfg(feature = "schema")]
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +27,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+#[cfg(feature = "schema")]
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -33,7 +35,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// A one-line title.
@@ -66,7 +69,8 @@ pub struct Scenario {
 }
 
 /// One probe of a multi-probe scenario.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
     /// Its name, e.g. "as configured" or "after the fix".
@@ -109,7 +113,8 @@ impl<'de> Deserialize<'de> for Clock {
 }
 
 /// Hosts, users and the network path.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct World {
     /// Hosts by name, in order (addresses are given in this order).
@@ -135,7 +140,8 @@ pub struct World {
 }
 
 /// How the client's DNS resolver behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ResolverSpec {
     /// It answers.
@@ -148,7 +154,8 @@ pub enum ResolverSpec {
 }
 
 /// A host and the servers it runs.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
     /// Mail domains this host serves; default: its name without the first label.
@@ -176,7 +183,8 @@ pub struct HostSpec {
 }
 
 /// A web server.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WebSpec {
     /// Listening ports and their modes (`plain` or `tls`).
@@ -184,7 +192,8 @@ pub struct WebSpec {
 }
 
 /// How a host's certificate is wrong.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
     /// Names in the certificate, instead of the host's own.
@@ -202,7 +211,8 @@ pub struct CertificateSpec {
 }
 
 /// How a server port protects its transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PortMode {
     /// Plaintext only.
@@ -228,7 +238,8 @@ impl PortMode {
 }
 
 /// An SMTP server.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSpec {
     /// Listening ports and their modes.
@@ -266,7 +277,8 @@ fn default_auth() -> Vec<String> {
 }
 
 /// AUTH before STARTTLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthBeforeTlsSpec {
     /// Advertised and accepted.
@@ -279,7 +291,8 @@ pub enum AuthBeforeTlsSpec {
 }
 
 /// Who may relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Relay {
     /// Outside recipients only after AUTH.
@@ -292,7 +305,8 @@ pub enum Relay {
 }
 
 /// A POP3 server.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pop3Spec {
     /// Listening ports and their modes.
@@ -309,7 +323,8 @@ pub struct Pop3Spec {
 }
 
 /// A mail account.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     /// Login name.
@@ -327,7 +342,8 @@ pub struct UserSpec {
 }
 
 /// A message in a mailbox.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MessageSpec {
     /// Sender address.
@@ -341,7 +357,8 @@ pub struct MessageSpec {
 }
 
 /// One firewall rule: match on `to` and `port`, then `action` or `intercept`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Destination host(s); absent matches any.
@@ -374,7 +391,8 @@ pub struct RuleSpec {
 }
 
 /// An address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FamilySpec {
     /// IPv4.
@@ -384,7 +402,8 @@ pub enum FamilySpec {
 }
 
 /// Link faults, after Toxiproxy's toxics (server-to-client direction).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// Delay of the connection and of every chunk.
@@ -409,7 +428,8 @@ pub struct LinkSpec {
 }
 
 /// Plain firewall actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActionName {
     /// Pass to the next layer.
@@ -428,7 +448,8 @@ pub enum ActionName {
 }
 
 /// Middleboxes that can intercept connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum MiddleboxName {
     /// A local antivirus mail scanner that cannot read TLS.
@@ -442,7 +463,8 @@ pub enum MiddleboxName {
 }
 
 /// The mail client's settings.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Whose error messages to show.
@@ -468,7 +490,8 @@ pub struct ClientSpec {
 }
 
 /// An emulated client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientName {
     /// Outlook Express 6.
@@ -480,7 +503,8 @@ pub enum ClientName {
 }
 
 /// A server account in the client.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccountSpec {
     /// Server name.
@@ -509,7 +533,8 @@ pub struct AccountSpec {
 }
 
 /// A client security setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SecuritySpec {
     /// Plaintext.
@@ -525,7 +550,8 @@ pub enum SecuritySpec {
 }
 
 /// Client timeouts.
-#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsSpec {
     /// TCP connect timeout (default 30 s).
@@ -540,7 +566,8 @@ pub struct TimeoutsSpec {
 }
 
 /// What probes must conclude.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Expectations {
     /// For the SMTP probe.
@@ -555,7 +582,8 @@ pub struct Expectations {
 }
 
 /// Expectations for one protocol.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProtocolExpectation {
     /// Whether the configured account works.
@@ -573,7 +601,8 @@ pub struct ProtocolExpectation {
 }
 
 /// Works or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OutcomeSpec {
     /// Every step worked.
@@ -583,7 +612,8 @@ pub enum OutcomeSpec {
 }
 
 /// A suggested configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SuggestSpec {
     /// Port.
@@ -720,6 +750,7 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for Clock {
     fn schema_name() -> Cow<'static, str> {
         "Clock".into()
@@ -734,6 +765,7 @@ impl JsonSchema for Clock {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for Seconds {
     fn schema_name() -> Cow<'static, str> {
         "Duration".into()
@@ -750,6 +782,7 @@ impl JsonSchema for Seconds {
     }
 }
 
+#[cfg(feature = "schema")]
 impl<T: JsonSchema> JsonSchema for OneOrMany<T> {
     fn schema_name() -> Cow<'static, str> {
         format!("OneOrMany_{}", T::schema_name()).into()
