@@ -37,6 +37,14 @@ enum Command {
         /// `<path>.<probe name>.<protocol>.json`.
         #[arg(long, value_name = "DIR")]
         reports: Option<PathBuf>,
+        /// Also write a JUnit XML report to this file: one test case per
+        /// scenario file, named as under `cargo test`.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// `text`, or `json`: one JSON object per probe and line on stdout
+        /// (the summary goes to stderr).
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
     },
     /// Replay scenarios several times and print how fast, and whether every
     /// round gave the same transcripts.
@@ -193,6 +201,14 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`run | head`)
+    // would panic; a command-line tool ends quietly instead.
+    #[cfg(unix)]
+    // SAFETY: at the start of main, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
@@ -200,11 +216,15 @@ fn main() -> ExitCode {
             transcripts,
             bless,
             reports,
+            junit,
+            format,
         } => run(
             &default_paths(paths),
             Outputs {
                 transcripts: transcripts.as_deref(),
                 reports: reports.as_deref(),
+                junit: junit.as_deref(),
+                json: format == "json",
             },
             bless,
         ),
@@ -271,101 +291,168 @@ fn label(path: &Path) -> String {
 struct Outputs<'a> {
     transcripts: Option<&'a Path>,
     reports: Option<&'a Path>,
+    junit: Option<&'a Path>,
+    /// JSON lines on stdout instead of text.
+    json: bool,
 }
 
 fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool) -> Result<bool, String> {
+    use mailprobe::harness::results::{json_lines, Ending, ScenarioResult};
+
     let files = scenario::discover(paths).map_err(|e| e.to_string())?;
     if files.is_empty() {
         return Err(format!("no scenario files (*.yaml) under {}", show(paths)));
     }
-    let (mut passed, mut failed) = (0usize, 0usize);
     let wall = std::time::Instant::now();
-    let mut virtual_time = std::time::Duration::ZERO;
-    let mut replayed = 0usize;
+    let mut results = Vec::with_capacity(files.len());
+    // With --format json, stdout carries only JSON lines.
+    let say = |line: String| {
+        if outputs.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     for file in &files {
-        let scenario = match scenario::load(file) {
-            Ok(scenario) => scenario,
-            Err(error) => {
-                println!("FAIL  {}  (cannot load) {error}", label(file));
-                failed += 1;
-                continue;
+        let path = label(file);
+        let started = std::time::Instant::now();
+        let replayed = replay_one(file, &path, paths, &outputs, bless, &say)?;
+        let result = match replayed {
+            Ok((outcome, snapshot_error)) => {
+                ScenarioResult::of_run(path, &outcome, snapshot_error, started.elapsed())
             }
+            Err(ending) => ScenarioResult::without_run(path, ending),
         };
-        if let Some(reason) = &scenario.ignore {
-            println!("SKIP  {}  ({reason})", label(file));
-            continue;
-        }
-        let outcome = match harness::run(&scenario) {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                println!("FAIL  {}  {error}", label(file));
-                failed += 1;
-                continue;
+        if outputs.json {
+            for line in json_lines(&result) {
+                println!("{line}");
             }
-        };
-        replayed += 1;
-        virtual_time += outcome.virtual_time;
-        for probe in &outcome.probes {
-            let status = if probe.passed() { "PASS" } else { "FAIL" };
-            let code = match &probe.client_error {
-                None => "no error".to_string(),
-                Some(error) => match error.socket_error {
-                    Some(socket) => format!("{} ({socket})", error.code),
-                    None => error.code.to_string(),
-                },
-            };
-            println!(
-                "{status}  {}  {} / {}  {code}  {}",
-                label(file),
-                probe.probe,
-                probe.protocol.name(),
-                probe.diagnosis.cause.id()
-            );
-            for mismatch in &probe.mismatches {
-                println!("        {}", escape_controls(mismatch));
-            }
-            if probe.passed() {
-                passed += 1;
-            } else {
-                failed += 1;
-            }
+        } else {
+            print_result(&result);
         }
-        match harness::check_snapshot(&scenario, file, &outcome, bless) {
-            Ok(Some(written)) => println!("wrote snapshot {}", written.display()),
-            Ok(None) => {}
-            Err(message) => {
-                println!("FAIL  {}  {message}", label(file));
-                failed += 1;
-            }
-        }
-        if let Some(folder) = outputs.transcripts {
-            write_output(folder, file, paths, "txt", &outcome.transcript)?;
-        }
-        if let Some(folder) = outputs.reports {
-            for (probe, report) in outcome.probes.iter().zip(outcome.reports()) {
-                let slug: String = probe
-                    .probe
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() {
-                            c.to_ascii_lowercase()
-                        } else {
-                            '-'
-                        }
-                    })
-                    .collect();
-                let extension = format!("{slug}.{}.json", probe.protocol.name());
-                write_output(folder, file, paths, &extension, &report.to_json())?;
-            }
-        }
+        results.push(result);
     }
-    println!(
+    if let Some(file) = outputs.junit {
+        let xml = mailprobe::harness::results::junit(&results);
+        std::fs::write(file, xml).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
+    let replayed = results.iter().filter(|r| !r.probes.is_empty()).count();
+    let virtual_time: std::time::Duration = results.iter().map(|r| r.virtual_time).sum();
+    let probes = results.iter().flat_map(|r| &r.probes);
+    let passed = probes.clone().filter(|p| p.outcome == "pass").count();
+    // Failures: failed probes, plus files that failed without a failed probe
+    // (cannot load, cannot build, snapshot differs).
+    let failed = probes.filter(|p| p.outcome != "pass").count()
+        + results
+            .iter()
+            .filter(|r| match &r.ending {
+                Ending::Error(_) => true,
+                Ending::Failed(_) => r.probes.iter().all(|p| p.outcome == "pass"),
+                Ending::Passed | Ending::Skipped(_) => false,
+            })
+            .count();
+    say(format!(
         "replayed {replayed} scenarios in {:.3} s of wall time ({:.0} s of virtual time)",
         wall.elapsed().as_secs_f64(),
         virtual_time.as_secs_f64()
-    );
-    println!("{passed} passed, {failed} failed");
+    ));
+    say(format!("{passed} passed, {failed} failed"));
     Ok(failed == 0)
+}
+
+/// The text lines of one scenario file's result.
+fn print_result(result: &mailprobe::harness::results::ScenarioResult) {
+    use mailprobe::harness::results::Ending;
+    let path = &result.path;
+    match &result.ending {
+        Ending::Skipped(reason) => println!("SKIP  {path}  ({reason})"),
+        Ending::Error(reason) => println!("FAIL  {path}  {reason}"),
+        Ending::Passed | Ending::Failed(_) => {
+            for probe in &result.probes {
+                let status = if probe.outcome == "pass" {
+                    "PASS"
+                } else {
+                    "FAIL"
+                };
+                let code = match (&probe.client_error, probe.socket_error) {
+                    (None, _) => "no error".to_string(),
+                    (Some(code), Some(socket)) => format!("{code} ({socket})"),
+                    (Some(code), None) => code.clone(),
+                };
+                println!(
+                    "{status}  {path}  {} / {}  {code}  {}",
+                    probe.probe, probe.protocol, probe.diagnosis
+                );
+                for mismatch in &probe.mismatches {
+                    println!("        {}", escape_controls(mismatch));
+                }
+            }
+            if let Ending::Failed(reasons) = &result.ending {
+                let probe_reasons: usize = result.probes.iter().map(|p| p.mismatches.len()).sum();
+                for reason in reasons.iter().skip(probe_reasons) {
+                    println!("FAIL  {path}  {reason}");
+                }
+            }
+        }
+    }
+}
+
+/// Loads and replays one scenario file and writes its transcript and
+/// reports: the run and the snapshot check's error, or why it did not run.
+/// An `Err` of the outer result is a file that could not be written.
+#[allow(clippy::type_complexity)]
+fn replay_one(
+    file: &Path,
+    path: &str,
+    roots: &[PathBuf],
+    outputs: &Outputs<'_>,
+    bless: bool,
+    say: &dyn Fn(String),
+) -> Result<
+    Result<(harness::ScenarioRun, Option<String>), mailprobe::harness::results::Ending>,
+    String,
+> {
+    use mailprobe::harness::results::Ending;
+    let scenario = match scenario::load(file) {
+        Ok(scenario) => scenario,
+        Err(error) => return Ok(Err(Ending::Error(format!("(cannot load) {error}")))),
+    };
+    if let Some(reason) = &scenario.ignore {
+        return Ok(Err(Ending::Skipped(reason.clone())));
+    }
+    let outcome = match harness::run(&scenario) {
+        Ok(outcome) => outcome,
+        Err(error) => return Ok(Err(Ending::Error(error.to_string()))),
+    };
+    let snapshot_error = match harness::check_snapshot(&scenario, file, &outcome, bless) {
+        Ok(Some(written)) => {
+            say(format!("wrote snapshot {} for {path}", written.display()));
+            None
+        }
+        Ok(None) => None,
+        Err(message) => Some(message),
+    };
+    if let Some(folder) = outputs.transcripts {
+        write_output(folder, file, roots, "txt", &outcome.transcript)?;
+    }
+    if let Some(folder) = outputs.reports {
+        for (probe, report) in outcome.probes.iter().zip(outcome.reports()) {
+            let slug: String = probe
+                .probe
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let extension = format!("{slug}.{}.json", probe.protocol.name());
+            write_output(folder, file, roots, &extension, &report.to_json())?;
+        }
+    }
+    Ok(Ok((outcome, snapshot_error)))
 }
 
 /// Writes `DIR/<path below the scenario folder>.<extension>`.

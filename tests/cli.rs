@@ -143,6 +143,101 @@ fn run_reports_each_probe_and_a_closing_count() {
     assert_eq!(stdout.lines().last(), Some("12 passed, 0 failed"));
 }
 
+/// `--format json` prints one object per probe; `--junit` writes one test
+/// case per scenario file, as many as `cargo test --test scenarios` runs,
+/// with failures, errors and skips counted.
+#[test]
+fn run_writes_json_lines_and_junit_for_ci() {
+    let folder = std::env::temp_dir().join(format!("mailprobe-cli-{}-ci", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let seed = std::fs::read_to_string(format!("{root}/scenarios/seed/op25b-behind-scanner.yaml"))
+        .unwrap()
+        .replace("snapshot: op25b-behind-scanner.transcript.txt\n", "");
+    std::fs::write(folder.join("good.yaml"), &seed).unwrap();
+    let wrong = seed.replacen(
+        "diagnosis: outbound-port-25-blocked",
+        "diagnosis: tls-broken-by-local-scanner",
+        1,
+    );
+    std::fs::write(folder.join("wrong.yaml"), wrong).unwrap();
+    std::fs::write(
+        folder.join("skipped.yaml"),
+        format!("{seed}ignore: not today\n"),
+    )
+    .unwrap();
+    std::fs::write(folder.join("broken.yaml"), "name: [").unwrap();
+    let junit = folder.join("out/junit.xml");
+    std::fs::create_dir_all(junit.parent().unwrap()).unwrap();
+
+    let output = mailprobe(&[
+        "run",
+        folder.to_str().unwrap(),
+        "--format",
+        "json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let outcomes: Vec<&str> = lines
+        .iter()
+        .map(|l| l["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "skip").count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| **o == "error").count(), 1);
+    let failed = lines.iter().find(|l| l["outcome"] == "fail").unwrap();
+    assert!(failed["path"].as_str().unwrap().ends_with("wrong.yaml"));
+    assert_eq!(failed["diagnosis"], "outbound-port-25-blocked");
+    assert_eq!(failed["expected"], "tls-broken-by-local-scanner");
+    assert_eq!(failed["client_error"], "0x800CCC0F");
+    assert!(failed["mismatches"][0]
+        .as_str()
+        .unwrap()
+        .contains("expected tls-broken"));
+    assert!(failed["scenario_virtual_seconds"].as_f64().unwrap() > 0.0);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(" failed"),
+        "the summary goes to stderr: {stderr}"
+    );
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert!(
+        xml.contains("tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 4);
+    assert!(xml.contains("<skipped message=\"not today\"/>"), "{xml}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// The JUnit file counts what `cargo test --test scenarios` counts: one
+/// test case per scenario file of the library.
+#[test]
+fn junit_has_a_test_case_per_library_trial() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let junit =
+        std::env::temp_dir().join(format!("mailprobe-cli-{}-library.xml", std::process::id()));
+    let output = mailprobe(&[
+        "run",
+        &format!("{root}/scenarios"),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let trials = mailprobe::harness::trials::trials(format!("{root}/scenarios")).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), trials.len());
+    let _ = std::fs::remove_file(junit);
+}
+
 #[test]
 fn run_fails_on_a_bad_file_with_its_location() {
     let path = std::env::temp_dir().join(format!("mailprobe-cli-{}-bad.yaml", std::process::id()));

@@ -8,6 +8,7 @@
 //! build the world and to check the verdict.
 
 pub mod expect;
+pub mod results;
 pub mod transcript;
 #[cfg(feature = "trials")]
 pub mod trials;
