@@ -31,6 +31,8 @@ use indexmap::IndexMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+#[cfg(feature = "schema")]
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -591,9 +593,11 @@ pub struct ProtocolExpectation {
     pub outcome: Option<OutcomeSpec>,
     /// The emulated client's error code, e.g. `0x800CCC0F`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "client_code_schema"))]
     pub client_error: Option<String>,
     /// The cause id.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "cause_id_schema"))]
     pub diagnosis: Option<String>,
     /// The suggested working configuration.
     #[serde(default)]
@@ -765,6 +769,40 @@ impl JsonSchema for Clock {
     }
 }
 
+/// A cause id of the catalogue (`mailprobe explain` lists them).
+#[cfg(feature = "schema")]
+fn cause_id_schema(_: &mut SchemaGenerator) -> Schema {
+    let ids: Vec<&str> = crate::diagnose::Cause::ALL.iter().map(|c| c.id()).collect();
+    json_schema!({
+        "description": "A cause id (`mailprobe explain` lists them)",
+        "type": "string",
+        "enum": ids
+    })
+}
+
+/// A code or error id an emulated client shows, `none`, or a part of the
+/// message text (with a space).
+#[cfg(feature = "schema")]
+fn client_code_schema(_: &mut SchemaGenerator) -> Schema {
+    use crate::diagnose::client_error::ClientKind;
+    let mut codes: Vec<&str> = crate::diagnose::Cause::ALL
+        .iter()
+        .flat_map(|cause| {
+            ClientKind::ALL
+                .into_iter()
+                .flat_map(move |client| cause.info().codes(client).iter().copied())
+        })
+        .chain(["none"])
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    json_schema!({
+        "description": "What the emulated client shows: a code (0x800CCC0F), a Thunderbird error id, `none`, or part of the message text",
+        "type": "string",
+        "anyOf": [{ "enum": codes }, { "pattern": " " }]
+    })
+}
+
 #[cfg(feature = "schema")]
 impl JsonSchema for Seconds {
     fn schema_name() -> Cow<'static, str> {
@@ -774,10 +812,9 @@ impl JsonSchema for Seconds {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "Seconds (30, 0.5) or a string with a unit (\"30s\", \"500ms\", \"2m\")",
-            "anyOf": [
-                { "type": "number", "minimum": 0 },
-                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m)?$" }
-            ]
+            "type": ["number", "string"],
+            "minimum": 0,
+            "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m)?$"
         })
     }
 }
@@ -790,6 +827,16 @@ impl<T: JsonSchema> JsonSchema for OneOrMany<T> {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let one = generator.subschema_for::<T>();
+        // A value of a simple type or a list of them, as one schema: type
+        // keywords apply only to their own type, so a validator names the
+        // broken bound ("70000 is greater than the maximum of 65535").
+        if let Some(Value::String(kind)) = one.get("type") {
+            let mut both = one.clone();
+            both.insert("type".into(), json!([kind, "array"]));
+            both.insert("items".into(), one.to_value());
+            both.insert("description".into(), "One value or a list of values".into());
+            return both;
+        }
         json_schema!({
             "description": "One value or a list of values",
             "anyOf": [one.clone(), { "type": "array", "items": one }]

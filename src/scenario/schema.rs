@@ -1,18 +1,85 @@
 //! The scenario format as a JSON Schema (draft-07, what yaml-language-server
 //! reads), generated from the serde types so it cannot drift from them.
 
+//!
+//! The generated schema is then put in the words of the file format: an
+//! optional field is its value's schema (a validator then says what is wrong
+//! with the value, not that it is "not valid under any of the given
+//! schemas"), and ports are 1-65535, as keys and as values.
+
 use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value};
 
 use super::model::Scenario;
+
+/// A port number as a map key: 1 to 65535, no leading zero.
+const PORT_KEY: &str =
+    "^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$";
 
 /// The schema, pretty-printed, with a trailing newline.
 pub fn json_schema() -> String {
     let schema = SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<Scenario>();
-    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
+    let mut value = schema.to_value();
+    in_the_format_s_words(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Rewrites every subschema: optional values without their `null`
+/// alternative, port numbers bounded to 1-65535.
+fn in_the_format_s_words(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            drop_null_alternative(object);
+            if object.get("format").and_then(Value::as_str) == Some("uint16") {
+                object.insert("minimum".into(), 1.into());
+                object
+                    .entry("description")
+                    .or_insert_with(|| "A port number (1-65535)".into());
+            }
+            if let Some(Value::Object(patterns)) = object.get_mut("patternProperties") {
+                if let Some(port) = patterns.remove("^\\d+$") {
+                    patterns.insert(PORT_KEY.into(), port);
+                }
+            }
+            object.values_mut().for_each(in_the_format_s_words);
+        }
+        Value::Array(items) => items.iter_mut().for_each(in_the_format_s_words),
+        _ => {}
+    }
+}
+
+/// `anyOf: [X, {type: null}]` becomes X (kept under `allOf` when X is a
+/// reference, whose siblings draft-07 ignores); `type: [T, "null"]` becomes T.
+fn drop_null_alternative(object: &mut Map<String, Value>) {
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    if let Some(Value::Array(alternatives)) = object.get("anyOf") {
+        if alternatives.len() == 2 && alternatives.iter().any(is_null) {
+            let kept = alternatives.iter().find(|v| !is_null(v)).cloned();
+            object.remove("anyOf");
+            match kept {
+                Some(Value::Object(kept)) if kept.contains_key("$ref") => {
+                    object.insert("allOf".into(), Value::Array(vec![Value::Object(kept)]));
+                }
+                Some(Value::Object(kept)) => {
+                    for (key, value) in kept {
+                        object.entry(key).or_insert(value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(Value::Array(types)) = object.get_mut("type") {
+        types.retain(|t| t.as_str() != Some("null"));
+        if types.len() == 1 {
+            let only = types.remove(0);
+            object.insert("type".into(), only);
+        }
+    }
 }
 
 #[cfg(test)]
