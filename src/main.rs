@@ -105,6 +105,14 @@ enum Command {
     },
     /// Print the scenario format as a JSON Schema (draft-07).
     Schema,
+    /// Print a shell completion script: `mailprobe completions bash >
+    /// /etc/bash_completion.d/mailprobe`.
+    Completions {
+        /// bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `mailprobe man > mailprobe.1`.
+    Man,
     /// Check scenario files for errors without running them.
     Check {
         /// Scenario files or folders (default: scenarios/).
@@ -218,17 +226,19 @@ fn main() -> ExitCode {
             reports,
             junit,
             format,
-        } => run(
-            &default_paths(paths),
-            Outputs {
-                transcripts: transcripts.as_deref(),
-                reports: reports.as_deref(),
-                junit: junit.as_deref(),
-                json: format == "json",
-            },
-            bless,
-        ),
-        Command::Check { paths } => check(&default_paths(paths)),
+        } => default_paths(paths).and_then(|paths| {
+            run(
+                &paths,
+                Outputs {
+                    transcripts: transcripts.as_deref(),
+                    reports: reports.as_deref(),
+                    junit: junit.as_deref(),
+                    json: format == "json",
+                },
+                bless,
+            )
+        }),
+        Command::Check { paths } => default_paths(paths).and_then(|paths| check(&paths)),
         Command::Serve {
             scenario,
             base_port,
@@ -255,9 +265,25 @@ fn main() -> ExitCode {
             print!("{}", mailprobe::scenario::schema::json_schema());
             Ok(true)
         }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "mailprobe", &mut std::io::stdout());
+            Ok(true)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &page))
+                .map(|()| true)
+                .map_err(|e| format!("cannot write the manual page: {e}"))
+        }
         Command::Probe(args) => probe(*args),
         Command::Suggest(args) => suggest(*args),
-        Command::Bench { paths, rounds } => bench(&default_paths(paths), usize::from(rounds)),
+        Command::Bench { paths, rounds } => {
+            default_paths(paths).and_then(|paths| bench(&paths, usize::from(rounds)))
+        }
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
             true
@@ -273,12 +299,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        paths
+/// The paths given, or `scenarios/` of the working directory. Without it,
+/// an error that says where it looked and what to do.
+fn default_paths(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    if !paths.is_empty() {
+        return Ok(paths);
     }
+    let default = PathBuf::from("scenarios");
+    if default.is_dir() {
+        return Ok(vec![default]);
+    }
+    let here = std::env::current_dir()
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_else(|_| "the working directory".to_string());
+    Err(format!(
+        "no scenarios/ folder in {here}: name scenario files or folders (mailprobe run PATH...), or run it from a folder that holds scenarios/"
+    ))
 }
 
 /// The path shown for a scenario: relative to `scenarios/` when below it.

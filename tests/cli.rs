@@ -688,3 +688,60 @@ fn transcripts_of_files_with_one_name_in_two_folders_do_not_collide() {
     assert!(written.iter().all(|path| path.exists()), "{written:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn completions_and_a_man_page_cover_every_command() {
+    let bash = mailprobe(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(script.contains("_mailprobe()"), "{script}");
+    let man = mailprobe(&["man"]);
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH mailprobe 1"), "{page}");
+    for command in [
+        "run",
+        "probe",
+        "suggest",
+        "serve",
+        "record",
+        "explain",
+        "completions",
+    ] {
+        assert!(script.contains(command), "completions lack {command}");
+        assert!(page.contains(command), "the man page lacks {command}");
+    }
+    let unknown = mailprobe(&["completions", "tcsh"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// Outside the repository, `run` without paths says where it looked and
+/// what to do, and given paths work from anywhere.
+#[test]
+fn run_outside_the_repository_root() {
+    let elsewhere = std::env::temp_dir();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let nothing = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .arg("run")
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&nothing.stderr);
+    assert!(stderr.contains("no scenarios/ folder in"), "{stderr}");
+    assert!(stderr.contains("mailprobe run PATH"), "{stderr}");
+    // A pinned snapshot is found beside its scenario, wherever run starts.
+    let seed = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args([
+            "run",
+            &format!("{root}/scenarios/seed/op25b-behind-scanner.yaml"),
+        ])
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stdout)
+    );
+}
