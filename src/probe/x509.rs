@@ -1,5 +1,10 @@
-//! Just enough DER to read who a certificate is for and who signed it, so
-//! the probe can name an intercepting antivirus from its issuer.
+//! Who a certificate is for and who signed it, so the probe can name an
+//! intercepting antivirus from its issuer. The certificate comes from an
+//! untrusted peer: it is read with x509-parser, and anything it cannot read
+//! is not a certificate.
+
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
+use x509_parser::time::ASN1Time;
 
 /// What the probe reports about a server certificate.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -23,147 +28,60 @@ pub struct CertificateInfo {
     pub chain_length: usize,
 }
 
-struct Der<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Der<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Der { data }
-    }
-
-    /// The next element: tag and content.
-    fn next(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.data.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (length, rest) = if first < 0x80 {
-            (first as usize, rest)
-        } else {
-            let count = (first & 0x7f) as usize;
-            if count == 0 || count > 4 || rest.len() < count {
-                return None;
-            }
-            let length = rest[..count]
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
-            (length, &rest[count..])
-        };
-        if rest.len() < length {
-            return None;
-        }
-        let (content, rest) = rest.split_at(length);
-        self.data = rest;
-        Some((tag, content))
-    }
-
-    fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
-        let (found, content) = self.next()?;
-        (found == tag).then_some(content)
-    }
-}
-
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
-const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
-const OID_ORGANIZATION: &[u8] = &[0x55, 0x04, 0x0a];
-const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
-
 /// Reads a DER certificate; `None` if it is not one.
 pub fn parse(der: &[u8]) -> Option<CertificateInfo> {
-    let certificate = Der::new(der).expect(SEQUENCE)?;
-    let mut tbs = Der::new(Der::new(certificate).expect(SEQUENCE)?);
-    let (mut tag, mut content) = tbs.next()?;
-    if tag == 0xa0 {
-        (tag, content) = tbs.next()?; // version, then serial
-    }
-    let _serial = (tag == 0x02).then_some(content)?;
-    tbs.expect(SEQUENCE)?; // signature algorithm
-    let issuer_der = tbs.expect(SEQUENCE)?;
-    let issuer = name(issuer_der);
-    let mut validity = Der::new(tbs.expect(SEQUENCE)?);
-    let (start_tag, not_before) = validity.next()?;
-    let (time_tag, not_after) = validity.next()?;
-    let subject_der = tbs.expect(SEQUENCE)?;
-    let subject = name(subject_der);
-    tbs.expect(SEQUENCE)?; // public key
-    let mut names = Vec::new();
-    while let Some((tag, content)) = tbs.next() {
-        if tag == 0xa3 {
-            names = alt_names(content).unwrap_or_default();
-        }
-    }
+    let (_, certificate) = X509Certificate::from_der(der).ok()?;
+    let names = certificate
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|extension| {
+            extension
+                .value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    GeneralName::DNSName(dns) => Some(dns.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let validity = certificate.validity();
     Some(CertificateInfo {
-        subject,
-        issuer,
+        subject: name(certificate.subject()),
+        issuer: name(certificate.issuer()),
         names,
-        not_before: date(start_tag, not_before).unwrap_or_default(),
-        not_after: date(time_tag, not_after).unwrap_or_default(),
-        self_signed: issuer_der == subject_der,
+        not_before: date(&validity.not_before),
+        not_after: date(&validity.not_after),
+        self_signed: certificate.subject().as_raw() == certificate.issuer().as_raw(),
         chain_length: 1,
     })
 }
 
-/// The common name of a Name, or its organization, or "".
-fn name(content: &[u8]) -> String {
-    let mut common_name = None;
-    let mut organization = None;
-    let mut rdns = Der::new(content);
-    while let Some(set) = rdns.expect(SET) {
-        let mut attributes = Der::new(set);
-        while let Some(attribute) = attributes.expect(SEQUENCE) {
-            let mut parts = Der::new(attribute);
-            let (Some(oid), Some((_, value))) = (parts.expect(0x06), parts.next()) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(value).into_owned();
-            if oid == OID_COMMON_NAME {
-                common_name = Some(text);
-            } else if oid == OID_ORGANIZATION {
-                organization = Some(text);
-            }
-        }
-    }
-    common_name.or(organization).unwrap_or_default()
-}
-
-fn alt_names(extensions: &[u8]) -> Option<Vec<String>> {
-    let mut list = Der::new(Der::new(extensions).expect(SEQUENCE)?);
-    while let Some(extension) = list.expect(SEQUENCE) {
-        let mut parts = Der::new(extension);
-        if parts.expect(0x06)? != OID_SUBJECT_ALT_NAME {
-            continue;
-        }
-        let (mut tag, mut value) = parts.next()?;
-        if tag == 0x01 {
-            (tag, value) = parts.next()?; // critical flag
-        }
-        if tag != 0x04 {
-            return None;
-        }
-        let mut general_names = Der::new(Der::new(value).expect(SEQUENCE)?);
-        let mut names = Vec::new();
-        while let Some((tag, content)) = general_names.next() {
-            if tag == 0x82 {
-                names.push(String::from_utf8_lossy(content).into_owned());
-            }
-        }
-        return Some(names);
-    }
-    Some(Vec::new())
-}
-
-/// UTCTime `YYMMDDhhmmssZ` or GeneralizedTime `YYYYMMDDhhmmssZ` → `YYYY-MM-DD`.
-fn date(tag: u8, content: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(content).ok()?;
-    let (year, rest) = match tag {
-        0x17 => {
-            let yy: u32 = text.get(..2)?.parse().ok()?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
-        }
-        0x18 => (text.get(..4)?.parse().ok()?, text.get(4..)?),
-        _ => return None,
+/// The (last) common name of a Name, or its organization, or "".
+fn name(name: &X509Name<'_>) -> String {
+    let text = |attribute: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+        attribute
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|_| String::from_utf8_lossy(attribute.attr_value().data).into_owned())
     };
-    Some(format!("{year:04}-{}-{}", rest.get(..2)?, rest.get(2..4)?))
+    let last = |mut found: Vec<String>| found.pop();
+    last(name.iter_common_name().map(text).collect())
+        .or_else(|| last(name.iter_organization().map(text).collect()))
+        .unwrap_or_default()
+}
+
+/// `YYYY-MM-DD`.
+fn date(time: &ASN1Time) -> String {
+    let day = time.to_datetime().date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
 }
 
 #[cfg(test)]
