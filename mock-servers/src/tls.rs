@@ -196,17 +196,11 @@ fn pkcs8_v1(der: &[u8]) -> Vec<u8> {
     }
 }
 
-/// DER bytes as a PEM block with `label`.
+/// DER bytes as a PEM block with `label`, lines ending in LF (as rcgen
+/// writes them, with the `pem` crate it uses).
 fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = format!("-----BEGIN {label}-----\n");
-    for line in encoded.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(line));
-        pem.push('\n');
-    }
-    pem.push_str(&format!("-----END {label}-----\n"));
-    pem
+    let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+    ::pem::encode_config(&::pem::Pem::new(label, der), config)
 }
 
 fn distinguished_name(common_name: &str) -> DistinguishedName {
