@@ -178,28 +178,31 @@ fn explain_serde_message(message: &str) -> String {
 
 /// The candidate closest to `word`, if it is close enough to be a typo.
 pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let word_lower = word.to_ascii_lowercase();
+    let word = word.to_ascii_lowercase();
+    let letters = |text: &str| {
+        let mut sorted: Vec<char> = text.chars().collect();
+        sorted.sort_unstable();
+        sorted
+    };
+    let own_letters = letters(&word);
+    // Optimal string alignment: a swap of two letters (`tsl`) is one edit.
+    // Among equally near words, the same letters in another order (`tls`
+    // before `ssl`), then the same first letter, are the likelier slip.
     candidates
         .iter()
-        .map(|c| (edit_distance(&word_lower, &c.to_ascii_lowercase()), *c))
-        .filter(|(distance, c)| *distance <= (c.len().max(word.len()) / 3).max(2))
-        .min_by_key(|(distance, _)| *distance)
+        .map(|candidate| {
+            let lower = candidate.to_ascii_lowercase();
+            let distance = strsim::osa_distance(&word, &lower);
+            let rank = (
+                distance,
+                letters(&lower) != own_letters,
+                lower.chars().next() != word.chars().next(),
+            );
+            (rank, *candidate)
+        })
+        .filter(|((distance, ..), c)| *distance <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(rank, _)| *rank)
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -207,10 +210,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("prot", "port"), 2);
-        assert_eq!(edit_distance("port", "port"), 0);
-        assert_eq!(edit_distance("", "abc"), 3);
+    fn nearest_counts_a_swap_as_one_edit_and_prefers_the_same_start() {
+        let modes = ["none", "plain", "starttls", "stls", "ssl", "tls"];
+        assert_eq!(nearest("tsl", &modes), Some("tls"));
+        assert_eq!(nearest("prot", &["host", "port", "security"]), Some("port"));
+        assert_eq!(nearest("STARTTSL", &modes), Some("starttls"));
+        assert_eq!(nearest("zzzzzzzz", &modes), None);
     }
 
     #[test]
