@@ -136,8 +136,8 @@ struct ProbeArgs {
     /// The incoming server to probe.
     #[arg(long, value_name = "HOST")]
     pop3: Option<String>,
-    /// The port (default: from the protocol and security).
-    #[arg(long)]
+    /// The port, 1-65535 (default: from the protocol and security).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     port: Option<u16>,
     /// none, starttls or tls (default: starttls for SMTP, tls for POP3).
     #[arg(long, value_parser = ["none", "starttls", "tls"])]
@@ -613,7 +613,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
     };
     let account = AccountSpec {
         host,
-        port: args.port,
+        port: args.port.map(mailprobe::scenario::model::Port),
         security,
         user: args.user.clone(),
         password,

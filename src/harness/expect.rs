@@ -48,7 +48,7 @@ pub fn mismatches(
     if let Some(expected) = expected.suggest.as_ref().or(suggest) {
         let got = actual.diagnosis.suggestion.as_ref();
         let matches = got
-            .is_some_and(|e| e.port == expected.port && e.security == expected.security.security());
+            .is_some_and(|e| expected.port == e.port && e.security == expected.security.security());
         if !matches {
             found.push(format!(
                 "suggest: expected port {} security={}, got {}",

@@ -274,7 +274,7 @@ fn listen(
         for (port, mode) in &smtp.ports {
             listening.add(
                 name,
-                *port,
+                port.get(),
                 "smtp",
                 *mode,
                 service(server.clone(), tls_mode(*mode)),
@@ -294,7 +294,7 @@ fn listen(
         for (port, mode) in &pop3.ports {
             listening.add(
                 name,
-                *port,
+                port.get(),
                 "pop3",
                 *mode,
                 service(server.clone(), tls_mode(*mode)),
@@ -311,7 +311,7 @@ fn listen(
                     let _ = mock_mail_servers::web::serve_portal(stream, tls, &location).await;
                 })
             });
-            listening.add(name, *port, "web", *mode, portal)?;
+            listening.add(name, port.get(), "web", *mode, portal)?;
         }
     }
     Ok(())
@@ -435,7 +435,11 @@ fn rule(spec: &RuleSpec) -> Rule {
     };
     Rule {
         to: spec.to.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
-        ports: spec.port.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        ports: spec
+            .port
+            .as_ref()
+            .map(|p| p.0.iter().map(|port| port.get()).collect())
+            .unwrap_or_default(),
         family: spec.family.map(|f| match f {
             FamilySpec::Ipv4 => Family::V4,
             FamilySpec::Ipv6 => Family::V6,

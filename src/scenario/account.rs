@@ -43,7 +43,9 @@ impl AccountSpec {
             endpoint: Endpoint {
                 protocol,
                 host: spec.host.clone(),
-                port: spec.port.unwrap_or_else(|| protocol.default_port(security)),
+                port: spec
+                    .port
+                    .map_or_else(|| protocol.default_port(security), |p| p.get()),
                 security,
             },
             credentials,

@@ -84,6 +84,93 @@ pub struct ProbeSpec {
     pub expect: Expectations,
 }
 
+/// A port number, 1 to 65535. A number out of range is an error in the
+/// file's words: "expected a port number (1-65535)".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port(pub u16);
+
+impl Port {
+    /// The number.
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq<u16> for Port {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PortVisitor;
+
+        impl Visitor<'_> for PortVisitor {
+            type Value = Port;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a port number (1-65535)")
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Port, E> {
+                match u16::try_from(value) {
+                    Ok(port) if port > 0 => Ok(Port(port)),
+                    _ => Err(E::custom(format!(
+                        "expected a port number (1-65535), not {value}"
+                    ))),
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Port, E> {
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::custom(format!(
+                        "expected a port number (1-65535), not {value}"
+                    ))),
+                }
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Port, E> {
+                match value.trim().parse::<u64>() {
+                    Ok(number) => self.visit_u64(number),
+                    Err(_) => Err(E::custom(format!(
+                        "expected a port number (1-65535), not {value:?}"
+                    ))),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(PortVisitor)
+    }
+}
+
+#[cfg(feature = "schema")]
+impl JsonSchema for Port {
+    fn schema_name() -> Cow<'static, str> {
+        "Port".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A port number (1-65535)",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 65535
+        })
+    }
+}
+
 /// An RFC 3339 instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock(pub OffsetDateTime);
@@ -190,7 +277,8 @@ pub struct HostSpec {
 #[serde(deny_unknown_fields)]
 pub struct WebSpec {
     /// Listening ports and their modes (`plain` or `tls`).
-    pub ports: BTreeMap<u16, PortMode>,
+    #[cfg_attr(feature = "schema", schemars(schema_with = "port_map_schema"))]
+    pub ports: BTreeMap<Port, PortMode>,
 }
 
 /// How a host's certificate is wrong.
@@ -245,7 +333,8 @@ impl PortMode {
 #[serde(deny_unknown_fields)]
 pub struct SmtpSpec {
     /// Listening ports and their modes.
-    pub ports: BTreeMap<u16, PortMode>,
+    #[cfg_attr(feature = "schema", schemars(schema_with = "port_map_schema"))]
+    pub ports: BTreeMap<Port, PortMode>,
     /// SASL mechanisms advertised (PLAIN and LOGIN work; others such as
     /// CRAM-MD5 are advertised only).
     #[serde(default = "default_auth")]
@@ -312,7 +401,8 @@ pub enum Relay {
 #[serde(deny_unknown_fields)]
 pub struct Pop3Spec {
     /// Listening ports and their modes.
-    pub ports: BTreeMap<u16, PortMode>,
+    #[cfg_attr(feature = "schema", schemars(schema_with = "port_map_schema"))]
+    pub ports: BTreeMap<Port, PortMode>,
     /// Refuse USER for unknown accounts at once.
     #[serde(default)]
     pub reject_unknown_users: bool,
@@ -368,7 +458,7 @@ pub struct RuleSpec {
     pub to: Option<OneOrMany<String>>,
     /// Destination port(s); absent matches any.
     #[serde(default)]
-    pub port: Option<OneOrMany<u16>>,
+    pub port: Option<OneOrMany<Port>>,
     /// Address family (`ipv4` or `ipv6`); absent matches both.
     #[serde(default)]
     pub family: Option<FamilySpec>,
@@ -513,7 +603,7 @@ pub struct AccountSpec {
     pub host: String,
     /// Port; default from the protocol and security.
     #[serde(default)]
-    pub port: Option<u16>,
+    pub port: Option<Port>,
     /// Security mode.
     #[serde(default)]
     pub security: SecuritySpec,
@@ -621,7 +711,7 @@ pub enum OutcomeSpec {
 #[serde(deny_unknown_fields)]
 pub struct SuggestSpec {
     /// Port.
-    pub port: u16,
+    pub port: Port,
     /// Security.
     pub security: SecuritySpec,
 }
@@ -767,6 +857,23 @@ impl JsonSchema for Clock {
             "description": "An RFC 3339 time, e.g. 2007-01-08T07:15:42+09:00"
         })
     }
+}
+
+/// A port number as a map key: 1 to 65535, no leading zero.
+#[cfg(feature = "schema")]
+const PORT_KEY: &str =
+    "^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$";
+
+/// Ports and their modes: `{ 25: plain, 587: starttls }`.
+#[cfg(feature = "schema")]
+fn port_map_schema(generator: &mut SchemaGenerator) -> Schema {
+    let mode = generator.subschema_for::<PortMode>();
+    json_schema!({
+        "description": "Listening ports (1-65535) and their modes",
+        "type": "object",
+        "patternProperties": { PORT_KEY: mode },
+        "additionalProperties": false
+    })
 }
 
 /// A cause id of the catalogue (`mailprobe explain` lists them).

@@ -5,16 +5,12 @@
 //! The generated schema is then put in the words of the file format: an
 //! optional field is its value's schema (a validator then says what is wrong
 //! with the value, not that it is "not valid under any of the given
-//! schemas"), and ports are 1-65535, as keys and as values.
+//! schemas"). Ports are 1-65535 as keys and as values (`model::Port`).
 
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value};
 
 use super::model::Scenario;
-
-/// A port number as a map key: 1 to 65535, no leading zero.
-const PORT_KEY: &str =
-    "^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$";
 
 /// The schema, pretty-printed, with a trailing newline.
 pub fn json_schema() -> String {
@@ -29,22 +25,11 @@ pub fn json_schema() -> String {
 }
 
 /// Rewrites every subschema: optional values without their `null`
-/// alternative, port numbers bounded to 1-65535.
+/// alternative.
 fn in_the_format_s_words(value: &mut Value) {
     match value {
         Value::Object(object) => {
             drop_null_alternative(object);
-            if object.get("format").and_then(Value::as_str) == Some("uint16") {
-                object.insert("minimum".into(), 1.into());
-                object
-                    .entry("description")
-                    .or_insert_with(|| "A port number (1-65535)".into());
-            }
-            if let Some(Value::Object(patterns)) = object.get_mut("patternProperties") {
-                if let Some(port) = patterns.remove("^\\d+$") {
-                    patterns.insert(PORT_KEY.into(), port);
-                }
-            }
             object.values_mut().for_each(in_the_format_s_words);
         }
         Value::Array(items) => items.iter_mut().for_each(in_the_format_s_words),

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use super::load::nearest;
-use super::model::{ActionName, ClientName, ClientSpec, Expectations, MiddleboxName, Scenario};
+use super::model::{
+    ActionName, ClientName, ClientSpec, Expectations, MiddleboxName, Port, Scenario,
+};
 use crate::diagnose::{Cause, ClientKind};
 
 /// A problem found after parsing.
@@ -66,7 +68,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             ("POP3", host.pop3.as_ref().map(|p| &p.ports)),
         ];
         let web = host.web.as_ref().map(|w| w.ports.keys());
-        let mut taken: Vec<(u16, &str)> = web.into_iter().flatten().map(|p| (*p, "web")).collect();
+        let mut taken: Vec<(Port, &str)> = web.into_iter().flatten().map(|p| (*p, "web")).collect();
         for (service, ports) in services {
             for port in ports.into_iter().flat_map(|p| p.keys()) {
                 if let Some((_, other)) = taken.iter().find(|(p, _)| p == port) {
@@ -76,19 +78,6 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     );
                 }
                 taken.push((*port, service));
-            }
-        }
-        for port in host
-            .smtp
-            .iter()
-            .flat_map(|s| s.ports.keys())
-            .chain(host.pop3.iter().flat_map(|p| p.ports.keys()))
-        {
-            if *port == 0 {
-                return problem(
-                    name,
-                    format!("host `{name}` listens on port 0; use a port from 1 to 65535"),
-                );
             }
         }
     }
