@@ -124,10 +124,55 @@ fn a_misspelled_key_names_line_column_and_the_fix() {
     let text = MINIMAL.replace("port: 25 }", "prot: 25 }");
     let error = scenario::parse(&text, Path::new("typo.yaml")).unwrap_err();
     assert_eq!((error.line, error.column), (Some(7), Some(29)), "{error}");
-    let shown = error.to_string();
-    assert!(shown.starts_with("typo.yaml:7:29: "), "{shown}");
+    let shown = error.headline();
+    assert!(
+        shown.starts_with("typo.yaml:7:29: client.smtp: "),
+        "{shown}"
+    );
     assert!(shown.contains("unknown field `prot`"), "{shown}");
     assert!(shown.ends_with("did you mean `port`?"), "{shown}");
+    // Then the line itself, with a caret under the key.
+    let snippet = error.to_string().replace(&shown, "");
+    assert!(
+        snippet.contains("7 |   smtp: { host: mx.example, prot: 25 }"),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains("\n  |                             ^^^^"),
+        "{snippet}"
+    );
+}
+
+/// Messages in the file's words, at the value's own line: a port out of
+/// range, a tab in the indentation, a clock that does not parse.
+#[test]
+fn errors_speak_the_format_s_words_at_the_value() {
+    let text = MINIMAL.replace("port: 25 }", "port: 70000 }");
+    let error = scenario::parse(&text, Path::new("p.yaml")).unwrap_err();
+    assert_eq!(error.line, Some(7), "{error}");
+    assert!(
+        error
+            .message
+            .contains("client.smtp.port: expected a port number (1-65535), not 70000"),
+        "{error}"
+    );
+    assert!(!error.message.contains("u16"), "{error}");
+
+    let text = MINIMAL.replacen("  hosts:", "\thosts:", 1);
+    let error = scenario::parse(&text, Path::new("t.yaml")).unwrap_err();
+    assert!(
+        error.message.contains("a tab in the indentation"),
+        "{error}"
+    );
+    assert!(error.line.is_some(), "{error}");
+
+    let text = format!("clock: 2007-13-45\n{MINIMAL}");
+    let error = scenario::parse(&text, Path::new("c.yaml")).unwrap_err();
+    assert_eq!((error.line, error.column), (Some(1), Some(8)), "{error}");
+    assert!(error.message.starts_with("clock: invalid clock"), "{error}");
+    let text = format!("{MINIMAL}clock: 1960-01-01T00:00:00Z\n");
+    let error = scenario::parse(&text, Path::new("c.yaml")).unwrap_err();
+    assert_eq!(error.line, Some(text.lines().count()), "{error}");
 }
 
 #[test]

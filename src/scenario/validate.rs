@@ -382,7 +382,7 @@ fn locate(source: &str, needle: &str) -> Option<(usize, usize)> {
 /// The first `needle` after each anchor in turn (anchors that are not
 /// found are skipped), outside comments: the place of a key inside one
 /// block of the file.
-fn locate_after(source: &str, anchors: &[&str], needle: &str) -> Option<(usize, usize)> {
+pub(crate) fn locate_after(source: &str, anchors: &[&str], needle: &str) -> Option<(usize, usize)> {
     // Comment lines blanked out, so that offsets and lines stay put.
     let text: String = source
         .lines()
