@@ -4,7 +4,7 @@
 //! servers; [`Simulate::simulate`] puts them on one host of a
 //! [`SimNetwork`] behind a firewall of your rules, instead of on loopback.
 //! [`SimMail::connect`] opens a [`SimStream`]: `Send + Sync + Debug`, with a
-//! peer address, and (with this crate's `lettre` feature) a
+//! peer address, and (with the `lettre` feature, on by default) a
 //! `lettre::transport::smtp::client::AsyncTokioStream`, so
 //! `AsyncSmtpConnection::connect_with_transport` takes it as it is.
 //!
