@@ -13,6 +13,9 @@
 //! - [`fixture`]: the `mock-mail-servers` fixture on the simulated network,
 //!   behind a firewall or a middlebox, in virtual time.
 
+/// The mock servers, for tests that depend on mailprobe alone.
+pub use mock_mail_servers;
+
 pub mod diagnose;
 pub mod explain;
 pub mod fixture;

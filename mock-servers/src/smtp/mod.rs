@@ -11,4 +11,4 @@ pub mod session;
 
 pub use reply::{Reply, ReplyParser};
 pub use server::SmtpServer;
-pub use session::{RelayPolicy, SmtpConfig};
+pub use session::{AuthBeforeTls, RelayPolicy, SmtpConfig};
