@@ -286,6 +286,13 @@ fn main() -> ExitCode {
         }
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
+            let examples = scenarios_expecting(&topic);
+            if !examples.is_empty() {
+                println!("\nScenarios here that expect it (copy one to start a case of your own):");
+                for file in examples {
+                    println!("  {file}");
+                }
+            }
             true
         }),
     };
@@ -297,6 +304,40 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The scenario files under `scenarios/` of the working directory (if there
+/// is one) that expect `topic` as a diagnosis or a client error.
+fn scenarios_expecting(topic: &str) -> Vec<String> {
+    let folder = PathBuf::from("scenarios");
+    if !folder.is_dir() {
+        return Vec::new();
+    }
+    let files = scenario::discover(&[folder]).unwrap_or_default();
+    files
+        .iter()
+        .filter(|file| {
+            let Ok(scenario) = scenario::load(file) else {
+                return false;
+            };
+            let mut expectations: Vec<_> = scenario.expect.iter().collect();
+            expectations.extend(scenario.probes.iter().map(|probe| &probe.expect));
+            let expected = expectations
+                .iter()
+                .flat_map(|e| [&e.smtp, &e.pop3])
+                .flatten()
+                .any(|e| {
+                    let names = |value: &Option<String>| {
+                        value
+                            .as_deref()
+                            .is_some_and(|v| v.eq_ignore_ascii_case(topic))
+                    };
+                    names(&e.diagnosis) || names(&e.client_error)
+                });
+            expected
+        })
+        .map(|file| label(file))
+        .collect()
 }
 
 /// The paths given, or `scenarios/` of the working directory. Without it,

@@ -745,3 +745,21 @@ fn run_outside_the_repository_root() {
         String::from_utf8_lossy(&seed.stdout)
     );
 }
+
+/// `explain` run beside a scenario library names the files to start from.
+#[test]
+fn explain_points_at_scenarios_to_copy() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args(["explain", "outbound-port-25-blocked"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("Scenarios here that expect it"), "{stdout}");
+    assert!(
+        stdout.contains("  scenarios/seed/op25b-behind-scanner.yaml\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("gmail-like-behind-scanner"), "{stdout}");
+}
