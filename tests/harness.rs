@@ -446,3 +446,41 @@ fn every_scenario_points_editors_at_the_schema() {
         assert_eq!(target.ok().as_ref(), Some(&schema), "{}", file.display());
     }
 }
+
+/// The README's table of client codes per cause is the catalogue's.
+#[test]
+fn the_readme_lists_each_cause_with_the_codes_clients_show() {
+    use mailprobe::diagnose::Cause;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme
+        .split("<!-- codes:begin -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- codes:end -->").next())
+        .expect("README.md has the codes table between its markers");
+    let listed = |codes: &[&str]| {
+        if codes.is_empty() {
+            "—".to_string()
+        } else {
+            codes.join(", ")
+        }
+    };
+    let expected: Vec<String> = Cause::ALL
+        .iter()
+        .map(|cause| cause.info())
+        .filter(|info| !matches!(info.id, "ok" | "unknown"))
+        .map(|info| {
+            format!(
+                "| `{}` | {} | {} |",
+                info.id,
+                listed(info.codes(ClientKind::OutlookExpress6)),
+                listed(info.codes(ClientKind::Thunderbird))
+            )
+        })
+        .collect();
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| `")).collect();
+    assert_eq!(
+        rows, expected,
+        "update the README's codes table from the catalogue"
+    );
+}
