@@ -209,15 +209,18 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 fn main() -> ExitCode {
-    // Rust ignores SIGPIPE, so printing into a closed pipe (`run | head`)
-    // would panic; a command-line tool ends quietly instead.
-    #[cfg(unix)]
-    // SAFETY: at the start of main, before any thread exists; SIG_DFL is a
-    // valid disposition for SIGPIPE.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`run | head`)
+    // would panic; a command whose output is the point ends quietly
+    // instead. `serve` keeps serving when whoever read its ports is gone.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // SAFETY: before any other thread exists; SIG_DFL is a valid
+        // disposition for SIGPIPE.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command {
         Command::Run {
             paths,
