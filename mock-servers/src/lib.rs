@@ -87,6 +87,7 @@
 
 pub mod connection;
 pub mod fixture;
+pub mod imap;
 pub mod line;
 pub mod listen;
 pub mod mailstore;

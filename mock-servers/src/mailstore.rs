@@ -318,6 +318,13 @@ impl MailStore {
         !std::mem::replace(&mut mailbox.locked, true)
     }
 
+    /// Whether a session holds the maildrop lock of `user`.
+    pub fn is_locked(&self, user: &str) -> bool {
+        self.mailboxes
+            .get(user)
+            .is_some_and(|mailbox| mailbox.locked)
+    }
+
     /// Releases the maildrop lock.
     pub fn unlock_mailbox(&mut self, user: &str) {
         if let Some(mailbox) = self.mailboxes.get_mut(user) {

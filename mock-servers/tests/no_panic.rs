@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use mock_mail_servers::imap::session::ImapSession;
+use mock_mail_servers::imap::ImapConfig;
 use mock_mail_servers::line::LineBuffer;
 use mock_mail_servers::mailstore::{Account, MailStore, SharedStore};
 use mock_mail_servers::pop3::session::Pop3Session;
@@ -40,6 +42,20 @@ impl Rng {
             b"LIST",
             b"UIDL",
             b"QUIT",
+            b"a1 ",
+            b"LOGIN ",
+            b"AUTHENTICATE ",
+            b"SELECT INBOX",
+            b"UID FETCH ",
+            b"FETCH 1:* ",
+            b"(BODY[] UID)",
+            b"BODY.PEEK[HEADER]",
+            b"{5}",
+            b"{3+}",
+            b"\"",
+            b"(",
+            b")",
+            b":",
             b"+OK",
             b"-ERR",
             b"250-",
@@ -95,12 +111,24 @@ fn parsers_and_sessions_survive_random_lines() {
         );
         let mut pop3 =
             Pop3Session::new(Arc::new(Pop3Config::new("mx.example")), store.clone(), true);
+        let mut imap = ImapSession::new(
+            Arc::new(ImapConfig::new("mx.example")),
+            store.clone(),
+            round % 3 == 0,
+            false,
+        );
+        if round % 2 == 0 {
+            // Half the rounds shake the selected state.
+            let _ = imap.handle_line(b"a0 LOGIN taro hunter2");
+            let _ = imap.handle_line(b"a0 SELECT INBOX");
+        }
         let mut replies = ReplyParser::new();
         let mut framer = LineBuffer::new(64);
         for _ in 0..50 {
             let line = rng.line();
             let _ = smtp.handle_line(&line);
             let _ = pop3.handle_line(&line);
+            let _ = imap.handle_line(&line);
             let _ = replies.push(&line);
             let _ = Status::parse(&line);
             framer.ingest(&line);
