@@ -125,6 +125,7 @@ impl SimMailBuilder {
             let serve = match port.protocol {
                 Protocol::Smtp => service(services.smtp.clone(), port.mode),
                 Protocol::Pop3 => service(services.pop3.clone(), port.mode),
+                Protocol::Imap => service(services.imap.clone(), port.mode),
             };
             network.listen(&host, port.port, serve).map_err(too_many)?;
         }

@@ -66,7 +66,7 @@ pub struct ServedWorld {
 
 /// The mail ports every host of a served world is looked at on, besides
 /// its own server ports: what a probe's follow-ups try.
-const MAIL_PORTS: [u16; 5] = [25, 110, 465, 587, 995];
+const MAIL_PORTS: [u16; 7] = [25, 110, 143, 465, 587, 993, 995];
 
 /// Builds `world` and binds a loopback port for each of its server ports:
 /// `base_port + i` for the i-th, or ephemeral ports when `base_port` is 0.

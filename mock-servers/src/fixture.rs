@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::imap::{ImapConfig, ImapServer};
 use crate::listen::accept_forever;
 use crate::mailstore::{Account, MailStore, Message, Received, SharedStore, WaitTimedOut};
 use crate::pop3::{Pop3Config, Pop3Server};
@@ -41,11 +42,14 @@ pub enum Protocol {
     Smtp,
     /// POP3.
     Pop3,
+    /// IMAP.
+    Imap,
 }
 
 impl Protocol {
     /// The well-known port for a protocol in a security mode: SMTP 25, 587
-    /// (STARTTLS), 465 (TLS); POP3 110 (plain and STLS), 995 (TLS).
+    /// (STARTTLS), 465 (TLS); POP3 110 (plain and STLS), 995 (TLS); IMAP 143
+    /// (plain and STARTTLS), 993 (TLS).
     pub fn default_port(self, mode: TlsMode) -> u16 {
         match (self, mode) {
             (Protocol::Smtp, TlsMode::Plain) => 25,
@@ -53,6 +57,8 @@ impl Protocol {
             (Protocol::Smtp, TlsMode::Implicit) => 465,
             (Protocol::Pop3, TlsMode::Plain | TlsMode::StartTls) => 110,
             (Protocol::Pop3, TlsMode::Implicit) => 995,
+            (Protocol::Imap, TlsMode::Plain | TlsMode::StartTls) => 143,
+            (Protocol::Imap, TlsMode::Implicit) => 993,
         }
     }
 }
@@ -127,6 +133,17 @@ impl MockMailBuilder {
     /// A POP3 port with the number it has on a simulated network.
     pub fn pop3_on(mut self, port: u16, mode: TlsMode) -> Self {
         self.ports.push((Protocol::Pop3, port, mode));
+        self
+    }
+
+    /// An IMAP port in `mode` (read-only INBOX). Call once per port.
+    pub fn imap(self, mode: TlsMode) -> Self {
+        self.imap_on(Protocol::Imap.default_port(mode), mode)
+    }
+
+    /// An IMAP port with the number it has on a simulated network.
+    pub fn imap_on(mut self, port: u16, mode: TlsMode) -> Self {
+        self.ports.push((Protocol::Imap, port, mode));
         self
     }
 
@@ -205,7 +222,9 @@ impl MockMailBuilder {
         let mut pop3 = self.pop3.unwrap_or_else(|| Pop3Config::new(&self.hostname));
         pop3.hostname = self.hostname.clone();
         let smtp = SmtpServer::new(smtp, store.clone(), tls.clone());
-        let pop3 = Pop3Server::new(pop3, store.clone(), tls);
+        let pop3 = Pop3Server::new(pop3, store.clone(), tls.clone());
+        let imap = ImapConfig::new(&self.hostname);
+        let imap = ImapServer::new(imap, store.clone(), tls);
         let mut ports = self.ports;
         if ports.is_empty() {
             ports.push((Protocol::Smtp, 587, TlsMode::StartTls));
@@ -223,6 +242,7 @@ impl MockMailBuilder {
             ports,
             smtp,
             pop3,
+            imap,
             store,
             ca_der: ca.certificate().clone(),
             ca_pem: ca.certificate_pem(),
@@ -244,6 +264,9 @@ impl MockMailBuilder {
                 }
                 Protocol::Pop3 => {
                     tokio::spawn(serve_forever(listener, services.pop3.clone(), port.mode))
+                }
+                Protocol::Imap => {
+                    tokio::spawn(serve_forever(listener, services.imap.clone(), port.mode))
                 }
             };
             tasks.push(task);
@@ -294,6 +317,8 @@ pub struct MockMailServices {
     pub smtp: SmtpServer,
     /// The POP3 server every POP3 port serves.
     pub pop3: Pop3Server,
+    /// The IMAP server every IMAP port serves.
+    pub imap: ImapServer,
     /// The store both share, keeping a journal of accepted mail.
     pub store: SharedStore,
     /// The certificate authority's root, DER.
@@ -368,6 +393,11 @@ impl MockMail {
     /// The address of the first POP3 port.
     pub fn pop3_addr(&self) -> Option<SocketAddr> {
         self.first(Protocol::Pop3, None)
+    }
+
+    /// The address of the first IMAP port.
+    pub fn imap_addr(&self) -> Option<SocketAddr> {
+        self.first(Protocol::Imap, None)
     }
 
     /// The address of the first port of `protocol` in `mode`.

@@ -212,3 +212,47 @@ async fn a_stopped_fixture_refuses_connections() -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn mail_sent_over_smtp_is_fetched_over_imap() -> Result<(), Error> {
+    let mail = MockMail::builder()
+        .smtp(TlsMode::Plain)
+        .imap(TlsMode::Plain)
+        .user("taro", "pw", "taro@example.test")
+        .start()
+        .await?;
+    let port = mail.smtp_addr().ok_or("no SMTP port")?.port();
+    mailer(port, Tls::None, None)
+        .send(message("taro@example.test", "Over IMAP")?)
+        .await?;
+    mail.wait_for_messages(1, Duration::from_secs(10)).await?;
+
+    let tcp = tokio::net::TcpStream::connect(mail.imap_addr().ok_or("no IMAP port")?).await?;
+    let mut imap = BufReader::new(tcp);
+    let mut seen = String::new();
+    let mut line = String::new();
+    imap.read_line(&mut line).await?;
+    assert!(line.starts_with("* OK [CAPABILITY IMAP4rev1"), "{line}");
+    for command in [
+        "a1 LOGIN taro pw",
+        "a2 EXAMINE INBOX",
+        "a3 FETCH 1 BODY[]",
+        "a4 LOGOUT",
+    ] {
+        imap.write_all(format!("{command}\r\n").as_bytes()).await?;
+        let tag = &command[..2];
+        loop {
+            line.clear();
+            if imap.read_line(&mut line).await? == 0 {
+                return Err(format!("closed during {command}: {seen}").into());
+            }
+            seen.push_str(&line);
+            if line.starts_with(tag) {
+                assert!(line.starts_with(&format!("{tag} OK")), "{seen}");
+                break;
+            }
+        }
+    }
+    assert!(seen.contains("Subject: Over IMAP\r\n"), "{seen}");
+    Ok(())
+}

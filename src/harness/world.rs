@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mock_mail_servers::imap::{ImapConfig, ImapGreeting, ImapServer};
 use mock_mail_servers::mailstore::{Account, MailStore, SharedStore};
 use mock_mail_servers::pop3::{Pop3Config, Pop3Server};
 use mock_mail_servers::serve::{MailServer, ServerTls};
@@ -18,8 +19,8 @@ use crate::net::sim::firewall::{Action, Family, Layer, LinkFaults, Middlebox, Ru
 use crate::net::sim::{Resolver, Service, SimNetwork, SimNetworkBuilder};
 use crate::net::NetStream;
 use crate::scenario::model::{
-    ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, LinkSpec, MiddleboxName,
-    PortMode, Relay, ResolverSpec, RuleSpec, SmtpSpec, UserSpec, World,
+    ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, ImapSpec, LinkSpec,
+    MiddleboxName, PortMode, Relay, ResolverSpec, RuleSpec, SmtpSpec, UserSpec, World,
 };
 
 /// The common name of every world's root certificate.
@@ -165,7 +166,7 @@ pub fn build_with_root(
         if world.ipv6 || host.ipv6 {
             listening.builder.enable_ipv6(name)?;
         }
-        if host.smtp.is_none() && host.pop3.is_none() && host.web.is_none() {
+        if host.smtp.is_none() && host.pop3.is_none() && host.imap.is_none() && host.web.is_none() {
             continue;
         }
         let identity = authorities.identity(name, host.certificate.as_ref())?;
@@ -301,6 +302,22 @@ fn listen(
             )?;
         }
     }
+    if let Some(imap) = &host.imap {
+        let server = ImapServer::new(
+            imap_config(name, imap, &domains),
+            store.clone(),
+            tls.clone(),
+        );
+        for (port, mode) in &imap.ports {
+            listening.add(
+                name,
+                port.get(),
+                "imap",
+                *mode,
+                service(server.clone(), tls_mode(*mode)),
+            )?;
+        }
+    }
     if let Some(web) = &host.web {
         for (port, mode) in &web.ports {
             let tls = (*mode == PortMode::Tls).then(|| modern.clone());
@@ -315,6 +332,26 @@ fn listen(
         }
     }
     Ok(())
+}
+
+fn imap_config(name: &str, imap: &ImapSpec, domains: &[String]) -> ImapConfig {
+    let mut config = ImapConfig::new(name);
+    config.domains = domains.to_vec();
+    config.auth = imap.auth.iter().map(|m| m.to_ascii_uppercase()).collect();
+    config.login_disabled_before_tls = imap.login_disabled;
+    config.greeting = imap.greeting.as_deref().map(|greeting| {
+        let greeting = greeting.trim();
+        let (word, rest) = greeting.split_once(' ').unwrap_or((greeting, ""));
+        // Validation allows only OK and BYE.
+        if word.eq_ignore_ascii_case("BYE") {
+            ImapGreeting::Bye(rest.to_string())
+        } else {
+            ImapGreeting::Ok(rest.to_string())
+        }
+    });
+    config.greeting_delay = imap.greeting_delay.map_or(Duration::ZERO, |d| d.0);
+    config.refuse_logins = imap.refuse_logins.clone();
+    config
 }
 
 fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {

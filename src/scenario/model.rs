@@ -256,6 +256,9 @@ pub struct HostSpec {
     /// A POP3 server.
     #[serde(default)]
     pub pop3: Option<Pop3Spec>,
+    /// An IMAP server.
+    #[serde(default)]
+    pub imap: Option<ImapSpec>,
     /// A web server (a captive portal's login page): answers anything with a
     /// redirect, over TLS on `tls` ports.
     #[serde(default)]
@@ -412,6 +415,35 @@ pub struct Pop3Spec {
     /// A delay before the greeting.
     #[serde(default)]
     pub greeting_delay: Option<Seconds>,
+}
+
+/// An IMAP server (read-only INBOX of the world's mailboxes).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ImapSpec {
+    /// Listening ports and their modes (143: starttls, 993: tls).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "port_map_schema"))]
+    pub ports: BTreeMap<Port, PortMode>,
+    /// SASL mechanisms advertised as AUTH=; PLAIN and LOGIN work, others
+    /// (XOAUTH2, OAUTHBEARER) are advertised and refused.
+    #[serde(default = "default_auth")]
+    pub auth: Vec<String>,
+    /// Advertise LOGINDISABLED and refuse logins until STARTTLS
+    /// (`NO [PRIVACYREQUIRED]`).
+    #[serde(default)]
+    pub login_disabled: bool,
+    /// A greeting instead of `* OK`: `"BYE [UNAVAILABLE] ..."` refuses the
+    /// connection, `"OK text"` changes the text.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// A delay before the greeting.
+    #[serde(default)]
+    pub greeting_delay: Option<Seconds>,
+    /// Refuse every login with the right password with this text after
+    /// `NO`, e.g. `"[ALERT] Application-specific password required"`.
+    #[serde(default)]
+    pub refuse_logins: Option<String>,
 }
 
 /// A mail account.

@@ -66,6 +66,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         let services = [
             ("SMTP", host.smtp.as_ref().map(|s| &s.ports)),
             ("POP3", host.pop3.as_ref().map(|p| &p.ports)),
+            ("IMAP", host.imap.as_ref().map(|i| &i.ports)),
         ];
         let web = host.web.as_ref().map(|w| w.ports.keys());
         let mut taken: Vec<(Port, &str)> = web.into_iter().flatten().map(|p| (*p, "web")).collect();
@@ -170,6 +171,15 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     format!(
                         "host `{name}`: POP3 greeting `{greeting}` must start with +OK or -ERR"
                     ),
+                );
+            }
+        }
+        if let Some(greeting) = host.imap.as_ref().and_then(|i| i.greeting.as_deref()) {
+            let word = greeting.split_whitespace().next().unwrap_or("");
+            if !word.eq_ignore_ascii_case("OK") && !word.eq_ignore_ascii_case("BYE") {
+                return problem(
+                    greeting,
+                    format!("host `{name}`: IMAP greeting `{greeting}` must start with OK or BYE (without the `* `)"),
                 );
             }
         }
