@@ -123,23 +123,27 @@ enum Command {
 /// What `mailprobe probe` takes. The password comes from an environment
 /// variable, never from the command line, where other users could see it.
 #[derive(clap::Args)]
-#[command(group = clap::ArgGroup::new("server").required(true).args(["smtp", "pop3", "account"]))]
+#[command(group = clap::ArgGroup::new("server").required(true).args(["smtp", "pop3", "imap", "account"]))]
 struct ProbeArgs {
     /// An account file (the shape of a scenario's `client:` block, without
-    /// the password) instead of --smtp/--pop3 and their options; every
-    /// protocol it names is probed.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["smtp", "pop3"])]
+    /// the password) instead of --smtp/--pop3/--imap and their options;
+    /// every protocol it names is probed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["smtp", "pop3", "imap"])]
     account: Option<PathBuf>,
     /// The outgoing server to probe.
     #[arg(long, value_name = "HOST")]
     smtp: Option<String>,
-    /// The incoming server to probe.
+    /// The incoming POP3 server to probe.
     #[arg(long, value_name = "HOST")]
     pop3: Option<String>,
+    /// The incoming IMAP server to probe (LOGIN, EXAMINE INBOX, LOGOUT:
+    /// read-only).
+    #[arg(long, value_name = "HOST")]
+    imap: Option<String>,
     /// The port, 1-65535 (default: from the protocol and security).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     port: Option<u16>,
-    /// none, starttls or tls (default: starttls for SMTP, tls for POP3).
+    /// none, starttls or tls (default: starttls for SMTP, tls for POP3 and IMAP).
     #[arg(long, value_parser = ["none", "starttls", "tls"])]
     security: Option<String>,
     /// The login name.
@@ -633,7 +637,11 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
         } else {
             args.control.clone()
         };
-        let accounts = [(Protocol::Smtp, client.smtp), (Protocol::Pop3, client.pop3)];
+        let accounts = [
+            (Protocol::Smtp, client.smtp),
+            (Protocol::Pop3, client.pop3),
+            (Protocol::Imap, client.imap),
+        ];
         return Ok(accounts
             .into_iter()
             .filter_map(|(protocol, spec)| {
@@ -645,14 +653,17 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
             })
             .collect());
     }
-    let (protocol, host) = match (args.smtp.clone(), args.pop3.clone()) {
-        (Some(host), _) => (Protocol::Smtp, host),
-        (None, Some(host)) => (Protocol::Pop3, host),
-        (None, None) => return Err("give --smtp HOST, --pop3 HOST or --account FILE".into()),
+    let (protocol, host) = match (args.smtp.clone(), args.pop3.clone(), args.imap.clone()) {
+        (Some(host), _, _) => (Protocol::Smtp, host),
+        (None, Some(host), _) => (Protocol::Pop3, host),
+        (None, None, Some(host)) => (Protocol::Imap, host),
+        (None, None, None) => {
+            return Err("give --smtp HOST, --pop3 HOST, --imap HOST or --account FILE".into())
+        }
     };
     let security = match (args.security.as_deref(), protocol) {
         (Some("none"), _) => SecuritySpec::None,
-        (Some("tls"), _) | (None, Protocol::Pop3) => SecuritySpec::Tls,
+        (Some("tls"), _) | (None, Protocol::Pop3 | Protocol::Imap) => SecuritySpec::Tls,
         _ => SecuritySpec::Starttls,
     };
     let account = AccountSpec {
@@ -985,7 +996,7 @@ fn probe_command(
     ca: Option<&str>,
 ) -> Option<String> {
     let protocol = match mapping.service {
-        "smtp" | "pop3" => mapping.service,
+        "smtp" | "pop3" | "imap" => mapping.service,
         _ => return None,
     };
     let security = match mapping.mode {

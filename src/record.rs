@@ -32,9 +32,11 @@ const OTHER_PASSWORD: &str = "not-the-recorded-password";
 struct Host {
     smtp: BTreeMap<u16, &'static str>,
     pop3: BTreeMap<u16, &'static str>,
+    imap: BTreeMap<u16, &'static str>,
     web: BTreeMap<u16, &'static str>,
     smtp_extra: Vec<String>,
     pop3_extra: Vec<String>,
+    imap_extra: Vec<String>,
     certificate: Vec<String>,
     legacy_tls: bool,
     ipv6: bool,
@@ -90,13 +92,20 @@ impl World {
     /// that answered in another protocol keeps it.
     fn serve(&mut self, protocol: Protocol, name: &str, port: u16, mode: &'static str) {
         let host = self.host(name);
-        let (ports, others) = match protocol {
-            Protocol::Smtp => (&mut host.smtp, &host.pop3),
-            Protocol::Pop3 => (&mut host.pop3, &host.smtp),
+        let taken = |ports: &BTreeMap<u16, &str>| ports.contains_key(&port);
+        let answered_otherwise = match protocol {
+            Protocol::Smtp => taken(&host.pop3) || taken(&host.imap),
+            Protocol::Pop3 => taken(&host.smtp) || taken(&host.imap),
+            Protocol::Imap => taken(&host.smtp) || taken(&host.pop3),
         };
-        if others.contains_key(&port) {
+        if answered_otherwise {
             return;
         }
+        let ports = match protocol {
+            Protocol::Smtp => &mut host.smtp,
+            Protocol::Pop3 => &mut host.pop3,
+            Protocol::Imap => &mut host.imap,
+        };
         let known = ports.entry(port).or_insert(mode);
         if *known == "plain" && mode == "starttls" {
             *known = mode;
@@ -312,10 +321,15 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             }
             return;
         }
-        Some((Step::Greeting, refusal @ (Failure::Reply { .. } | Failure::PopError { .. }))) => {
+        Some((
+            Step::Greeting,
+            refusal
+            @ (Failure::Reply { .. } | Failure::PopError { .. } | Failure::ImapError { .. }),
+        )) => {
             let greeting = match refusal {
                 Failure::Reply { code, text } => format!("{code} {text}"),
                 Failure::PopError { text } => format!("-ERR {text}"),
+                Failure::ImapError { status, text } => format!("{status} {text}"),
                 _ => String::new(),
             };
             let mode = wanted_mode_for_plain(security, plain_mode);
@@ -384,12 +398,27 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
     match failure {
         Some((Step::Auth, Failure::Reply { code: 535, .. }))
         | Some((Step::Pass, Failure::PopError { .. }))
+        | Some((Step::Auth, Failure::ImapError { .. }))
             if cause == "auth-failed" =>
         {
             world.user_password = OTHER_PASSWORD.to_string();
         }
         Some((Step::Pass, Failure::PopError { text })) if text.contains("IN-USE") => {
             world.user_locked = true;
+        }
+        Some((Step::Examine, Failure::ImapError { text, .. })) if text.contains("[INUSE]") => {
+            world.user_locked = true;
+        }
+        Some((Step::Auth, Failure::NotOffered { what })) if what.contains("LOGINDISABLED") => {
+            world
+                .host(&host)
+                .set(protocol, "login_disabled", "true".into());
+        }
+        Some((Step::Auth, Failure::ImapError { text, .. })) => {
+            // A refusal of the right password (a provider's policy).
+            world
+                .host(&host)
+                .set(protocol, "refuse_logins", quote(text));
         }
         Some((Step::Auth, Failure::Reply { code: 530, .. })) => {
             let seen = world.host(&host);
@@ -429,6 +458,7 @@ impl Host {
         let extra = match protocol {
             Protocol::Smtp => &mut self.smtp_extra,
             Protocol::Pop3 => &mut self.pop3_extra,
+            Protocol::Imap => &mut self.imap_extra,
         };
         let prefix = format!("{key}:");
         if !extra.iter().any(|e| e.starts_with(&prefix)) {
@@ -720,6 +750,7 @@ pub fn record(report: &Report, origin: &str) -> String {
         for (label, ports, extra) in [
             ("smtp", &host.smtp, &host.smtp_extra),
             ("pop3", &host.pop3, &host.pop3_extra),
+            ("imap", &host.imap, &host.imap_extra),
             ("web", &host.web, &Vec::new()),
         ] {
             if ports.is_empty() {

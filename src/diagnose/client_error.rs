@@ -65,6 +65,7 @@ impl ClientError {
         let protocol = match endpoint.protocol {
             Protocol::Smtp => "SMTP",
             Protocol::Pop3 => "POP3",
+            Protocol::Imap => "IMAP",
         };
         let secure = if endpoint.security == crate::probe::Security::Tls {
             "Yes"
@@ -100,6 +101,7 @@ const SECURE_FAILED: &str = "Your server does not support the connection encrypt
 /// Outlook Express 6's error for a failed step.
 fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientError {
     let smtp = endpoint.protocol == Protocol::Smtp;
+    let imap = endpoint.protocol == Protocol::Imap;
     let error = |code: &'static str, message: String, socket_error: Option<u32>| ClientError {
         code,
         message,
@@ -180,6 +182,37 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
             format!("The message could not be sent because one of the recipients was rejected by the server. {}", server_said(format!("{code} {text}"))),
             None,
         ),
+        // The IXP_E_IMAP_* codes of imnxport.h (Wine's include/imnxport.h).
+        (Step::Greeting, Failure::ImapError { status, text }) if status == "BYE" => error(
+            "0x800CCCD9",
+            format!("The server refused the connection. {}", server_said(format!("* BYE {text}"))),
+            None,
+        ),
+        (Step::Auth, Failure::ImapError { status, text }) => error(
+            "0x800CCCD1",
+            format!("Your IMAP server has rejected your login. Please verify that your user name and password are correct. {}", server_said(format!("{status} {text}"))),
+            None,
+        ),
+        (Step::Auth, Failure::NotOffered { what }) if imap => error(
+            "0x800CCCDF",
+            format!("There is no authentication method in common with the IMAP server ({what})."),
+            None,
+        ),
+        (_, Failure::ImapError { status, text }) if status == "BAD" => {
+            error("0x800CCCD3", server_said(format!("BAD {text}")), None)
+        }
+        (_, Failure::ImapError { status, text }) if status == "BYE" => {
+            error("0x800CCCDD", server_said(format!("* BYE {text}")), None)
+        }
+        (_, Failure::ImapError { status, text }) => {
+            error("0x800CCCD2", server_said(format!("{status} {text}")), None)
+        }
+        (_, Failure::Garbage { .. }) if imap => {
+            error("0x800CCCD5", "The server is not an IMAP server.".into(), None)
+        }
+        (_, Failure::TooMuch { .. }) if imap => {
+            error("0x800CCCD6", "The server's response overflowed the client's buffer.".into(), None)
+        }
         // IXP_E_SMTP_UNKNOWN_RESPONSE_CODE, IXP_E_POP3_PARSE_FAILURE
         (_, Failure::Garbage { .. } | Failure::TooMuch { .. }) if smtp => {
             error("0x800CCC61", "The server sent a response the client could not understand.".into(), None)
@@ -271,6 +304,7 @@ fn reply_text(failure: &Failure) -> String {
     match failure {
         Failure::Reply { code, text } => format!("{code} {text}"),
         Failure::PopError { text } => format!("-ERR {text}"),
+        Failure::ImapError { status, text } => format!("{status} {text}"),
         other => other.to_string(),
     }
 }

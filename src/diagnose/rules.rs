@@ -233,6 +233,18 @@ fn greeted_by_another_site(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Opt
 /// The server refused the session, the login or the envelope.
 fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     Some(match (facts.step, facts.failure) {
+        // RFC 3501 LOGINDISABLED, or a NO [PRIVACYREQUIRED]: not before TLS.
+        (Step::Auth, Failure::NotOffered { what }) if what.contains("LOGINDISABLED") => {
+            Cause::AuthRequiresTls
+        }
+        (Step::Auth, Failure::ImapError { text, .. }) if text.contains("[PRIVACYREQUIRED]") => {
+            Cause::AuthRequiresTls
+        }
+        (Step::Examine, Failure::ImapError { text, .. }) if text.contains("[INUSE]") => {
+            Cause::MailboxLocked
+        }
+        (Step::Auth, Failure::ImapError { .. }) => Cause::AuthFailed,
+        (Step::Greeting, Failure::ImapError { .. }) => Cause::ServerBusy,
         (Step::Auth, Failure::NotOffered { .. }) => Cause::AuthUnavailable,
         (Step::Auth, Failure::Reply { code: 538, .. }) => Cause::AuthRequiresTls,
         (Step::Auth, Failure::Reply { code: 530, text }) if text.starts_with("5.7.0") => {
@@ -395,7 +407,9 @@ fn how_the_connection_ended(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Ca
         }
         (_, Failure::Closed { .. }) => Cause::ConnectionClosed,
         (_, Failure::TimedOut { .. }) => Cause::ReplyTimedOut,
-        (_, Failure::Reply { .. } | Failure::PopError { .. }) => Cause::ServerRejected,
+        (_, Failure::Reply { .. } | Failure::PopError { .. } | Failure::ImapError { .. }) => {
+            Cause::ServerRejected
+        }
         _ => return None,
     })
 }
@@ -508,10 +522,11 @@ fn other_protocol(expected: Protocol, greeting: &[u8]) -> Option<&'static str> {
         && greeting[..3].iter().all(u8::is_ascii_digit)
         && matches!(greeting[3], b' ' | b'-');
     let pop3 = greeting.starts_with(b"+OK") || greeting.starts_with(b"-ERR");
+    let imap = greeting.starts_with(b"* OK") || greeting.starts_with(b"* PREAUTH");
     match expected {
-        Protocol::Pop3 if smtp => Some("SMTP"),
-        Protocol::Smtp if pop3 => Some("POP3"),
-        _ if greeting.starts_with(b"* OK") || greeting.starts_with(b"* PREAUTH") => Some("IMAP"),
+        Protocol::Pop3 | Protocol::Imap if smtp => Some("SMTP"),
+        Protocol::Smtp | Protocol::Imap if pop3 => Some("POP3"),
+        Protocol::Smtp | Protocol::Pop3 if imap => Some("IMAP"),
         _ if greeting.starts_with(b"HTTP/") => Some("HTTP"),
         _ => None,
     }

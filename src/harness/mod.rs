@@ -221,10 +221,7 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
     let mut probes = Vec::new();
     for (name, client, expectations) in probe_list(scenario) {
         let timeouts = timeouts(client);
-        let protocols = [
-            (Protocol::Smtp, &client.smtp),
-            (Protocol::Pop3, &client.pop3),
-        ];
+        let protocols = client.accounts();
         let first = protocols
             .iter()
             .find(|(_, spec)| spec.is_some())
@@ -242,10 +239,7 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
             let mut options = crate::report::ProbeOptions::new(&account, controls, kind, timeouts);
             options.client_clock = client.clock.and_then(|c| c.0.format(&Rfc3339).ok());
             let mut run = ProbeRun::judge(name, report, kind, options);
-            let expected = expectations.and_then(|e| match protocol {
-                Protocol::Smtp => e.smtp.as_ref(),
-                Protocol::Pop3 => e.pop3.as_ref(),
-            });
+            let expected = expectations.and_then(|e| e.of(protocol));
             let top_suggest = expectations
                 .and_then(|e| e.suggest.as_ref())
                 .filter(|_| Some(protocol) == first);

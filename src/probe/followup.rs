@@ -17,6 +17,11 @@ fn standard(protocol: Protocol) -> &'static [(u16, Security)] {
             (110, Security::StartTls),
             (110, Security::None),
         ],
+        Protocol::Imap => &[
+            (993, Security::Tls),
+            (143, Security::StartTls),
+            (143, Security::None),
+        ],
     }
 }
 

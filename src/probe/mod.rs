@@ -12,6 +12,7 @@
 pub mod conversation;
 pub mod dialog;
 pub mod followup;
+pub mod imap;
 pub mod join;
 pub mod observation;
 pub mod pop3;
@@ -44,14 +45,17 @@ pub enum Protocol {
     Smtp,
     /// Receiving: POP3.
     Pop3,
+    /// Receiving: IMAP.
+    Imap,
 }
 
 impl Protocol {
-    /// `smtp` or `pop3`.
+    /// `smtp`, `pop3` or `imap`.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Smtp => "smtp",
             Protocol::Pop3 => "pop3",
+            Protocol::Imap => "imap",
         }
     }
 
@@ -63,6 +67,8 @@ impl Protocol {
             (Protocol::Smtp, Security::Tls) => 465,
             (Protocol::Pop3, Security::None | Security::StartTls) => 110,
             (Protocol::Pop3, Security::Tls) => 995,
+            (Protocol::Imap, Security::None | Security::StartTls) => 143,
+            (Protocol::Imap, Security::Tls) => 993,
         }
     }
 }
@@ -660,6 +666,11 @@ impl Prober {
             Protocol::Pop3 => {
                 let dialog =
                     pop3::Pop3Dialog::new(endpoint.security, credentials, account.is_some());
+                dialog::drive(&mut conversation, tls, host, dialog).await
+            }
+            Protocol::Imap => {
+                let dialog =
+                    imap::ImapDialog::new(endpoint.security, credentials, account.is_some());
                 dialog::drive(&mut conversation, tls, host, dialog).await
             }
         };

@@ -39,6 +39,8 @@ pub enum Step {
     Pass,
     /// POP3 STAT.
     Stat,
+    /// IMAP EXAMINE INBOX (read-only).
+    Examine,
     /// Leaving: SMTP RSET and QUIT, POP3 QUIT. Failures here are recorded
     /// but do not fail the attempt.
     Leave,
@@ -62,6 +64,7 @@ impl Step {
             Step::User => "user",
             Step::Pass => "pass",
             Step::Stat => "stat",
+            Step::Examine => "examine",
             Step::Leave => "leave",
         }
     }
@@ -162,6 +165,13 @@ pub enum Failure {
         /// The text after `-ERR`.
         text: String,
     },
+    /// An IMAP `NO`, `BAD` or `BYE`.
+    ImapError {
+        /// `NO`, `BAD` or `BYE`.
+        status: String,
+        /// The text after it, response code included (`[AUTHENTICATIONFAILED] ...`).
+        text: String,
+    },
     /// The server does not offer what the client needs (STARTTLS, STLS, a
     /// common AUTH mechanism).
     NotOffered {
@@ -245,6 +255,7 @@ impl fmt::Display for Failure {
             Failure::Garbage { bytes } => write!(f, "unexpected bytes: {}", show_bytes(bytes)),
             Failure::Reply { code, text } => write!(f, "server replied {code} {text}"),
             Failure::PopError { text } => write!(f, "server replied -ERR {text}"),
+            Failure::ImapError { status, text } => write!(f, "server replied {status} {text}"),
             Failure::NotOffered { what } => write!(f, "server does not offer {what}"),
             Failure::TooMuch { what, limit } => write!(
                 f,

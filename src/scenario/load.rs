@@ -139,12 +139,12 @@ pub fn load_account(path: &Path) -> Result<super::model::ClientSpec, ScenarioErr
             .unzip();
         ScenarioError::at(path, &text, line, column, message)
     };
-    let accounts = [
-        (crate::probe::Protocol::Smtp, &client.smtp),
-        (crate::probe::Protocol::Pop3, &client.pop3),
-    ];
+    let accounts = client.accounts();
     if accounts.iter().all(|(_, spec)| spec.is_none()) {
-        return Err(at("", "the account needs `smtp`, `pop3` or both".into()));
+        return Err(at(
+            "",
+            "the account needs `smtp`, `pop3`, `imap` or several".into(),
+        ));
     }
     for (protocol, spec) in accounts {
         let Some(spec) = spec else { continue };

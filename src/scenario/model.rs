@@ -604,6 +604,9 @@ pub struct ClientSpec {
     /// The incoming server.
     #[serde(default)]
     pub pop3: Option<AccountSpec>,
+    /// The IMAP server.
+    #[serde(default)]
+    pub imap: Option<AccountSpec>,
     /// Client timeouts.
     #[serde(default)]
     pub timeouts: TimeoutsSpec,
@@ -700,6 +703,9 @@ pub struct Expectations {
     /// For the POP3 probe.
     #[serde(default)]
     pub pop3: Option<ProtocolExpectation>,
+    /// For the IMAP probe.
+    #[serde(default)]
+    pub imap: Option<ProtocolExpectation>,
     /// The suggested configuration of the (first) probed protocol.
     #[serde(default)]
     pub suggest: Option<SuggestSpec>,
@@ -724,6 +730,35 @@ pub struct ProtocolExpectation {
     /// The suggested working configuration.
     #[serde(default)]
     pub suggest: Option<SuggestSpec>,
+}
+
+impl ClientSpec {
+    /// Each protocol's account, in probing order: SMTP, POP3, IMAP.
+    pub fn accounts(&self) -> [(crate::probe::Protocol, Option<&AccountSpec>); 3] {
+        use crate::probe::Protocol;
+        [
+            (Protocol::Smtp, self.smtp.as_ref()),
+            (Protocol::Pop3, self.pop3.as_ref()),
+            (Protocol::Imap, self.imap.as_ref()),
+        ]
+    }
+}
+
+impl Expectations {
+    /// What is expected of the probe of `protocol`.
+    pub fn of(&self, protocol: crate::probe::Protocol) -> Option<&ProtocolExpectation> {
+        use crate::probe::Protocol;
+        match protocol {
+            Protocol::Smtp => self.smtp.as_ref(),
+            Protocol::Pop3 => self.pop3.as_ref(),
+            Protocol::Imap => self.imap.as_ref(),
+        }
+    }
+
+    /// Every protocol's expectation that is given.
+    pub fn each(&self) -> impl Iterator<Item = &ProtocolExpectation> {
+        [&self.smtp, &self.pop3, &self.imap].into_iter().flatten()
+    }
 }
 
 /// Works or not.

@@ -221,17 +221,13 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             (Some(client), true) => vec![("as configured", client, scenario.expect.as_ref())],
         };
     for (name, client, expect) in probes {
-        if client.smtp.is_none() && client.pop3.is_none() {
+        if client.accounts().iter().all(|(_, spec)| spec.is_none()) {
             return problem(
                 name,
-                format!("probe `{name}`: the client needs `smtp`, `pop3` or both"),
+                format!("probe `{name}`: the client needs `smtp`, `pop3`, `imap` or several"),
             );
         }
-        let accounts = [
-            (crate::probe::Protocol::Smtp, &client.smtp),
-            (crate::probe::Protocol::Pop3, &client.pop3),
-        ];
-        for (protocol, spec) in accounts {
+        for (protocol, spec) in client.accounts() {
             let Some(spec) = spec else { continue };
             let known = hosts.iter().any(|h| h.eq_ignore_ascii_case(&spec.host))
                 || scenario
@@ -239,10 +235,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     .dns
                     .keys()
                     .any(|n| n == "*" || n.eq_ignore_ascii_case(&spec.host));
-            let expected = expect.and_then(|e| match protocol {
-                crate::probe::Protocol::Smtp => e.smtp.as_ref(),
-                crate::probe::Protocol::Pop3 => e.pop3.as_ref(),
-            });
+            let expected = expect.and_then(|e| e.of(protocol));
             let meant_missing = expected
                 .and_then(|e| e.diagnosis.as_deref())
                 .is_some_and(|id| id == Cause::HostNotFound.id());
@@ -285,23 +278,19 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             }
         }
         let Some(expect) = expect else { continue };
-        if expect.smtp.is_some() && client.smtp.is_none() {
-            return problem(
-                "smtp:",
-                format!("probe `{name}` expects an SMTP result but the client has no `smtp`"),
-            );
+        for (protocol, spec) in client.accounts() {
+            if expect.of(protocol).is_some() && spec.is_none() {
+                let key = protocol.name();
+                return problem(
+                    &format!("{key}:"),
+                    format!(
+                        "probe `{name}` expects an {} result but the client has no `{key}`",
+                        key.to_uppercase()
+                    ),
+                );
+            }
         }
-        if expect.pop3.is_some() && client.pop3.is_none() {
-            return problem(
-                "pop3:",
-                format!("probe `{name}` expects a POP3 result but the client has no `pop3`"),
-            );
-        }
-        for code in [&expect.smtp, &expect.pop3]
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.client_error.as_deref())
-        {
+        for code in expect.each().filter_map(|e| e.client_error.as_deref()) {
             if let Some(hint) = unknown_client_code(code, client.emulate) {
                 let (line, column) = locate_after(source, &[name, "expect:"], code).unzip();
                 return Err(Problem {
@@ -311,11 +300,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 });
             }
         }
-        for id in [&expect.smtp, &expect.pop3]
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.diagnosis.as_deref())
-        {
+        for id in expect.each().filter_map(|e| e.diagnosis.as_deref()) {
             if Cause::from_id(id).is_none() {
                 let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
                 let hint = match nearest(id, &ids) {
