@@ -1,11 +1,13 @@
-//! The live probe against a real POP3 server, Dovecot, and the round trip
-//! of what it saw: `probe --report` → `record` → `run` replays to the live
-//! diagnosis. Each test starts its own Dovecot on its own loopback address
-//! (127.0.0.N, ports 110 with STLS and 995 with implicit TLS), with a
-//! certificate from a test CA, and stops it when done.
+//! The live probe against a real POP3 and IMAP server, Dovecot, and the
+//! round trip of what it saw: `probe --report` → `record` → `run` replays to
+//! the live diagnosis. Each test starts its own Dovecot on its own loopback
+//! address (127.0.0.N: POP3 on 110 with STLS and 995 with implicit TLS, IMAP
+//! on 143 with STARTTLS and 993), with a certificate from a test CA, and
+//! stops it when done. Plaintext logins are disabled, as Dovecot ships.
 //!
-//! Behind the `interop` feature; `.ci/run` installs Dovecot. A missing
-//! Dovecot fails the test with what to install, it never skips.
+//! Behind the `interop` feature; `.ci/run` installs Dovecot (dovecot-pop3d
+//! and dovecot-imapd). A missing Dovecot fails the test with what to
+//! install, it never skips.
 #![cfg(feature = "interop")]
 
 mod interop_support;
@@ -54,7 +56,7 @@ impl Dovecot {
         let config = format!(
             "base_dir = {d}/run
 state_dir = {d}/run
-protocols = pop3
+protocols = pop3 imap
 listen = {address}
 log_path = {d}/dovecot.log
 ssl = yes
@@ -77,6 +79,15 @@ service pop3-login {{
   }}
   inet_listener pop3s {{
     port = 995
+    ssl = yes
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 143
+  }}
+  inet_listener imaps {{
+    port = 993
     ssl = yes
   }}
 }}
@@ -116,12 +127,24 @@ service anvil {{
     /// Probes POP3 on `port` with `security` and `password`, and round-trips
     /// the report; the live diagnosis must be `cause`.
     fn probe_and_round_trip(&self, port: &str, security: &str, password: &str, cause: &str) {
+        self.probe_protocol("--pop3", port, security, password, cause);
+    }
+
+    /// The same over `protocol` (`--pop3` or `--imap`).
+    fn probe_protocol(
+        &self,
+        protocol: &str,
+        port: &str,
+        security: &str,
+        password: &str,
+        cause: &str,
+    ) {
         let report = self
             .dir
             .join(format!("report-{port}-{security}-{cause}.json"));
         let args = [
             "probe",
-            "--pop3",
+            protocol,
             &self.address,
             "--port",
             port,
@@ -174,4 +197,22 @@ fn dovecot_with_an_expired_certificate() {
     let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(800);
     let dovecot = Dovecot::start(23, "expired", long_ago);
     dovecot.probe_and_round_trip("995", "tls", PASSWORD, "certificate-expired");
+}
+
+#[test]
+fn dovecot_imap_starttls_and_implicit_tls_good_and_bad_passwords() {
+    let dovecot = Dovecot::start(24, "imap", time::OffsetDateTime::now_utc());
+    dovecot.probe_protocol("--imap", "143", "starttls", PASSWORD, "ok");
+    dovecot.probe_protocol("--imap", "993", "tls", PASSWORD, "ok");
+    dovecot.probe_protocol("--imap", "993", "tls", "not-the-password", "auth-failed");
+}
+
+/// Plaintext IMAP on 143: Dovecot says LOGINDISABLED, the probe keeps the
+/// password and names auth-requires-tls; SSL asked on the plaintext port is
+/// plaintext-expected.
+#[test]
+fn dovecot_imap_refuses_plaintext_logins() {
+    let dovecot = Dovecot::start(25, "imap-plain", time::OffsetDateTime::now_utc());
+    dovecot.probe_protocol("--imap", "143", "none", PASSWORD, "auth-requires-tls");
+    dovecot.probe_protocol("--imap", "143", "tls", PASSWORD, "plaintext-expected");
 }
