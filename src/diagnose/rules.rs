@@ -540,8 +540,14 @@ fn is_masked_greeting(line: &str) -> bool {
     text.matches('*').count() >= 3 && text.chars().all(|c| matches!(c, '*' | '2' | '0' | ' '))
 }
 
-/// `250-XXXXXXXA` or `XXXX`: a capability that was overwritten.
+/// `250-XXXXXXXA` or `XXXX`: a capability that was overwritten; in IMAP's
+/// untagged lines, a word of eight or more X.
 fn is_stripped_capability(line: &str) -> bool {
+    if line.starts_with("* ") {
+        return line
+            .split(' ')
+            .any(|word| word.len() >= 8 && word.chars().all(|c| c == 'X'));
+    }
     let word = line
         .get(4..)
         .filter(|_| line.starts_with("250"))

@@ -131,7 +131,14 @@ impl LineRewriter {
                 verb.as_str(),
                 "HELO" | "MAIL" | "RCPT" | "DATA" | "RSET" | "NOOP" | "QUIT" | "VRFY"
             ),
-            Rewrite::StartTlsStripper => matches!(verb.as_str(), "STARTTLS" | "STLS"),
+            // IMAP's comes after a tag: `a2 STARTTLS`.
+            Rewrite::StartTlsStripper => {
+                matches!(verb.as_str(), "STARTTLS" | "STLS")
+                    || content
+                        .split(' ')
+                        .nth(1)
+                        .is_some_and(|word| word.eq_ignore_ascii_case("STARTTLS"))
+            }
         };
         if verb == "DATA" {
             self.data_requested = true;
@@ -180,8 +187,22 @@ fn mask_greeting(line: &str) -> String {
         .collect()
 }
 
-/// Hides STARTTLS (`250-XXXXXXXA`) and STLS (`XXXX`) in capability lists.
+/// Hides STARTTLS (`250-XXXXXXXA`) and STLS (`XXXX`) in capability lists,
+/// and the STARTTLS word in IMAP's untagged capability lines (`XXXXXXXX`).
 fn strip_starttls(line: &str) -> String {
+    if line.starts_with("* ") {
+        return line
+            .split(' ')
+            .map(|word| {
+                if word.eq_ignore_ascii_case("STARTTLS") {
+                    "XXXXXXXX"
+                } else {
+                    word
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     if line.len() >= 4 && line[4..].eq_ignore_ascii_case("STARTTLS") {
         return format!("{}XXXXXXXA", &line[..4]);
     }
@@ -425,6 +446,20 @@ mod tests {
             panic!()
         };
         assert_eq!(text, b"EHLO is just text here\r\n.\r\nXXXXXX\r\n");
+    }
+
+    #[test]
+    fn stripper_hides_and_blocks_imap_starttls() {
+        let mut stripper = LineRewriter::new(Rewrite::StartTlsStripper);
+        assert_eq!(
+            stripper.server_sent(b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n"),
+            b"* CAPABILITY IMAP4rev1 XXXXXXXX LOGINDISABLED\r\n"
+        );
+        assert_eq!(stripper.client_line(b"a2 STARTTLS\r\n"), b"XXXXXXXXXXX\r\n");
+        assert_eq!(
+            stripper.client_line(b"a3 LOGIN a b\r\n"),
+            b"a3 LOGIN a b\r\n"
+        );
     }
 
     #[test]
