@@ -395,6 +395,40 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             _ => {}
         }
     }
+    // A provider's refusal of the right password, as it was worded.
+    if matches!(cause, "app-password-required" | "basic-auth-disabled") {
+        let refusal = match failure {
+            Some((Step::Auth, Failure::Reply { code, text })) => Some(format!("{code} {text}")),
+            Some((Step::Pass, Failure::PopError { text })) => Some(text.clone()),
+            Some((Step::Auth, Failure::ImapError { text, .. })) => Some(text.clone()),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            world
+                .host(&host)
+                .set(protocol, "refuse_logins", quote(&refusal));
+            return;
+        }
+    }
+    // IMAP mechanisms, when none took a password (only OAuth).
+    if let (Protocol::Imap, Some((Step::Auth, Failure::NotOffered { .. }))) = (protocol, failure) {
+        let listed: Vec<String> = lines
+            .iter()
+            .flat_map(|line| line.split(|c: char| c == ' ' || c == '[' || c == ']'))
+            .filter_map(|word| {
+                let upper = word.to_ascii_uppercase();
+                upper.strip_prefix("AUTH=").map(str::to_string)
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !listed.is_empty() && !lines.iter().any(|l| l.contains("LOGINDISABLED")) {
+            world
+                .host(&host)
+                .set(protocol, "auth", format!("[{}]", listed.join(", ")));
+            return;
+        }
+    }
     match failure {
         Some((Step::Auth, Failure::Reply { code: 535, .. }))
         | Some((Step::Pass, Failure::PopError { .. }))

@@ -95,6 +95,13 @@ pub enum Cause {
     NetworkUnreachable,
     /// The DNS resolver does not answer (times out, or fails with SERVFAIL).
     DnsUnavailable,
+    /// The provider refuses the account password for mail clients: an app
+    /// password is required (two-step verification is on).
+    AppPasswordRequired,
+    /// The provider switched off basic (password) authentication.
+    BasicAuthDisabled,
+    /// The server offers only OAuth (XOAUTH2, OAUTHBEARER) to log in.
+    OAuthRequired,
     /// None of the known patterns.
     Unknown,
 }
@@ -132,7 +139,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 45] = [
+    pub const ALL: [Cause; 48] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -177,6 +184,9 @@ impl Cause {
         Cause::HostUnreachable,
         Cause::NetworkUnreachable,
         Cause::DnsUnavailable,
+        Cause::AppPasswordRequired,
+        Cause::BasicAuthDisabled,
+        Cause::OAuthRequired,
         Cause::Unknown,
     ];
 
@@ -659,6 +669,36 @@ impl Cause {
                 references: &["RFC 1035, section 4.1.1 (RCODE 2, server failure)", "RFC 2308 (negative answers: NXDOMAIN is an answer)"],
                 outlook_express_codes: &["0x800CCC0D"],
                 thunderbird_codes: &["server-not-found", "smtp-server-not-found"],
+            },
+            Cause::AppPasswordRequired => CauseInfo {
+                id: "app-password-required",
+                title: "The provider requires an app password for mail clients",
+                wire: "The login is refused with the provider's own text: SMTP `534-5.7.9 Application-specific password required`, IMAP `NO [ALERT] Application-specific password required`, POP3 `-ERR [AUTH] Application-specific password required`. Since two-step verification was turned on, the account password works only on the provider's web pages.",
+                evidence: "The connection, TLS and the login exchange worked; the refusal names an application-specific password (SMTP 534 5.7.9).",
+                remedy: "Create an app password in the provider's account security settings and enter it in the mail client instead of the account password (or switch the account to OAuth sign-in, if the client supports it).",
+                references: &["RFC 4954, section 6 (534 5.7.9 Authentication mechanism is too weak)", "RFC 5530 (IMAP ALERT)", "Google Account Help: Sign in with app passwords"],
+                outlook_express_codes: &["0x800CCC60", "0x800CCCD1", "0x800CCC92"],
+                thunderbird_codes: &["authentication-failed"],
+            },
+            Cause::BasicAuthDisabled => CauseInfo {
+                id: "basic-auth-disabled",
+                title: "Basic authentication is switched off for the mailbox or tenant",
+                wire: "SMTP AUTH is answered `535 5.7.139 Authentication unsuccessful, basic authentication is disabled` or `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox`: the password may be right, the provider no longer accepts passwords at all. Over IMAP and POP3 the same provider answers with the text of a wrong password (`NO AUTHENTICATE failed.`), which the probe cannot tell apart from one.",
+                evidence: "The login was refused with enhanced status 5.7.139 or a text saying basic authentication (SMTP client authentication) is disabled.",
+                remedy: "Not a password problem: the provider (Microsoft 365, Outlook.com) turned off password sign-in. Use a client that signs in with OAuth (Modern Authentication), or ask the administrator to allow SMTP AUTH for this mailbox.",
+                references: &["RFC 3463 (enhanced status codes, X.7.x)", "Microsoft Learn: Enable or disable SMTP AUTH in Exchange Online", "Microsoft Learn: Deprecation of Basic authentication in Exchange Online"],
+                outlook_express_codes: &["0x800CCC60"],
+                thunderbird_codes: &["authentication-failed"],
+            },
+            Cause::OAuthRequired => CauseInfo {
+                id: "oauth-required",
+                title: "The server offers only OAuth sign-in",
+                wire: "The server lists only OAuth mechanisms: SMTP `250-AUTH XOAUTH2 OAUTHBEARER`, IMAP `AUTH=XOAUTH2 AUTH=OAUTHBEARER`. There is no mechanism that takes a password, so the probe sends none.",
+                evidence: "The mechanisms offered are all OAuth (XOAUTH2, OAUTHBEARER); none is PLAIN or LOGIN.",
+                remedy: "The password is not the problem and changing it will not help: sign in with OAuth (in Thunderbird, authentication method \"OAuth2\"; in Outlook, the account's modern sign-in), or use a client that supports it.",
+                references: &["RFC 7628 (OAUTHBEARER)", "Google: XOAUTH2 mechanism", "RFC 4954 (SMTP AUTH)", "RFC 3501, section 6.2.2"],
+                outlook_express_codes: &["0x800CCC60", "0x800CCCDF"],
+                thunderbird_codes: &["authentication-failed"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -232,6 +232,24 @@ fn greeted_by_another_site(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Opt
 
 /// The server refused the session, the login or the envelope.
 fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+    let login_step = matches!(facts.step, Step::Auth | Step::User | Step::Pass);
+    let refusal = refusal_text(facts.failure).to_ascii_lowercase();
+    if login_step && is_app_password_refusal(facts.failure, &refusal) {
+        return Some(Cause::AppPasswordRequired);
+    }
+    if login_step
+        && (refusal.contains("5.7.139")
+            || refusal.contains("basic authentication is disabled")
+            || refusal.contains("smtpclientauthentication is disabled"))
+    {
+        return Some(Cause::BasicAuthDisabled);
+    }
+    if facts.step == Step::Auth
+        && matches!(facts.failure, Failure::NotOffered { .. })
+        && offers_only_oauth(facts.configured)
+    {
+        return Some(Cause::OAuthRequired);
+    }
     Some(match (facts.step, facts.failure) {
         // RFC 3501 LOGINDISABLED, or a NO [PRIVACYREQUIRED]: not before TLS.
         (Step::Auth, Failure::NotOffered { what }) if what.contains("LOGINDISABLED") => {
@@ -553,6 +571,49 @@ fn is_stripped_capability(line: &str) -> bool {
         .filter(|_| line.starts_with("250"))
         .unwrap_or(line);
     word.len() >= 4 && word.trim_end_matches('A').chars().all(|c| c == 'X')
+}
+
+/// What a server said in a refusal, code and all; empty for other failures.
+fn refusal_text(failure: &Failure) -> String {
+    match failure {
+        Failure::Reply { code, text } => format!("{code} {text}"),
+        Failure::PopError { text } | Failure::ImapError { text, .. } => text.clone(),
+        _ => String::new(),
+    }
+}
+
+/// `534 5.7.9` (RFC 4954: the mechanism is too weak, which providers send
+/// for "application-specific password required"), or that text.
+fn is_app_password_refusal(failure: &Failure, lowered: &str) -> bool {
+    matches!(failure, Failure::Reply { code: 534, text } if text.starts_with("5.7.9"))
+        || lowered.contains("application-specific password")
+        || lowered.contains("app password")
+}
+
+/// Whether every login mechanism the server listed is OAuth.
+fn offers_only_oauth(attempt: &Attempt) -> bool {
+    let mut mechanisms: Vec<String> = Vec::new();
+    for line in received(attempt) {
+        let upper = line.to_ascii_uppercase();
+        if let Some(list) = upper
+            .strip_prefix("250-AUTH ")
+            .or_else(|| upper.strip_prefix("250 AUTH "))
+        {
+            mechanisms.extend(list.split_whitespace().map(str::to_string));
+        }
+        if upper.starts_with("* ") {
+            mechanisms.extend(
+                upper
+                    .split(|c: char| c == ' ' || c == ']' || c == '[')
+                    .filter_map(|word| word.strip_prefix("AUTH="))
+                    .map(str::to_string),
+            );
+        }
+    }
+    !mechanisms.is_empty()
+        && mechanisms
+            .iter()
+            .all(|m| matches!(m.as_str(), "XOAUTH2" | "OAUTHBEARER" | "XOAUTH"))
 }
 
 fn offers_auth(attempt: &Attempt) -> bool {

@@ -291,6 +291,7 @@ fn listen(
             .as_deref()
             .and_then(|g| mock_mail_servers::pop3::Status::parse(g.as_bytes()));
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
+        config.refuse_logins = pop3.refuse_logins.clone();
         let server = Pop3Server::new(config, store.clone(), tls.clone());
         for (port, mode) in &pop3.ports {
             listening.add(
@@ -375,6 +376,7 @@ fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {
     }
     config.greeting = smtp.greeting.as_deref().and_then(Reply::from_line);
     config.greeting_delay = smtp.greeting_delay.map_or(Duration::ZERO, |d| d.0);
+    config.refuse_logins = smtp.refuse_logins.as_deref().and_then(Reply::from_line);
     config
 }
 

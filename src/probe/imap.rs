@@ -180,6 +180,23 @@ impl ImapDialog {
             let what = "login before TLS (the server says LOGINDISABLED)".to_string();
             return Action::Finish(Err((Step::Auth, Failure::NotOffered { what })));
         }
+        let mechanisms: Vec<&String> = capabilities
+            .iter()
+            .filter(|c| c.len() > 5 && c[..5].eq_ignore_ascii_case("AUTH="))
+            .collect();
+        let password_mechanism = mechanisms
+            .iter()
+            .any(|m| m[5..].eq_ignore_ascii_case("PLAIN") || m[5..].eq_ignore_ascii_case("LOGIN"));
+        if !mechanisms.is_empty() && !password_mechanism {
+            // Only OAuth (XOAUTH2, OAUTHBEARER): no mechanism takes a
+            // password, and LOGIN would only be refused.
+            let listed: Vec<&str> = mechanisms.iter().map(|m| m.as_str()).collect();
+            let what = format!(
+                "a password mechanism (the server lists {})",
+                listed.join(" ")
+            );
+            return Action::Finish(Err((Step::Auth, Failure::NotOffered { what })));
+        }
         let plain = mock_mail_servers::sasl::encode_plain(&credentials.user, &credentials.password);
         if has("AUTH=PLAIN") && has("SASL-IR") {
             let command = format!("AUTHENTICATE PLAIN {plain}");

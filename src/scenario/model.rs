@@ -364,6 +364,10 @@ pub struct SmtpSpec {
     /// A delay before the greeting (a tarpit).
     #[serde(default)]
     pub greeting_delay: Option<Seconds>,
+    /// A reply to every AUTH with the right password instead of 235, e.g.
+    /// `"534 5.7.9 Application-specific password required"`.
+    #[serde(default)]
+    pub refuse_logins: Option<String>,
 }
 
 fn default_auth() -> Vec<String> {
@@ -415,6 +419,10 @@ pub struct Pop3Spec {
     /// A delay before the greeting.
     #[serde(default)]
     pub greeting_delay: Option<Seconds>,
+    /// The `-ERR` text for every PASS with the right password, e.g.
+    /// `"[AUTH] Application-specific password required"`.
+    #[serde(default)]
+    pub refuse_logins: Option<String>,
 }
 
 /// An IMAP server (read-only INBOX of the world's mailboxes).

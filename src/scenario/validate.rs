@@ -183,6 +183,13 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 );
             }
         }
+        if let Some(refusal) = host.smtp.as_ref().and_then(|s| s.refuse_logins.as_deref()) {
+            let negative = mock_mail_servers::smtp::Reply::from_line(refusal)
+                .is_some_and(|reply| reply.code >= 400);
+            if !negative {
+                return problem(refusal, format!("host `{name}`: `refuse_logins: {refusal}` must start with a negative reply code such as 534 or 535"));
+            }
+        }
         if let Some(greeting) = host.smtp.as_ref().and_then(|s| s.greeting.as_deref()) {
             if mock_mail_servers::smtp::Reply::from_line(greeting).is_none() {
                 return problem(greeting, format!("host `{name}`: greeting `{greeting}` must start with a reply code such as 421 or 554"));

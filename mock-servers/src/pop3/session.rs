@@ -31,6 +31,9 @@ pub struct Pop3Config {
     pub greeting: Option<Status>,
     /// How long the server waits before greeting.
     pub greeting_delay: Duration,
+    /// The `-ERR` text for every PASS with the right password, e.g.
+    /// `[AUTH] Application-specific password required`.
+    pub refuse_logins: Option<String>,
 }
 
 impl Pop3Config {
@@ -44,6 +47,7 @@ impl Pop3Config {
             reject_unknown_users: false,
             greeting: None,
             greeting_delay: Duration::ZERO,
+            refuse_logins: None,
         }
     }
 }
@@ -237,6 +241,9 @@ impl Pop3Session {
         let mut store = self.store.lock();
         if !store.authenticate(&user, password, &self.config.domains) {
             return Response::err("[AUTH] invalid user name or password");
+        }
+        if let Some(refusal) = &self.config.refuse_logins {
+            return Response::err(refusal.clone());
         }
         if !store.lock_mailbox(&user) {
             return Response::err("[IN-USE] mailbox is locked by another session");

@@ -63,6 +63,10 @@ pub struct SmtpConfig {
     /// without AUTH (a test fixture's catch-all: nothing is relayed, the
     /// store's journal keeps it).
     pub catch_all: bool,
+    /// A reply to every AUTH with the right password instead of 235, e.g.
+    /// `534 5.7.9 Application-specific password required`: what a provider
+    /// says when it no longer takes the account password.
+    pub refuse_logins: Option<Reply>,
 }
 
 impl SmtpConfig {
@@ -83,6 +87,7 @@ impl SmtpConfig {
             idle_timeout: Duration::from_secs(300),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
             catch_all: false,
+            refuse_logins: None,
         }
     }
 }
@@ -491,6 +496,12 @@ impl SmtpSession {
             .lock()
             .authenticate(user, password, &self.config.domains)
         {
+            if let Some(refusal) = &self.config.refuse_logins {
+                return Response {
+                    reply: Some(refusal.clone()),
+                    next: Next::Continue,
+                };
+            }
             self.authenticated = Some(user.to_string());
             Response::reply(235, "2.7.0 Authentication successful")
         } else {
