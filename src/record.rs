@@ -414,11 +414,7 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
     if let (Protocol::Imap, Some((Step::Auth, Failure::NotOffered { .. }))) = (protocol, failure) {
         let listed: Vec<String> = lines
             .iter()
-            .flat_map(|line| line.split(|c: char| c == ' ' || c == '[' || c == ']'))
-            .filter_map(|word| {
-                let upper = word.to_ascii_uppercase();
-                upper.strip_prefix("AUTH=").map(str::to_string)
-            })
+            .flat_map(|line| crate::probe::imap::auth_mechanisms(line))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();

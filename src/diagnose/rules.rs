@@ -602,12 +602,7 @@ fn offers_only_oauth(attempt: &Attempt) -> bool {
             mechanisms.extend(list.split_whitespace().map(str::to_string));
         }
         if upper.starts_with("* ") {
-            mechanisms.extend(
-                upper
-                    .split(|c: char| c == ' ' || c == ']' || c == '[')
-                    .filter_map(|word| word.strip_prefix("AUTH="))
-                    .map(str::to_string),
-            );
+            mechanisms.extend(crate::probe::imap::auth_mechanisms(&upper));
         }
     }
     !mechanisms.is_empty()

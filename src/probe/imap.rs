@@ -69,6 +69,15 @@ impl ImapReply {
     }
 }
 
+/// The SASL mechanisms an IMAP line lists as `AUTH=...` (in a CAPABILITY
+/// line or a `[CAPABILITY ...]` code), uppercased.
+pub fn auth_mechanisms(line: &str) -> impl Iterator<Item = String> + '_ {
+    line.split([' ', '[', ']']).filter_map(|word| {
+        let upper = word.to_ascii_uppercase();
+        upper.strip_prefix("AUTH=").map(str::to_string)
+    })
+}
+
 /// `line` without its first word, if that word is `word` (any case).
 fn strip_word<'a>(line: &'a str, word: &str) -> Option<&'a str> {
     let (first, rest) = line.split_once(' ').unwrap_or((line, ""));
