@@ -144,7 +144,10 @@ pub fn explain(topic: &str) -> Result<String, String> {
         ));
     }
     let client_name = match client {
-        ClientKind::OutlookExpress6 => "Outlook Express",
+        // The same transport codes: one answer for both.
+        ClientKind::OutlookExpress6 | ClientKind::Outlook => {
+            "Outlook Express (and classic Outlook)"
+        }
         ClientKind::Thunderbird => "Thunderbird",
     };
     let mut out = format!(
@@ -194,7 +197,7 @@ fn describe_cause(info: CauseInfo) -> String {
     if !info.outlook_express_codes.is_empty() {
         let _ = writeln!(
             out,
-            "\nOutlook Express 6 shows: {}",
+            "\nOutlook Express 6 and classic Outlook show: {}",
             info.outlook_express_codes.join(", ")
         );
     }
@@ -221,7 +224,7 @@ mod tests {
     #[test]
     fn a_code_lists_every_cause_behind_it() {
         let text = explain("0x800ccc0f").unwrap();
-        assert!(text.starts_with("Outlook Express shows 0x800CCC0F"));
+        assert!(text.starts_with("Outlook Express (and classic Outlook) shows 0x800CCC0F"));
         for id in [
             "outbound-port-25-blocked",
             "tls-broken-by-local-scanner",

@@ -631,6 +631,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
         let kind = match client.emulate {
             scenario::model::ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
             scenario::model::ClientName::Thunderbird => ClientKind::Thunderbird,
+            scenario::model::ClientName::Outlook => ClientKind::Outlook,
         };
         let control = if args.control.is_empty() {
             client.control.map(|c| c.0).unwrap_or_default()

@@ -131,7 +131,10 @@ impl CauseInfo {
     /// The codes (or, for Thunderbird, error ids) `client` shows for this cause.
     pub fn codes(&self, client: super::ClientKind) -> &'static [&'static str] {
         match client {
-            super::ClientKind::OutlookExpress6 => self.outlook_express_codes,
+            // Classic Outlook reports the same transport codes.
+            super::ClientKind::OutlookExpress6 | super::ClientKind::Outlook => {
+                self.outlook_express_codes
+            }
             super::ClientKind::Thunderbird => self.thunderbird_codes,
         }
     }

@@ -24,6 +24,9 @@ pub enum ClientKind {
     OutlookExpress6,
     /// Mozilla Thunderbird.
     Thunderbird,
+    /// Classic Outlook (2016 to Microsoft 365), which reports the same
+    /// `IXP_E_*` codes in its own words.
+    Outlook,
 }
 
 impl ClientKind {
@@ -32,11 +35,16 @@ impl ClientKind {
         match self {
             ClientKind::OutlookExpress6 => "outlook-express-6",
             ClientKind::Thunderbird => "thunderbird",
+            ClientKind::Outlook => "outlook",
         }
     }
 
     /// Every emulated client.
-    pub const ALL: [ClientKind; 2] = [ClientKind::OutlookExpress6, ClientKind::Thunderbird];
+    pub const ALL: [ClientKind; 3] = [
+        ClientKind::OutlookExpress6,
+        ClientKind::Thunderbird,
+        ClientKind::Outlook,
+    ];
 
     /// What this client shows for `attempt`; `None` if it worked.
     pub fn error_for(self, attempt: &Attempt) -> Option<ClientError> {
@@ -44,7 +52,45 @@ impl ClientKind {
         Some(match self {
             ClientKind::OutlookExpress6 => outlook_express_6(&attempt.endpoint, step, failure),
             ClientKind::Thunderbird => thunderbird(&attempt.endpoint, step, failure),
+            ClientKind::Outlook => outlook(&attempt.endpoint, step, failure),
         })
+    }
+}
+
+/// Classic Outlook's error for a failed step: the code Outlook Express's
+/// transport gives (Outlook shares it), in Outlook's send/receive progress
+/// wording, "Task 'HOST - Sending' reported error (0x800CCC0E): '...'", with
+/// the messages Microsoft's support article "Troubleshoot email
+/// send/receive errors in Outlook" (KB 813514) quotes for the common codes.
+fn outlook(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientError {
+    let express = outlook_express_6(endpoint, step, failure);
+    let smtp = endpoint.protocol == Protocol::Smtp;
+    let contact = "If you continue to receive this message, contact your server administrator or Internet service provider (ISP).";
+    let words = match express.code {
+        "0x800CCC0E" if smtp => {
+            format!("Outlook cannot connect to your outgoing (SMTP) e-mail server. {contact}")
+        }
+        "0x800CCC0E" => format!("Outlook cannot connect to your incoming e-mail server. {contact}"),
+        "0x800CCC0F" => INTERRUPTED.to_string(),
+        "0x8004210B" => format!(
+            "The operation timed out waiting for a response from the sending (SMTP) server. {contact}"
+        ),
+        "0x8004210A" => format!(
+            "The operation timed out waiting for a response from the receiving server. {contact}"
+        ),
+        "0x800CCC92" | "0x800CCCD1" => {
+            let said = reply_text(failure);
+            format!("Your e-mail server rejected your login. Verify your user name and password for this account in Account Settings. The server responded: {said}")
+        }
+        _ => express.message.clone(),
+    };
+    let task = if smtp { "Sending" } else { "Receiving" };
+    ClientError {
+        message: format!(
+            "Task '{} - {task}' reported error ({}): '{words}'",
+            endpoint.host, express.code
+        ),
+        ..express
     }
 }
 
@@ -425,5 +471,28 @@ mod tests {
         let mut attempt = failed(Protocol::Smtp, Step::Connect, Failure::Refused);
         attempt.outcome = Outcome::Ok;
         assert_eq!(ClientKind::OutlookExpress6.error_for(&attempt), None);
+    }
+
+    #[test]
+    fn classic_outlook_shares_the_codes_in_its_own_words() {
+        let attempt = failed(
+            Protocol::Smtp,
+            Step::Connect,
+            Failure::TimedOut {
+                waited: Duration::from_secs(30),
+                partial: vec![],
+                silent: Duration::from_secs(30),
+            },
+        );
+        let outlook = ClientKind::Outlook.error_for(&attempt).unwrap();
+        let express = ClientKind::OutlookExpress6.error_for(&attempt).unwrap();
+        assert_eq!(
+            (outlook.code, outlook.socket_error),
+            (express.code, express.socket_error)
+        );
+        assert_eq!(
+            outlook.message,
+            "Task 'mx.example - Sending' reported error (0x800CCC0E): 'Outlook cannot connect to your outgoing (SMTP) e-mail server. If you continue to receive this message, contact your server administrator or Internet service provider (ISP).'"
+        );
     }
 }

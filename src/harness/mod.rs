@@ -282,6 +282,7 @@ fn client_kind(name: ClientName) -> ClientKind {
     match name {
         ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
         ClientName::Thunderbird => ClientKind::Thunderbird,
+        ClientName::Outlook => ClientKind::Outlook,
     }
 }
 

@@ -635,6 +635,8 @@ pub enum ClientName {
     OutlookExpress6,
     /// Mozilla Thunderbird.
     Thunderbird,
+    /// Classic Outlook (2016 to Microsoft 365).
+    Outlook,
 }
 
 /// A server account in the client.

@@ -332,6 +332,7 @@ fn unknown_client_code(code: &str, client: ClientName) -> Option<String> {
     let kind = match client {
         ClientName::OutlookExpress6 => ClientKind::OutlookExpress6,
         ClientName::Thunderbird => ClientKind::Thunderbird,
+        ClientName::Outlook => ClientKind::Outlook,
     };
     let mut known: Vec<&str> = Cause::ALL
         .iter()
