@@ -501,7 +501,7 @@ impl Cause {
                 remedy: "Turn on encryption for this server: STARTTLS, or TLS on its own port (SMTP 465, IMAP 993).",
                 references: &["RFC 4954, section 4 and 6", "RFC 3207", "RFC 3501, sections 6.2.1 and 6.2.3 (LOGINDISABLED)", "RFC 5530 (PRIVACYREQUIRED)"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCCDF", "0x800CCCD1"],
-                thunderbird_codes: &["authentication-failed"],
+                thunderbird_codes: &["authentication-failed", "auth-method-not-supported"],
             },
             Cause::MailboxLocked => CauseInfo {
                 id: "mailbox-locked",
@@ -531,7 +531,7 @@ impl Cause {
                 remedy: "Try again later; close other clients that keep connections open.",
                 references: &["RFC 5321, section 3.1 and 4.2.3"],
                 outlook_express_codes: &["0x800CCC67", "0x800CCC90", "0x800CCCD9"],
-                thunderbird_codes: &["server-error"],
+                thunderbird_codes: &["server-error", "server-disconnected"],
             },
             Cause::SlowGreeting => CauseInfo {
                 id: "slow-greeting",
@@ -701,7 +701,7 @@ impl Cause {
                 remedy: "The password is not the problem and changing it will not help: sign in with OAuth (in Thunderbird, authentication method \"OAuth2\"; in Outlook, the account's modern sign-in), or use a client that supports it.",
                 references: &["RFC 7628 (OAUTHBEARER)", "Google: XOAUTH2 mechanism", "RFC 4954 (SMTP AUTH)", "RFC 3501, section 6.2.2"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCCDF"],
-                thunderbird_codes: &["authentication-failed"],
+                thunderbird_codes: &["authentication-failed", "auth-method-not-supported"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -330,6 +330,19 @@ fn thunderbird(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientErro
             "starttls-not-advertised",
             format!("Unable to establish a secure link with {server} {host} using STARTTLS since it doesn't advertise that feature. Switch off STARTTLS for that server or contact your service provider."),
         ),
+        // IMAP, in the words of Thunderbird's imapMsgs.properties.
+        (Step::Auth, Failure::NotOffered { .. }) if endpoint.protocol == Protocol::Imap => error(
+            "auth-method-not-supported",
+            format!("The IMAP server {host} does not support the selected authentication method. Please change the 'Authentication method' in the 'Account Settings | Server settings'."),
+        ),
+        (Step::Greeting, Failure::ImapError { .. }) => error(
+            "server-disconnected",
+            format!("Server {host} has disconnected. The server may have gone down or there may be a network problem. {}", reply_text(failure)),
+        ),
+        (Step::Examine, Failure::ImapError { text, .. }) => error(
+            "server-error",
+            format!("The current operation on 'Inbox' did not succeed. The mail server for account {host} responded: {text}"),
+        ),
         (Step::Auth | Step::User | Step::Pass, _) => error(
             "authentication-failed",
             format!("Login to server {host} failed. {}", reply_text(failure)),
