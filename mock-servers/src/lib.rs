@@ -1,4 +1,4 @@
-//! In-process mock SMTP and POP3 servers that serve any async stream, and a
+//! In-process mock SMTP, POP3 and IMAP servers that serve any async stream, and a
 //! fixture that starts them for a test in three lines.
 //!
 //! A test that sends a message with `lettre` over STARTTLS and AUTH and reads
@@ -59,7 +59,7 @@
 //!
 //! - [`fixture`]: [`MockMail`], the servers for one test.
 //! - [`line`](mod@line): sans-IO line framing with a length cap.
-//! - [`smtp`], [`pop3`]: command and reply parsing, the session state machines
+//! - [`smtp`], [`pop3`], [`imap`]: command and reply parsing, the session state machines
 //!   (pure, unit-tested without a runtime) and thin I/O loops ([`serve`]).
 //! - [`mailstore`]: accounts and mailboxes shared by both servers, and the
 //!   journal of accepted messages.
