@@ -16,6 +16,8 @@ use std::time::Duration;
 use rustls::RootCertStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use mock_mail_servers::imap::session::ImapSession;
+use mock_mail_servers::imap::ImapConfig;
 use mock_mail_servers::line::LineBuffer;
 use mock_mail_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
 use mock_mail_servers::pop3::session::Pop3Session;
@@ -81,6 +83,26 @@ pub fn pop3_server(data: &[u8]) {
     }
 }
 
+/// The IMAP command parser and server session, line by line, logged in
+/// and with INBOX selected when the input's first byte is odd.
+pub fn imap_server(data: &[u8]) {
+    let mut session = ImapSession::new(
+        Arc::new(ImapConfig::new("mx.example")),
+        store(),
+        true,
+        false,
+    );
+    let _ = session.greeting();
+    if data.first().is_some_and(|b| b & 1 == 1) {
+        let _ = session.handle_line(format!("a0 LOGIN taro {PASSWORD}").as_bytes());
+        let _ = session.handle_line(b"a0 SELECT INBOX");
+    }
+    for line in lines(data) {
+        let _ = mock_mail_servers::imap::command::Tagged::parse(&line);
+        let _ = session.handle_line(&line);
+    }
+}
+
 /// The probe's reply parsers: SMTP replies and POP3 status lines.
 pub fn replies(data: &[u8]) {
     let mut parser = ReplyParser::new();
@@ -139,12 +161,8 @@ impl Network for ScriptedPeer {
 /// and the security; the rest is what the server sends.
 pub fn probe(data: &[u8]) {
     let (selector, script) = data.split_first().unwrap_or((&0, &[]));
-    let protocol = if selector & 1 == 0 {
-        Protocol::Smtp
-    } else {
-        Protocol::Pop3
-    };
-    let security = match (selector >> 1) % 3 {
+    let protocol = [Protocol::Smtp, Protocol::Pop3, Protocol::Imap][usize::from(selector % 3)];
+    let security = match (selector / 3) % 3 {
         0 => Security::None,
         1 => Security::StartTls,
         _ => Security::Tls,
@@ -209,6 +227,15 @@ pub fn probe(data: &[u8]) {
             if let EventKind::Sent(line) = &event.what {
                 let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
                 assert!(!matches!(verb.as_str(), "DATA" | "DELE"), "sent {line}");
+                // IMAP's command follows the tag: never one that changes mail.
+                let command = line.split(' ').nth(1).unwrap_or("").to_ascii_uppercase();
+                assert!(
+                    !matches!(
+                        command.as_str(),
+                        "STORE" | "EXPUNGE" | "COPY" | "MOVE" | "APPEND"
+                    ),
+                    "sent {line}"
+                );
             }
         }
     }
@@ -238,6 +265,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("smtp_server", smtp_server),
     ("pop3_server", pop3_server),
+    ("imap_server", imap_server),
     ("replies", replies),
     ("probe", probe),
     ("scenario", scenario),
