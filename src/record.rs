@@ -879,6 +879,9 @@ pub fn record(report: &Report, origin: &str) -> String {
     if let Some(clock) = &options.client_clock {
         let _ = writeln!(out, "  clock: {clock}");
     }
+    if let Some(max_tls) = &options.max_tls {
+        let _ = writeln!(out, "  max_tls: {}", quote(max_tls));
+    }
     let _ = writeln!(
         out,
         "  timeouts: {{ connect: {}ms, reply: {}ms, deadline: {}ms }}",

@@ -63,6 +63,9 @@ pub struct ProbeOptions {
     pub emulate: String,
     /// The client computer's clock (RFC 3339) when it differs from `clock`.
     pub client_clock: Option<String>,
+    /// The newest TLS version of an old client (`tls1.0`), when emulated.
+    #[serde(default)]
+    pub max_tls: Option<String>,
     /// TCP connect timeout, in milliseconds.
     pub connect_timeout_ms: u64,
     /// Reply timeout, in milliseconds.
@@ -95,6 +98,7 @@ impl ProbeOptions {
             controls: controls.to_vec(),
             emulate: client.id().to_string(),
             client_clock: None,
+            max_tls: None,
             connect_timeout_ms: millis(timeouts.connect),
             reply_timeout_ms: millis(timeouts.reply),
             deadline_ms: millis(timeouts.deadline),

@@ -18,7 +18,7 @@ use mailprobe::harness;
 use mailprobe::harness::world::Root;
 use mailprobe::net::mapped::MappedNetwork;
 use mailprobe::probe::tls::{TlsClient, VirtualClock};
-use mailprobe::probe::{Prober, Protocol, Timeouts};
+use mailprobe::probe::{Prober, Timeouts};
 use mailprobe::scenario;
 
 /// Scenarios (path below `scenarios/`) whose served world does not show
@@ -107,11 +107,10 @@ fn served_diagnosis(file: &Path) -> Option<(String, String)> {
         .client
         .clone()
         .or_else(|| loaded.probes.first().map(|p| p.client.clone()))?;
-    let (protocol, spec) = match (&client.smtp, &client.pop3) {
-        (Some(spec), _) => (Protocol::Smtp, spec),
-        (None, Some(spec)) => (Protocol::Pop3, spec),
-        _ => return None,
-    };
+    let (protocol, spec) = client
+        .accounts()
+        .into_iter()
+        .find_map(|(protocol, spec)| Some((protocol, spec?)))?;
     let expected = harness::run(&loaded)
         .ok()?
         .probes
@@ -146,7 +145,10 @@ fn served_diagnosis(file: &Path) -> Option<(String, String)> {
             deadline: Duration::from_secs(30),
         };
         let controls = client.control.as_ref().map_or(&[][..], |c| c.as_slice());
-        let prober = Prober::new(Arc::new(map), tls, timeouts).at_once();
+        let mut prober = Prober::new(Arc::new(map), tls, timeouts).at_once();
+        if let Some(max_tls) = client.max_tls {
+            prober = prober.speaking_at_most(max_tls.legacy());
+        }
         let report = prober.probe(&spec.account(protocol), controls).await;
         let _ = stop.send(());
         let _ = serving.await;

@@ -102,6 +102,8 @@ pub enum Cause {
     BasicAuthDisabled,
     /// The server offers only OAuth (XOAUTH2, OAUTHBEARER) to log in.
     OAuthRequired,
+    /// The client speaks only TLS older than the server accepts.
+    ClientTlsTooOld,
     /// None of the known patterns.
     Unknown,
 }
@@ -142,7 +144,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 48] = [
+    pub const ALL: [Cause; 49] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -190,6 +192,7 @@ impl Cause {
         Cause::AppPasswordRequired,
         Cause::BasicAuthDisabled,
         Cause::OAuthRequired,
+        Cause::ClientTlsTooOld,
         Cause::Unknown,
     ];
 
@@ -702,6 +705,16 @@ impl Cause {
                 references: &["RFC 7628 (OAUTHBEARER)", "Google: XOAUTH2 mechanism", "RFC 4954 (SMTP AUTH)", "RFC 3501, section 6.2.2"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCCDF"],
                 thunderbird_codes: &["authentication-failed", "auth-method-not-supported"],
+            },
+            Cause::ClientTlsTooOld => CauseInfo {
+                id: "client-tls-too-old",
+                title: "The mail client is too old for the server's TLS",
+                wire: "The client offers at most TLS 1.0 (Outlook Express 6 on Windows XP) or SSL 3, with no SNI; the server requires TLS 1.2 or later and answers the ClientHello with a protocol_version (or handshake_failure) alert, or closes. The mirror of tls-version-mismatch, where the server is the old one.",
+                evidence: "The emulated client's own ClientHello was refused at once, while the same server completes a TLS 1.2/1.3 handshake with a current client.",
+                remedy: "The server is right: TLS 1.0 and SSL 3 are retired (RFC 8996, RFC 7568). Use a current mail client (and operating system); there is no setting in the old client that helps.",
+                references: &["RFC 8996 (Deprecating TLS 1.0 and TLS 1.1)", "RFC 7568 (Deprecating SSL 3.0)", "RFC 8446, section 6.2 (protocol_version alert)"],
+                outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["secure-connection-failed"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

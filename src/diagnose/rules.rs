@@ -438,6 +438,12 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
     let certificate = certificate(configured);
     match failure {
         TlsFailure::NotTls { .. } => Cause::PlaintextExpected,
+        TlsFailure::VersionRefused { offered, .. } => {
+            evidence.push(format!(
+                "The server refused {offered}, the newest version this client speaks; current clients speak TLS 1.2 or later."
+            ));
+            Cause::ClientTlsTooOld
+        }
         TlsFailure::Closed { received: 0 } => {
             evidence.push(
                 "The ClientHello got no answer at all: the connection was closed, which is how a \

@@ -233,11 +233,15 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
             if at_once {
                 prober = prober.at_once();
             }
+            if let Some(max_tls) = client.max_tls {
+                prober = prober.speaking_at_most(max_tls.legacy());
+            }
             let controls = client.control.as_ref().map_or(&[][..], |c| c.as_slice());
             let report = prober.probe(&account, controls).await;
             let kind = client_kind(client.emulate);
             let mut options = crate::report::ProbeOptions::new(&account, controls, kind, timeouts);
             options.client_clock = client.clock.and_then(|c| c.0.format(&Rfc3339).ok());
+            options.max_tls = client.max_tls.map(|m| m.name().to_string());
             let mut run = ProbeRun::judge(name, report, kind, options);
             let expected = expectations.and_then(|e| e.of(protocol));
             let top_suggest = expectations

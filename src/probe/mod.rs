@@ -14,6 +14,7 @@ pub mod dialog;
 pub mod followup;
 pub mod imap;
 pub mod join;
+pub mod legacy;
 pub mod observation;
 pub mod pop3;
 pub mod smtp;
@@ -321,6 +322,9 @@ pub struct Prober {
     /// The name TLS sends and checks certificates against, by host, where
     /// it is not the host itself (`--server-name` for an address).
     server_names: std::collections::BTreeMap<String, String>,
+    /// The newest TLS version of an emulated old client, if it predates
+    /// TLS 1.2: its ClientHello goes first on implicit-TLS ports.
+    legacy: Option<legacy::LegacyTls>,
 }
 
 /// How long a live probe waits on a silent configured attempt before it
@@ -346,6 +350,7 @@ impl Prober {
             login_turn: None,
             progress: None,
             server_names: std::collections::BTreeMap::new(),
+            legacy: None,
             journal: None,
         }
     }
@@ -358,6 +363,16 @@ impl Prober {
     pub fn at_once(mut self) -> Self {
         self.at_once = true;
         self.login_turn = Some(Arc::default());
+        self
+    }
+
+    /// Emulates a client whose newest TLS version is `version` (older than
+    /// TLS 1.2): on implicit-TLS ports its own ClientHello goes first, and a
+    /// server that refuses it fails the attempt as it fails that client. A
+    /// server that accepts it is then probed over today's TLS, which the
+    /// probe speaks, on a new connection.
+    pub fn speaking_at_most(mut self, version: legacy::LegacyTls) -> Self {
+        self.legacy = Some(version);
         self
     }
 
@@ -634,6 +649,9 @@ impl Prober {
         plan: Plan<'_>,
         login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     ) -> Result<(), (Step, Failure)> {
+        if let (Some(version), Security::Tls) = (self.legacy, endpoint.security) {
+            self.legacy_hello(recorder, endpoint, version).await?;
+        }
         let stream = self.open(recorder, endpoint).await?;
         let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
         let mut conversation = Conversation::new(wire, recorder).logging_in_turn(login_turn);
@@ -676,6 +694,73 @@ impl Prober {
         };
         conversation.close().await;
         result
+    }
+
+    /// An old client's ClientHello on its own connection, and the server's
+    /// first answer: a refusal fails the attempt at the handshake.
+    async fn legacy_hello(
+        &self,
+        recorder: &mut Recorder,
+        endpoint: &Endpoint,
+        version: legacy::LegacyTls,
+    ) -> Result<(), (Step, Failure)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = self.open(recorder, endpoint).await?;
+        recorder.enter(Step::TlsHandshake);
+        recorder.record(EventKind::Sent(format!(
+            "TLS ClientHello offering at most {}, without extensions (the emulated client's newest)",
+            version.name()
+        )));
+        let failed = |failure: Failure| (Step::TlsHandshake, failure);
+        stream
+            .write_all(&version.client_hello())
+            .await
+            .map_err(|e| failed(Failure::Io(e.to_string())))?;
+        let mut answer = [0u8; 16];
+        let mut read = 0;
+        let reading = async {
+            while read < 7 {
+                match stream.read(&mut answer[read..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+        };
+        let timed_out = tokio::time::timeout(self.timeouts.reply, reading)
+            .await
+            .is_err();
+        let _ = stream.shutdown().await;
+        let refused = |answer: String| {
+            failed(Failure::Tls(TlsFailure::VersionRefused {
+                offered: version.name().to_string(),
+                answer,
+            }))
+        };
+        match legacy::answer(&answer[..read]) {
+            legacy::LegacyAnswer::Accepted {
+                version: [major, minor],
+            } => {
+                recorder.record(EventKind::Received(format!(
+                    "ServerHello, version {major}.{minor}: the server accepts {}; the probe goes on over today's TLS",
+                    version.name()
+                )));
+                Ok(())
+            }
+            legacy::LegacyAnswer::Refused { alert } => {
+                let name = legacy::alert_name(alert);
+                recorder.record(EventKind::Received(format!("TLS alert {name} ({alert})")));
+                Err(refused(format!("alert {name}")))
+            }
+            legacy::LegacyAnswer::NotTls if read == 0 && timed_out => {
+                Err(refused("no answer".to_string()))
+            }
+            legacy::LegacyAnswer::NotTls if read == 0 => {
+                Err(refused("the connection was closed".to_string()))
+            }
+            legacy::LegacyAnswer::NotTls => Err(failed(Failure::Tls(TlsFailure::NotTls {
+                first_bytes: answer[..read].to_vec(),
+            }))),
+        }
     }
 
     /// Resolves and connects, recording both.

@@ -108,6 +108,14 @@ pub enum TlsFailure {
     Certificate(String),
     /// Another protocol error.
     Other(String),
+    /// The server refused the newest protocol version an old client speaks
+    /// (TLS 1.0, SSL 3): the client is too old for the server.
+    VersionRefused {
+        /// What the client offered at most, e.g. `TLS 1.0`.
+        offered: String,
+        /// How the server answered, e.g. `protocol_version`.
+        answer: String,
+    },
 }
 
 /// Why a step failed.
@@ -287,6 +295,10 @@ impl fmt::Display for Failure {
                 write!(f, "TLS: certificate refused: {why}")
             }
             Failure::Tls(TlsFailure::Other(why)) => write!(f, "TLS: {why}"),
+            Failure::Tls(TlsFailure::VersionRefused { offered, answer }) => write!(
+                f,
+                "TLS: the server refuses {offered}, the newest version the client speaks ({answer})"
+            ),
             Failure::Io(why) => write!(f, "transport error: {why}"),
             Failure::Interrupted => write!(f, "interrupted before it ended (Ctrl-C)"),
         }

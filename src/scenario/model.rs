@@ -622,6 +622,10 @@ pub struct ClientSpec {
     /// dead CMOS battery): certificates are checked against it.
     #[serde(default)]
     pub clock: Option<Clock>,
+    /// The newest TLS version the client speaks, when it predates TLS 1.2:
+    /// `tls1.0` (Outlook Express 6 on Windows XP), `tls1.1` or `ssl3`.
+    #[serde(default)]
+    pub max_tls: Option<MaxTls>,
 }
 
 /// An emulated client.
@@ -637,6 +641,42 @@ pub enum ClientName {
     Thunderbird,
     /// Classic Outlook (2016 to Microsoft 365).
     Outlook,
+}
+
+/// The newest TLS version of an old client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+pub enum MaxTls {
+    /// SSL 3.0.
+    #[serde(rename = "ssl3")]
+    Ssl3,
+    /// TLS 1.0.
+    #[serde(rename = "tls1.0")]
+    Tls10,
+    /// TLS 1.1.
+    #[serde(rename = "tls1.1")]
+    Tls11,
+}
+
+impl MaxTls {
+    /// The version the probe emulates.
+    pub fn legacy(self) -> crate::probe::legacy::LegacyTls {
+        use crate::probe::legacy::LegacyTls;
+        match self {
+            MaxTls::Ssl3 => LegacyTls::Ssl3,
+            MaxTls::Tls10 => LegacyTls::Tls10,
+            MaxTls::Tls11 => LegacyTls::Tls11,
+        }
+    }
+
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            MaxTls::Ssl3 => "ssl3",
+            MaxTls::Tls10 => "tls1.0",
+            MaxTls::Tls11 => "tls1.1",
+        }
+    }
 }
 
 /// A server account in the client.
