@@ -45,6 +45,8 @@ pub struct LiveRequest {
     /// Reach a world served on loopback instead of the real network
     /// (`serve --map`, `--connect-to`); empty for the real network.
     pub connect_map: crate::net::mapped::MappedNetwork,
+    /// The newest TLS version of an emulated old client (`--max-tls`).
+    pub max_tls: Option<crate::scenario::model::MaxTls>,
 }
 
 /// Why a live probe could not start.
@@ -131,6 +133,9 @@ fn with_prober<T>(
         if let Some(name) = &request.server_name {
             prober = prober.naming(&request.account.host, name);
         }
+        if let Some(max_tls) = request.max_tls {
+            prober = prober.speaking_at_most(max_tls.legacy());
+        }
         if request.show_steps {
             // Steps as they happen, on stderr: stdout carries the result.
             let progress: crate::probe::conversation::Progress = Arc::new(|line: &str| {
@@ -195,7 +200,8 @@ pub fn probe(request: &LiveRequest) -> Result<LiveProbe, LiveError> {
                 _ = tokio::signal::ctrl_c() => (cut_short(&journal, &account), true),
             }
         })?;
-    let options = ProbeOptions::new(&account, control, request.client, request.timeouts);
+    let mut options = ProbeOptions::new(&account, control, request.client, request.timeouts);
+    options.max_tls = request.max_tls.map(|m| m.name().to_string());
     let run = ProbeRun::judge("live", observed, request.client, options);
     let report = Report::new(&run, run.options.clone(), started)
         .scrub(request.account.password.as_deref(), request.anonymize);

@@ -136,6 +136,10 @@ struct ProbeArgs {
     /// The incoming POP3 server to probe.
     #[arg(long, value_name = "HOST")]
     pop3: Option<String>,
+    /// Emulate a client whose newest TLS is tls1.0 (Outlook Express 6 on
+    /// Windows XP), tls1.1 or ssl3: its own ClientHello goes first on TLS ports.
+    #[arg(long, value_name = "VERSION", value_parser = parse_max_tls)]
+    max_tls: Option<mailprobe::scenario::model::MaxTls>,
     /// The incoming IMAP server to probe (LOGIN, EXAMINE INBOX, LOGOUT:
     /// read-only).
     #[arg(long, value_name = "HOST")]
@@ -345,6 +349,15 @@ fn scenarios_expecting(topic: &str) -> Vec<String> {
         })
         .map(|file| label(file))
         .collect()
+}
+
+/// `--max-tls`: `tls1.0`, `tls1.1` or `ssl3`.
+fn parse_max_tls(text: &str) -> Result<mailprobe::scenario::model::MaxTls, String> {
+    use mailprobe::scenario::model::MaxTls;
+    [MaxTls::Ssl3, MaxTls::Tls10, MaxTls::Tls11]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(text))
+        .ok_or_else(|| format!("`{text}` is not tls1.0, tls1.1 or ssl3"))
 }
 
 /// The paths given, or `scenarios/` of the working directory. Without it,
@@ -614,6 +627,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
             show_steps: !args.quiet,
             server_name: args.server_name.clone(),
             connect_map: connect_map.clone(),
+            max_tls: args.max_tls,
         };
     if let Some(path) = &args.account {
         let client = scenario::load_account(path).map_err(|e| e.to_string())?;

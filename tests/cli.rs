@@ -763,3 +763,74 @@ fn explain_points_at_scenarios_to_copy() {
     );
     assert!(!stdout.contains("gmail-like-behind-scanner"), "{stdout}");
 }
+
+/// `probe --max-tls tls1.0` emulates Outlook Express 6 on Windows XP against
+/// a server of today (the fixture, POP3 on implicit TLS): the old client's
+/// hello is refused, a current client's is not.
+#[test]
+fn an_old_clients_tls_is_refused_by_a_current_server() {
+    use mock_mail_servers::{MockMail, Protocol, TlsMode};
+    let (ready, addresses) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let mail = MockMail::builder()
+                .pop3(TlsMode::Implicit)
+                .user("taro", PASSWORD, "taro@example.test")
+                .start()
+                .await
+                .unwrap();
+            let pem =
+                std::env::temp_dir().join(format!("mailprobe-cli-{}-old.pem", std::process::id()));
+            std::fs::write(&pem, mail.ca_pem()).unwrap();
+            let addr = mail.addr(Protocol::Pop3, TlsMode::Implicit).unwrap();
+            ready.send((addr, pem)).unwrap();
+            let _ = stopped.await;
+        });
+    });
+    let (addr, pem) = addresses.recv().unwrap();
+    let port = addr.port().to_string();
+    let probe = |extra: &[&str]| {
+        let mut args = vec![
+            "probe",
+            "--pop3",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "tls",
+            "--server-name",
+            "localhost",
+            "--user",
+            "taro",
+            "--password-env",
+            "MAILPROBE_TEST_PASSWORD",
+            "--ca",
+            pem.to_str().unwrap(),
+            "--quiet",
+            "--connect-timeout",
+            "5s",
+            "--reply-timeout",
+            "5s",
+        ];
+        args.extend_from_slice(extra);
+        mailprobe(&args)
+    };
+    let old = probe(&["--max-tls", "tls1.0"]);
+    let stdout = String::from_utf8_lossy(&old.stdout);
+    assert_eq!(old.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("diagnosis: client-tls-too-old"), "{stdout}");
+    assert!(stdout.contains("offering at most TLS 1.0"), "{stdout}");
+    let current = probe(&[]);
+    let stdout = String::from_utf8_lossy(&current.stdout);
+    assert!(current.status.success(), "{stdout}");
+    let bad = probe(&["--max-tls", "tls9"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = stop.send(());
+    server.join().unwrap();
+    let _ = std::fs::remove_file(pem);
+}
