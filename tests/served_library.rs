@@ -68,6 +68,10 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "catalogue/variants/captive-portal-refused.yaml",
         "the map knows the world's names, not a resolver answering every name",
     ),
+    (
+        "catalogue/imap/imap-captive-portal.yaml",
+        "the map knows the world's names, not a resolver answering every name",
+    ),
     // A reset inside the world reaches the real client as a close.
     (
         "catalogue/client/thunderbird-reset.yaml",
@@ -96,6 +100,10 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ),
     (
         "catalogue/variants/stall-mid-line.yaml",
+        "a real-time stall past the test's timeouts",
+    ),
+    (
+        "catalogue/imap/imap-link-stall.yaml",
         "a real-time stall past the test's timeouts",
     ),
 ];
