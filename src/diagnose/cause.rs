@@ -500,7 +500,7 @@ impl Cause {
                 id: "auth-requires-tls",
                 title: "The server allows login only after STARTTLS",
                 wire: "AUTH is not offered before STARTTLS (530 5.7.0 Must issue a STARTTLS command first), or the mechanism needs encryption (538 5.7.11); an IMAP server advertises LOGINDISABLED or answers NO [PRIVACYREQUIRED] until TLS is up.",
-                evidence: "AUTH on an unencrypted connection got 530 5.7.0 or 538 5.7.11.",
+                evidence: "AUTH on an unencrypted connection got 530 5.7.0 or 538 5.7.11; or the IMAP server listed LOGINDISABLED or answered NO [PRIVACYREQUIRED].",
                 remedy: "Turn on encryption for this server: STARTTLS, or TLS on its own port (SMTP 465, IMAP 993).",
                 references: &["RFC 4954, section 4 and 6", "RFC 3207", "RFC 3501, sections 6.2.1 and 6.2.3 (LOGINDISABLED)", "RFC 5530 (PRIVACYREQUIRED)"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCCDF", "0x800CCCD1"],

@@ -189,17 +189,16 @@ impl ImapDialog {
             let what = "login before TLS (the server says LOGINDISABLED)".to_string();
             return Action::Finish(Err((Step::Auth, Failure::NotOffered { what })));
         }
-        let mechanisms: Vec<&String> = capabilities
+        // Server text: any bytes, so no slicing by position.
+        let mechanisms: Vec<String> = capabilities
             .iter()
-            .filter(|c| c.len() > 5 && c[..5].eq_ignore_ascii_case("AUTH="))
+            .flat_map(|c| auth_mechanisms(c))
             .collect();
-        let password_mechanism = mechanisms
-            .iter()
-            .any(|m| m[5..].eq_ignore_ascii_case("PLAIN") || m[5..].eq_ignore_ascii_case("LOGIN"));
+        let password_mechanism = mechanisms.iter().any(|m| m == "PLAIN" || m == "LOGIN");
         if !mechanisms.is_empty() && !password_mechanism {
             // Only OAuth (XOAUTH2, OAUTHBEARER): no mechanism takes a
             // password, and LOGIN would only be refused.
-            let listed: Vec<&str> = mechanisms.iter().map(|m| m.as_str()).collect();
+            let listed: Vec<String> = mechanisms.iter().map(|m| format!("AUTH={m}")).collect();
             let what = format!(
                 "a password mechanism (the server lists {})",
                 listed.join(" ")

@@ -203,8 +203,10 @@ fn strip_starttls(line: &str) -> String {
             .collect::<Vec<_>>()
             .join(" ");
     }
-    if line.len() >= 4 && line[4..].eq_ignore_ascii_case("STARTTLS") {
-        return format!("{}XXXXXXXA", &line[..4]);
+    if let (Some(code), Some(word)) = (line.get(..4), line.get(4..)) {
+        if word.eq_ignore_ascii_case("STARTTLS") {
+            return format!("{code}XXXXXXXA");
+        }
     }
     if line.eq_ignore_ascii_case("STLS") {
         return "XXXX".to_string();
