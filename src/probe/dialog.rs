@@ -146,3 +146,28 @@ where
         }
     }
 }
+
+/// What the dialogs' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Action;
+    use crate::probe::Credentials;
+
+    /// The line an action sends, as recorded.
+    pub(crate) fn sent(action: &Action) -> Option<&str> {
+        match action {
+            Action::Exchange {
+                send: Some(out), ..
+            } => Some(out.shown.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The test account's credentials.
+    pub(crate) fn taro() -> Option<Credentials> {
+        Some(Credentials {
+            user: "taro".into(),
+            password: "hunter2".into(),
+        })
+    }
+}

@@ -362,6 +362,7 @@ impl ReadReply for ImapReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::dialog::testing::{sent, taro};
 
     fn reply(kind: ImapKind, text: &str, untagged: &[&str]) -> Input<ImapReply> {
         Input::Reply(ImapReply {
@@ -373,22 +374,6 @@ mod tests {
 
     fn ok(text: &str) -> Input<ImapReply> {
         reply(ImapKind::Ok, text, &[])
-    }
-
-    fn sent(action: &Action) -> Option<&str> {
-        match action {
-            Action::Exchange {
-                send: Some(out), ..
-            } => Some(out.shown.as_str()),
-            _ => None,
-        }
-    }
-
-    fn taro() -> Option<Credentials> {
-        Some(Credentials {
-            user: "taro".into(),
-            password: "hunter2".into(),
-        })
     }
 
     #[test]

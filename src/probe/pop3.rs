@@ -179,6 +179,7 @@ impl ReadReply for PopReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::dialog::testing::{sent, taro};
 
     fn ok(text: &str) -> Input<PopReply> {
         reply(true, text, &[])
@@ -191,22 +192,6 @@ mod tests {
                 text: text.into(),
             },
             body: body.iter().map(|s| s.to_string()).collect(),
-        })
-    }
-
-    fn sent(action: &Action) -> Option<&str> {
-        match action {
-            Action::Exchange {
-                send: Some(out), ..
-            } => Some(out.shown.as_str()),
-            _ => None,
-        }
-    }
-
-    fn taro() -> Option<Credentials> {
-        Some(Credentials {
-            user: "taro".into(),
-            password: "hunter2".into(),
         })
     }
 

@@ -296,6 +296,7 @@ pub fn auth_mechanisms(capabilities: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::dialog::testing::{sent, taro};
 
     fn caps(lines: &[&str]) -> Vec<String> {
         lines.iter().map(|s| s.to_string()).collect()
@@ -309,23 +310,6 @@ mod tests {
 
     fn reply(code: u16, text: &str) -> Input<Reply> {
         Input::Reply(Reply::new(code, text))
-    }
-
-    /// The line an action sends, as recorded.
-    fn sent(action: &Action) -> Option<&str> {
-        match action {
-            Action::Exchange {
-                send: Some(out), ..
-            } => Some(out.shown.as_str()),
-            _ => None,
-        }
-    }
-
-    fn taro() -> Option<Credentials> {
-        Some(Credentials {
-            user: "taro".into(),
-            password: "hunter2".into(),
-        })
     }
 
     fn envelope() -> Option<Envelope> {
