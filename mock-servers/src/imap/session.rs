@@ -529,9 +529,7 @@ impl ImapSession {
         let messages = store.messages(&user).to_vec();
         drop(store);
         let count = messages.len();
-        let next_uid = messages
-            .last()
-            .map_or(1, |m| uid_of(m, count).saturating_add(1));
+        let next_uid = uid_next(&messages);
         let lines = format!(
             "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
              * OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n\
@@ -556,11 +554,12 @@ impl ImapSession {
         if !mailbox.eq_ignore_ascii_case("INBOX") {
             return no(tag, "[NONEXISTENT] Mailbox doesn't exist");
         }
-        let messages = self.store.lock().messages(user).to_vec();
-        let count = messages.len();
-        let next_uid = messages
-            .last()
-            .map_or(1, |m| uid_of(m, count).saturating_add(1));
+        // Counted under the lock: nothing is copied.
+        let (count, next_uid) = {
+            let store = self.store.lock();
+            let messages = store.messages(user);
+            (messages.len(), uid_next(messages))
+        };
         let mut values = Vec::new();
         for item in items.split_whitespace() {
             let value = match item.to_ascii_uppercase().as_str() {
@@ -730,6 +729,13 @@ fn sequence_set(set: &str, last: u32) -> Option<SequenceSet> {
         })
         .collect::<Option<Vec<_>>>()?;
     Some(SequenceSet(ranges))
+}
+
+/// The UID the next message will get: one past the last one's.
+fn uid_next(messages: &[Message]) -> u32 {
+    messages
+        .last()
+        .map_or(1, |m| uid_of(m, messages.len()).saturating_add(1))
 }
 
 /// A message's UID: the number in the store's id (`mp00000007` → 7), or
