@@ -47,6 +47,8 @@ pub struct LiveRequest {
     pub connect_map: crate::net::mapped::MappedNetwork,
     /// The newest TLS version of an emulated old client (`--max-tls`).
     pub max_tls: Option<crate::scenario::model::MaxTls>,
+    /// Whether the emulated client names the server in TLS (SNI).
+    pub sni: bool,
 }
 
 /// Why a live probe could not start.
@@ -123,7 +125,10 @@ fn with_prober<T>(
         .enable_all()
         .build()?;
     Ok(runtime.block_on(async {
-        let tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
+        let mut tls = TlsClient::new(roots, Arc::new(DefaultTimeProvider));
+        if !request.sni {
+            tls = tls.without_sni();
+        }
         let network: Arc<dyn crate::net::Network> = if request.connect_map.is_empty() {
             Arc::new(RealNetwork)
         } else {
@@ -202,6 +207,7 @@ pub fn probe(request: &LiveRequest) -> Result<LiveProbe, LiveError> {
         })?;
     let mut options = ProbeOptions::new(&account, control, request.client, request.timeouts);
     options.max_tls = request.max_tls.map(|m| m.name().to_string());
+    options.sni = request.sni;
     let run = ProbeRun::judge("live", observed, request.client, options);
     let report = Report::new(&run, run.options.clone(), started)
         .scrub(request.account.password.as_deref(), request.anonymize);
@@ -231,7 +237,10 @@ fn cut_short(journal: &Journal, account: &Account) -> ProbeReport {
             failure: Failure::Interrupted,
         },
     });
-    let mut follow_ups: Vec<Attempt> = of(Purpose::FollowUp).collect();
+    // The SNI check comes first in the plan: `position` puts it first.
+    let mut follow_ups: Vec<Attempt> = of(Purpose::ServerName)
+        .chain(of(Purpose::FollowUp))
+        .collect();
     let plan = crate::probe::followup::alternatives(&account.endpoint);
     follow_ups.sort_by_key(|a| plan.iter().position(|e| *e == a.endpoint));
     ProbeReport {

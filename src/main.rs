@@ -140,6 +140,10 @@ struct ProbeArgs {
     /// Windows XP), tls1.1 or ssl3: its own ClientHello goes first on TLS ports.
     #[arg(long, value_name = "VERSION", value_parser = parse_max_tls)]
     max_tls: Option<mailprobe::scenario::model::MaxTls>,
+    /// Emulate a client that names no server in TLS (no SNI), as on
+    /// Windows XP: a server that needs the name shows its default certificate.
+    #[arg(long)]
+    no_sni: bool,
     /// The incoming IMAP server to probe (LOGIN, EXAMINE INBOX, LOGOUT:
     /// read-only).
     #[arg(long, value_name = "HOST")]
@@ -333,18 +337,14 @@ fn scenarios_expecting(topic: &str) -> Vec<String> {
             };
             let mut expectations: Vec<_> = scenario.expect.iter().collect();
             expectations.extend(scenario.probes.iter().map(|probe| &probe.expect));
-            let expected = expectations
-                .iter()
-                .flat_map(|e| [&e.smtp, &e.pop3])
-                .flatten()
-                .any(|e| {
-                    let names = |value: &Option<String>| {
-                        value
-                            .as_deref()
-                            .is_some_and(|v| v.eq_ignore_ascii_case(topic))
-                    };
-                    names(&e.diagnosis) || names(&e.client_error)
-                });
+            let expected = expectations.iter().flat_map(|e| e.each()).any(|e| {
+                let names = |value: &Option<String>| {
+                    value
+                        .as_deref()
+                        .is_some_and(|v| v.eq_ignore_ascii_case(topic))
+                };
+                names(&e.diagnosis) || names(&e.client_error)
+            });
             expected
         })
         .map(|file| label(file))
@@ -628,6 +628,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
             server_name: args.server_name.clone(),
             connect_map: connect_map.clone(),
             max_tls: args.max_tls,
+            sni: !args.no_sni,
         };
     if let Some(path) = &args.account {
         let client = scenario::load_account(path).map_err(|e| e.to_string())?;
@@ -664,7 +665,10 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
                     password: password.clone(),
                     ..spec?
                 };
-                Some(request(protocol, account, control.clone(), kind, timeouts))
+                let mut request = request(protocol, account, control.clone(), kind, timeouts);
+                request.max_tls = request.max_tls.or(client.max_tls);
+                request.sni &= client.sni;
+                Some(request)
             })
             .collect());
     }

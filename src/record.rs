@@ -38,6 +38,8 @@ struct Host {
     pop3_extra: Vec<String>,
     imap_extra: Vec<String>,
     certificate: Vec<String>,
+    /// The default certificate, for clients that name no server (SNI).
+    without_sni: Vec<String>,
     legacy_tls: bool,
     ipv6: bool,
     /// SMTP AUTH as seen: `Some(Some(list))` listed, `Some(None)` EHLO
@@ -635,6 +637,9 @@ fn observe_tls(
                         );
                         None
                     }
+                    Some(info) if info.missing_intermediate.is_some() => {
+                        Some("intermediate: missing".to_string())
+                    }
                     Some(info) if info.self_signed => Some("self_signed: true".to_string()),
                     Some(info) => Some(format!("issuer: {}", quote(&info.issuer))),
                     None => Some("self_signed: true".to_string()),
@@ -649,7 +654,14 @@ fn observe_tls(
                 None
             };
             if let Some(entry) = entry {
-                let certificate = &mut world.host(&host).certificate;
+                // Without SNI the client saw the server's default certificate.
+                let default = cause == "sni-required" && attempt.purpose != Purpose::ServerName;
+                let seen = world.host(&host);
+                let certificate = if default {
+                    &mut seen.without_sni
+                } else {
+                    &mut seen.certificate
+                };
                 if !certificate.contains(&entry) {
                     certificate.push(entry);
                 }
@@ -806,6 +818,14 @@ pub fn record(report: &Report, origin: &str) -> String {
             );
             wrote = true;
         }
+        if !host.without_sni.is_empty() {
+            let _ = writeln!(
+                out,
+                "      without_sni: {{ {} }}",
+                host.without_sni.join(", ")
+            );
+            wrote = true;
+        }
         if host.legacy_tls {
             out.push_str("      legacy_tls: true\n");
             wrote = true;
@@ -881,6 +901,9 @@ pub fn record(report: &Report, origin: &str) -> String {
     }
     if let Some(max_tls) = &options.max_tls {
         let _ = writeln!(out, "  max_tls: {}", quote(max_tls));
+    }
+    if !options.sni {
+        out.push_str("  sni: false\n");
     }
     let _ = writeln!(
         out,

@@ -66,6 +66,9 @@ pub struct ProbeOptions {
     /// The newest TLS version of an old client (`tls1.0`), when emulated.
     #[serde(default)]
     pub max_tls: Option<String>,
+    /// Whether the client names the server in TLS (SNI).
+    #[serde(default = "sends_sni")]
+    pub sni: bool,
     /// TCP connect timeout, in milliseconds.
     pub connect_timeout_ms: u64,
     /// Reply timeout, in milliseconds.
@@ -74,6 +77,10 @@ pub struct ProbeOptions {
     pub deadline_ms: u64,
     /// Whether user names and addresses were replaced by placeholders.
     pub anonymized: bool,
+}
+
+fn sends_sni() -> bool {
+    true
 }
 
 impl ProbeOptions {
@@ -99,6 +106,7 @@ impl ProbeOptions {
             emulate: client.id().to_string(),
             client_clock: None,
             max_tls: None,
+            sni: true,
             connect_timeout_ms: millis(timeouts.connect),
             reply_timeout_ms: millis(timeouts.reply),
             deadline_ms: millis(timeouts.deadline),

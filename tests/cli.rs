@@ -762,6 +762,18 @@ fn explain_points_at_scenarios_to_copy() {
         "{stdout}"
     );
     assert!(!stdout.contains("gmail-like-behind-scanner"), "{stdout}");
+
+    // IMAP expectations count too.
+    let output = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .args(["explain", "mailbox-locked"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("  scenarios/catalogue/imap/imap-mailbox-in-use.yaml\n"),
+        "{stdout}"
+    );
 }
 
 /// `probe --max-tls tls1.0` emulates Outlook Express 6 on Windows XP against
@@ -828,6 +840,10 @@ fn an_old_clients_tls_is_refused_by_a_current_server() {
     let current = probe(&[]);
     let stdout = String::from_utf8_lossy(&current.stdout);
     assert!(current.status.success(), "{stdout}");
+    // Without SNI the fixture (one certificate for every name) still works.
+    let unnamed = probe(&["--no-sni"]);
+    let stdout = String::from_utf8_lossy(&unnamed.stdout);
+    assert!(unnamed.status.success(), "{stdout}");
     let bad = probe(&["--max-tls", "tls9"]);
     assert_eq!(bad.status.code(), Some(2));
     let _ = stop.send(());

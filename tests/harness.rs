@@ -218,6 +218,26 @@ fn bad_names_inside_hosts_are_located() {
 }
 
 #[test]
+fn an_intermediate_cannot_come_from_another_issuer() {
+    for mixed in [
+        "{ intermediate: missing, issuer: \"Other CA\" }",
+        "{ intermediate: sent, self_signed: true }",
+    ] {
+        let text = MINIMAL.replace(
+            "    mx.example:\n",
+            &format!("    mx.example:\n      without_sni: {mixed}\n"),
+        );
+        let error = scenario::parse(&text, Path::new("chain.yaml")).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("`intermediate` chains the certificate to the world's root"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn malformed_input_is_an_error_not_a_panic() {
     for text in [
         "",

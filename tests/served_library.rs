@@ -17,7 +17,6 @@ use mailprobe::diagnose::diagnose;
 use mailprobe::harness;
 use mailprobe::harness::world::Root;
 use mailprobe::net::mapped::MappedNetwork;
-use mailprobe::probe::tls::{TlsClient, VirtualClock};
 use mailprobe::probe::{Prober, Timeouts};
 use mailprobe::scenario;
 
@@ -139,14 +138,11 @@ fn served_diagnosis(file: &Path) -> Option<(String, String)> {
         for m in &served.mappings {
             map.add(&m.host, m.port, m.local);
         }
-        let roots = served.world.roots.clone();
+        let tls = harness::tls_client(&served.world, &client, clock);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(served.run(async {
             let _ = stopped.await;
         }));
-        let now = client.clock.map_or(clock, |c| c.0);
-        let seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-        let tls = TlsClient::new(roots, Arc::new(VirtualClock::starting_at(seconds)));
         let timeouts = Timeouts {
             connect: Duration::from_secs(2),
             reply: Duration::from_secs(2),

@@ -16,6 +16,8 @@ use rcgen::{
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use time::{Duration, OffsetDateTime};
 
@@ -88,6 +90,9 @@ pub struct CertificateAuthority {
     key_der: Vec<u8>,
     /// Serial numbers count up from 2 (the root is 1): fixed length, repeatable.
     next_serial: AtomicU64,
+    /// What a server sends after its own certificate: for an intermediate,
+    /// its certificate (and its parent's, if that is an intermediate too).
+    above: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for CertificateAuthority {
@@ -133,10 +138,47 @@ impl CertificateAuthority {
             kind,
             key_der,
             next_serial: AtomicU64::new(2),
+            above: Vec::new(),
         })
     }
 
-    /// The root certificate, for a client's trust store.
+    /// An intermediate CA signed by this one: what it issues chains to
+    /// this authority's root through it, and servers send it along with
+    /// their own certificate (see [`ServerIdentity::without_intermediates`]).
+    pub fn intermediate(
+        &self,
+        common_name: &str,
+        validity: Validity,
+    ) -> Result<CertificateAuthority, TlsSetupError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = distinguished_name(common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        params.serial_number = Some(self.next_serial());
+        let key = self.kind.generate()?;
+        let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
+        let key_der = key.serialize_der();
+        let mut above = vec![certificate.clone()];
+        above.extend(self.above.iter().cloned());
+        Ok(CertificateAuthority {
+            issuer: Issuer::new(params, key),
+            certificate,
+            name: common_name.to_string(),
+            kind: self.kind,
+            key_der,
+            next_serial: AtomicU64::new(2),
+            above,
+        })
+    }
+
+    fn next_serial(&self) -> SerialNumber {
+        SerialNumber::from(self.next_serial.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The authority's own certificate: for a root, what a client's trust
+    /// store holds.
     pub fn certificate(&self) -> &CertificateDer<'static> {
         &self.certificate
     }
@@ -166,13 +208,13 @@ impl CertificateAuthority {
         params.distinguished_name = distinguished_name(names.first().map_or("localhost", |n| n));
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        params.serial_number = Some(SerialNumber::from(
-            self.next_serial.fetch_add(1, Ordering::Relaxed),
-        ));
+        params.serial_number = Some(self.next_serial());
         let key = self.kind.generate()?;
         let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
+        let mut chain = vec![certificate];
+        chain.extend(self.above.iter().cloned());
         Ok(ServerIdentity {
-            chain: vec![certificate],
+            chain,
             key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
         })
     }
@@ -221,6 +263,13 @@ impl ServerIdentity {
     pub fn certificate(&self) -> &CertificateDer<'static> {
         &self.chain[0]
     }
+    /// The identity as a misconfigured server presents it: its own
+    /// certificate alone, without the intermediates that link it to a root.
+    pub fn without_intermediates(mut self) -> Self {
+        self.chain.truncate(1);
+        self
+    }
+
     /// The certificate chain in PEM, for servers configured by files.
     pub fn chain_pem(&self) -> String {
         self.chain
@@ -243,6 +292,48 @@ impl ServerIdentity {
             .with_no_client_auth()
             .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         Ok(Arc::new(config))
+    }
+
+    /// The identity ready for a certificate resolver.
+    fn certified_key(&self) -> Result<Arc<CertifiedKey>, TlsSetupError> {
+        let key = crypto_provider()
+            .key_provider
+            .load_private_key(self.key.clone_key())?;
+        Ok(Arc::new(CertifiedKey::new(self.chain.clone(), key)))
+    }
+}
+
+/// A server configuration for a shared server that tells its sites apart by
+/// the name the client sends (SNI, RFC 6066 section 3): a client that sends
+/// a name gets `named`, one that sends none gets the server's `default`.
+pub fn config_by_server_name(
+    named: &ServerIdentity,
+    default: &ServerIdentity,
+) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+    let resolver = ByServerName {
+        named: named.certified_key()?,
+        default: default.certified_key()?,
+    };
+    let config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    Ok(Arc::new(config))
+}
+
+/// Chooses the certificate by whether the ClientHello names the server.
+#[derive(Debug)]
+struct ByServerName {
+    named: Arc<CertifiedKey>,
+    default: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for ByServerName {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(match hello.server_name() {
+            Some(_) => self.named.clone(),
+            None => self.default.clone(),
+        })
     }
 }
 
@@ -328,6 +419,88 @@ mod tests {
                 .verify_server_cert(leaf.certificate(), &[], &name, &[], now)
                 .unwrap();
         }
+    }
+
+    fn verify(
+        roots: &CertificateAuthority,
+        chain: &[CertificateDer<'static>],
+    ) -> Result<(), rustls::Error> {
+        let mut store = rustls::RootCertStore::empty();
+        store.add(roots.certificate().clone())?;
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            crypto_provider(),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let name = ServerName::try_from("mx.example")
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let now = UnixTime::now();
+        let (leaf, intermediates) = chain
+            .split_first()
+            .ok_or(rustls::Error::NoCertificatesPresented)?;
+        verifier
+            .verify_server_cert(leaf, intermediates, &name, &[], now)
+            .map(|_| ())
+    }
+
+    #[test]
+    fn an_intermediate_links_what_it_issues_to_the_root_unless_left_out() {
+        let validity = Validity::around(OffsetDateTime::now_utc());
+        let root = CertificateAuthority::new("Chain Root", validity).unwrap();
+        let intermediate = root.intermediate("Chain Issuing CA", validity).unwrap();
+        let identity = intermediate
+            .issue(&["mx.example".into()], validity)
+            .unwrap();
+        assert_eq!(identity.chain.len(), 2);
+        verify(&root, &identity.chain).unwrap();
+        let alone = identity.without_intermediates();
+        assert_eq!(alone.chain.len(), 1);
+        assert_eq!(
+            verify(&root, &alone.chain),
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            ))
+        );
+    }
+
+    /// The certificate a server with `config` shows a client that sends
+    /// (or not) the name `mx.example`, over an in-memory handshake.
+    fn shown(config: Arc<rustls::ServerConfig>, sni: bool) -> CertificateDer<'static> {
+        let mut client_config = rustls::ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(crypto_provider())))
+            .with_no_client_auth();
+        client_config.enable_sni = sni;
+        let name = ServerName::try_from("mx.example").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+        let mut server = rustls::ServerConnection::new(config).unwrap();
+        while client.is_handshaking() || server.is_handshaking() {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets().unwrap();
+            wire.clear();
+            server.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets().unwrap();
+        }
+        client.peer_certificates().unwrap()[0].clone().into_owned()
+    }
+
+    #[test]
+    fn a_shared_server_shows_its_default_to_clients_that_name_no_server() {
+        let validity = Validity::around(OffsetDateTime::now_utc());
+        let authority = CertificateAuthority::new("SNI Test CA", validity).unwrap();
+        let named = authority.issue(&["mx.example".into()], validity).unwrap();
+        let default = authority
+            .issue(&["server1.hosting.example".into()], validity)
+            .unwrap();
+        let config = config_by_server_name(&named, &default).unwrap();
+        assert_eq!(shown(config.clone(), true), *named.certificate());
+        assert_eq!(shown(config, false), *default.certificate());
     }
 
     #[test]

@@ -104,6 +104,12 @@ pub enum Cause {
     OAuthRequired,
     /// The client speaks only TLS older than the server accepts.
     ClientTlsTooOld,
+    /// The server sends its certificate without the intermediate that
+    /// links it to a trusted root.
+    CertificateChainIncomplete,
+    /// The server shows its own certificate only to clients that name it
+    /// (SNI); the client names none and gets the server's default.
+    SniRequired,
     /// None of the known patterns.
     Unknown,
 }
@@ -144,7 +150,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 49] = [
+    pub const ALL: [Cause; 51] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -193,6 +199,8 @@ impl Cause {
         Cause::BasicAuthDisabled,
         Cause::OAuthRequired,
         Cause::ClientTlsTooOld,
+        Cause::CertificateChainIncomplete,
+        Cause::SniRequired,
         Cause::Unknown,
     ];
 
@@ -715,6 +723,26 @@ impl Cause {
                 references: &["RFC 8996 (Deprecating TLS 1.0 and TLS 1.1)", "RFC 7568 (Deprecating SSL 3.0)", "RFC 8446, section 6.2 (protocol_version alert)"],
                 outlook_express_codes: &["0x800CCC1A"],
                 thunderbird_codes: &["secure-connection-failed"],
+            },
+            Cause::CertificateChainIncomplete => CauseInfo {
+                id: "certificate-chain-incomplete",
+                title: "The server's certificate chain is missing its intermediate certificate",
+                wire: "The server's certificate is issued by an intermediate CA, but the server sends its own certificate alone. A client that does not already have the intermediate cannot link the certificate to a trusted root and refuses it as from an unknown issuer. Clients differ: Windows fetches the intermediate from the certificate's Authority Information Access URL when it can reach it, Firefox preloads the intermediates of public CAs, Thunderbird, phones and most libraries do neither, so the same server works in one client and fails in another.",
+                evidence: "The certificate was refused for an unknown issuer; the server sent one certificate, and an intermediate the probe knows links it to a trusted root. (A probe of a real server names this only when it has that intermediate; otherwise it reports an untrusted certificate.)",
+                remedy: "The fix is on the server: configure it to send the full chain (its certificate followed by the intermediate, e.g. Let's Encrypt's fullchain.pem rather than cert.pem; Postfix smtpd_tls_chain_files, Dovecot ssl_cert with the chain appended). Do not add an exception in the client.",
+                references: &["RFC 5246, section 7.4.2 (certificate_list)", "RFC 8446, section 4.4.2", "RFC 5280, section 4.2.2.1 (Authority Information Access)"],
+                outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["certificate-exception"],
+            },
+            Cause::SniRequired => CauseInfo {
+                id: "sni-required",
+                title: "The server needs the client to name it (SNI), and the client does not",
+                wire: "The server hosts several names and picks the certificate by the name in the client's TLS ClientHello (Server Name Indication). A client that sends no name (Outlook Express 6 and anything else on Windows XP, old Android and Java stacks) gets the server's default certificate, for another name or self-signed, and refuses it.",
+                evidence: "Without a server name the certificate was refused; the same setting with the name sent (SNI) got a certificate the client accepts.",
+                remedy: "Use a client that sends SNI (every current one does; on Windows XP, none does). Or use the server name the default certificate is for, or ask the provider to make the default certificate cover the mail names.",
+                references: &["RFC 6066, section 3 (Server Name Indication)", "RFC 6125"],
+                outlook_express_codes: &["0x800CCC01", "0x800CCC1A"],
+                thunderbird_codes: &["certificate-exception"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::probe::tls::reason;
 use crate::probe::x509::CertificateInfo;
 use crate::probe::{
-    Attempt, EventKind, Failure, ProbeReport, Protocol, Security, Step, TlsFailure,
+    Attempt, EventKind, Failure, ProbeReport, Protocol, Purpose, Security, Step, TlsFailure,
 };
 
 use super::{Cause, Diagnosis};
@@ -46,11 +46,13 @@ pub fn antivirus_product(issuer: &str) -> Option<&'static str> {
 /// Names the cause of what `report` shows.
 pub fn diagnose(report: &ProbeReport) -> Diagnosis {
     let configured = &report.configured;
-    // Never suggest dropping encryption the client asked for.
+    // Never suggest dropping encryption the client asked for; a check
+    // with SNI changes the client, not the setting.
     let wanted = configured.endpoint.security;
     let suggestion = report
         .follow_ups
         .iter()
+        .filter(|a| a.purpose == Purpose::FollowUp)
         .find(|a| a.is_ok() && a.endpoint.security.at_least_as_secure_as(wanted))
         .map(|a| a.endpoint.clone());
     let mut evidence: Vec<String> = report.attempts().map(describe).collect();
@@ -452,16 +454,29 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
             );
             Cause::TlsBrokenByLocalScanner
         }
+        TlsFailure::Certificate(_) if accepted_with_server_name(report, evidence) => {
+            Cause::SniRequired
+        }
         TlsFailure::Certificate(why) if why == reason::UNKNOWN_ISSUER => {
-            match certificate.and_then(|c| antivirus_product(&c.issuer)) {
-                Some(product) => {
+            let missing = certificate.and_then(|c| c.missing_intermediate.as_deref());
+            match (
+                certificate.and_then(|c| antivirus_product(&c.issuer)),
+                missing,
+            ) {
+                (Some(product), _) => {
                     let issuer = certificate.map_or("", |c| c.issuer.as_str());
                     evidence.push(format!(
                         "The certificate was issued by \"{issuer}\": {product} is intercepting TLS."
                     ));
                     Cause::TlsInterceptedByAntivirus
                 }
-                None => Cause::CertificateUntrusted,
+                (None, Some(intermediate)) => {
+                    evidence.push(format!(
+                        "The server sent its certificate alone; the intermediate \"{intermediate}\", which links it to a trusted root, was left out."
+                    ));
+                    Cause::CertificateChainIncomplete
+                }
+                (None, None) => Cause::CertificateUntrusted,
             }
         }
         TlsFailure::Certificate(why) if why == reason::EXPIRED || why == reason::NOT_YET_VALID => {
@@ -493,6 +508,35 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
         TlsFailure::Alert(alert) if alert == "ProtocolVersion" => Cause::TlsVersionMismatch,
         _ => Cause::TlsFailed,
     }
+}
+
+/// Whether the check naming the server (SNI) got past the handshake where
+/// the configured attempt, naming none, had the certificate refused; says
+/// which certificates each was shown.
+fn accepted_with_server_name(report: &ProbeReport, evidence: &mut Vec<String>) -> bool {
+    let Some(named) = report
+        .follow_ups
+        .iter()
+        .find(|a| a.purpose == Purpose::ServerName)
+    else {
+        return false;
+    };
+    let secured = named
+        .events
+        .iter()
+        .any(|e| matches!(e.what, EventKind::TlsEstablished { .. }));
+    if !secured {
+        return false;
+    }
+    let names =
+        |attempt: &Attempt| certificate(attempt).map_or_else(String::new, |c| c.names.join(", "));
+    evidence.push(format!(
+        "Naming no server (no SNI), the client was shown a certificate for [{}]; naming {} it was shown one for [{}], which it accepts.",
+        names(&report.configured),
+        named.endpoint.host,
+        names(named)
+    ));
+    true
 }
 
 /// The lines the server sent, in order.

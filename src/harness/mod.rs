@@ -202,16 +202,7 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
     let clock = scenario_clock(scenario);
     let built = world::build(&scenario.world, clock)?;
     let network: Arc<dyn Network> = Arc::new(built.network.clone());
-    // The client checks certificates against its own clock: the world's,
-    // unless the scenario sets the client's clock wrong.
-    let tls_for = |client: &ClientSpec| {
-        let now = client.clock.map_or(clock, |c| c.0);
-        let unix_seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-        TlsClient::new(
-            built.roots.clone(),
-            Arc::new(VirtualClock::starting_at(unix_seconds)),
-        )
-    };
+    let tls_for = |client: &ClientSpec| tls_client(&built, client, clock);
 
     let mut transcript = format!(
         "scenario: {}\nclock: {}\n\n",
@@ -242,6 +233,7 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
             let mut options = crate::report::ProbeOptions::new(&account, controls, kind, timeouts);
             options.client_clock = client.clock.and_then(|c| c.0.format(&Rfc3339).ok());
             options.max_tls = client.max_tls.map(|m| m.name().to_string());
+            options.sni = client.sni;
             let mut run = ProbeRun::judge(name, report, kind, options);
             let expected = expectations.and_then(|e| e.of(protocol));
             let top_suggest = expectations
@@ -268,6 +260,29 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
         virtual_time: started.elapsed(),
         clock: clock.format(&Rfc3339).unwrap_or_default(),
     })
+}
+
+/// The TLS client of `client` in `world` (whose clock is `clock`): it
+/// trusts the world's root, knows its intermediates, checks certificates
+/// against the client's own clock (the world's, unless the scenario sets the
+/// client's wrong) and sends SNI unless the client does not.
+pub fn tls_client(
+    world: &world::BuiltWorld,
+    client: &ClientSpec,
+    clock: OffsetDateTime,
+) -> TlsClient {
+    let now = client.clock.map_or(clock, |c| c.0);
+    let unix_seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let tls = TlsClient::new(
+        world.roots.clone(),
+        Arc::new(VirtualClock::starting_at(unix_seconds)),
+    )
+    .knowing_intermediates(world.intermediates.clone());
+    if client.sni {
+        tls
+    } else {
+        tls.without_sni()
+    }
 }
 
 /// The probes of a scenario: its `probes`, or its single `client`/`expect`.

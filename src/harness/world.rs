@@ -10,7 +10,9 @@ use mock_mail_servers::pop3::{Pop3Config, Pop3Server};
 use mock_mail_servers::serve::{MailServer, ServerTls};
 use mock_mail_servers::smtp::session::{parent_domain, AuthBeforeTls};
 use mock_mail_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
-use mock_mail_servers::tls::{CertificateAuthority, ServerIdentity, TlsSetupError, Validity};
+use mock_mail_servers::tls::{
+    config_by_server_name, CertificateAuthority, ServerIdentity, TlsSetupError, Validity,
+};
 use mock_mail_servers::TlsMode;
 use rustls::RootCertStore;
 use time::OffsetDateTime;
@@ -19,12 +21,16 @@ use crate::net::sim::firewall::{Action, Family, Layer, LinkFaults, Middlebox, Ru
 use crate::net::sim::{Resolver, Service, SimNetwork, SimNetworkBuilder};
 use crate::net::NetStream;
 use crate::scenario::model::{
-    ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, ImapSpec, LinkSpec,
-    MiddleboxName, PortMode, Relay, ResolverSpec, RuleSpec, SmtpSpec, UserSpec, World,
+    ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, ImapSpec,
+    IntermediateSpec, LinkSpec, MiddleboxName, PortMode, Relay, ResolverSpec, RuleSpec, SmtpSpec,
+    UserSpec, World,
 };
 
 /// The common name of every world's root certificate.
 pub const WORLD_CA_NAME: &str = "mailprobe World Root CA";
+/// The common name of the world's intermediate CA, which issues the
+/// certificates of hosts whose spec names an `intermediate`.
+pub const WORLD_INTERMEDIATE_NAME: &str = "mailprobe World Issuing CA";
 /// How long a mail scanner waits for its upstream unless the rule says otherwise.
 pub const DEFAULT_SCANNER_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// The root a re-signing scanner uses unless the rule names one.
@@ -36,6 +42,9 @@ pub struct BuiltWorld {
     pub network: SimNetwork,
     /// What a client of this world trusts.
     pub roots: RootCertStore,
+    /// The world's intermediate certificates, as a client that keeps known
+    /// intermediates (Firefox's preloaded list) has them.
+    pub intermediates: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The shared mail store.
     pub store: SharedStore,
     /// The world's root certificate in PEM, for real clients of a served world.
@@ -79,6 +88,8 @@ pub enum BuildError {
 /// Certificate authorities of a world: the trusted one, and untrusted ones by name.
 struct Authorities {
     trusted: CertificateAuthority,
+    /// Made when a host first asks for it.
+    intermediate: Option<CertificateAuthority>,
     untrusted: BTreeMap<String, CertificateAuthority>,
     validity: Validity,
     clock: OffsetDateTime,
@@ -107,9 +118,23 @@ impl Authorities {
             (Some(name), false) => Some(name.clone()),
             (None, false) => None,
         };
-        match issuer {
-            None => self.trusted.issue(&names, validity),
-            Some(name) => {
+        match (issuer, spec.intermediate) {
+            (None, None) => self.trusted.issue(&names, validity),
+            (None, Some(sent)) => {
+                let intermediate = match &mut self.intermediate {
+                    Some(intermediate) => intermediate,
+                    none => none.insert(
+                        self.trusted
+                            .intermediate(WORLD_INTERMEDIATE_NAME, self.validity)?,
+                    ),
+                };
+                let identity = intermediate.issue(&names, validity)?;
+                Ok(match sent {
+                    IntermediateSpec::Sent => identity,
+                    IntermediateSpec::Missing => identity.without_intermediates(),
+                })
+            }
+            (Some(name), _) => {
                 if !self.untrusted.contains_key(&name) {
                     let authority = CertificateAuthority::new(&name, self.validity)?;
                     self.untrusted.insert(name.clone(), authority);
@@ -151,6 +176,7 @@ pub fn build_with_root(
         CertificateAuthority::with_key(WORLD_CA_NAME, root_validity, root.kind, root_key)?;
     let mut authorities = Authorities {
         trusted,
+        intermediate: None,
         untrusted: BTreeMap::new(),
         validity,
         clock,
@@ -170,7 +196,13 @@ pub fn build_with_root(
             continue;
         }
         let identity = authorities.identity(name, host.certificate.as_ref())?;
-        let modern = identity.server_config()?;
+        let modern = match &host.without_sni {
+            None => identity.server_config()?,
+            Some(spec) => {
+                let default = authorities.identity(name, Some(spec))?;
+                config_by_server_name(&identity, &default)?
+            }
+        };
         let tls = if host.legacy_tls {
             ServerTls::LegacyOnly
         } else {
@@ -216,6 +248,11 @@ pub fn build_with_root(
     Ok(BuiltWorld {
         network: builder.build(),
         roots,
+        intermediates: authorities
+            .intermediate
+            .iter()
+            .map(|i| i.certificate().clone())
+            .collect(),
         store,
         ca_pem: authorities.trusted.certificate_pem(),
         ca_key_pem: authorities.trusted.key_pem(),

@@ -269,6 +269,12 @@ impl<'a> Conversation<'a> {
     /// Upgrades the connection to TLS for `host`.
     pub async fn start_tls(&mut self, client: &TlsClient, host: &str) -> StepResult<()> {
         self.recorder.enter(Step::TlsHandshake);
+        if !client.sends_sni() {
+            self.recorder.record(EventKind::Sent(
+                "TLS ClientHello without a server name (SNI), as the emulated client sends it"
+                    .into(),
+            ));
+        }
         let (certificate, result) = self.wire.start_tls(client, host).await;
         if let Some(certificate) = certificate {
             self.recorder.record(EventKind::Certificate(certificate));

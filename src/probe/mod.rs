@@ -446,8 +446,13 @@ impl Prober {
         if !wants_follow_ups(account, &report.configured) {
             return report;
         }
+        let mut fixed = false;
+        if let Some(check) = self.server_name_check(account, &report.configured).await {
+            fixed = fixes(account, &check);
+            report.follow_ups.push(check);
+        }
         for endpoint in followup::alternatives(&account.endpoint) {
-            if self.time_left().is_zero() {
+            if fixed || self.time_left().is_zero() {
                 break;
             }
             let attempt = self.follow_up(account, &endpoint).await;
@@ -502,12 +507,16 @@ impl Prober {
                     .with_canary(account, self.without_follow_ups(attempt))
                     .await;
             }
-            let (follow_ups, control) = self.the_rest(account, controls).await;
+            // The SNI check first: when it fixes the account, the other
+            // settings are not tried, as in the sequential plan.
+            let check = self.server_name_check(account, &attempt).await;
+            let fixed = check.as_ref().is_some_and(|c| fixes(account, c));
+            let (follow_ups, control) = self.the_rest(account, controls, !fixed).await;
             return self
-                .finish_at_once(account, attempt, follow_ups, control)
+                .finish_at_once(account, attempt, check, follow_ups, control)
                 .await;
         }
-        let rest = self.the_rest(account, controls);
+        let rest = self.the_rest(account, controls, true);
         tokio::pin!(rest);
         let mut finished_rest = None;
         let attempt = loop {
@@ -523,21 +532,29 @@ impl Prober {
                 .with_canary(account, self.without_follow_ups(attempt))
                 .await;
         }
-        let (follow_ups, control) = match finished_rest {
-            Some(done) => done,
-            None => rest.await,
+        let rest = async {
+            match finished_rest {
+                Some(done) => done,
+                None => rest.await,
+            }
         };
-        self.finish_at_once(account, attempt, follow_ups, control)
+        let (check, (follow_ups, control)) =
+            tokio::join!(self.server_name_check(account, &attempt), rest);
+        self.finish_at_once(account, attempt, check, follow_ups, control)
             .await
     }
 
-    /// Every follow-up and control attempt, at once.
+    /// Every follow-up (unless `follow_ups` is false) and control attempt, at once.
     async fn the_rest(
         &self,
         account: &Account,
         controls: &[String],
+        follow_ups: bool,
     ) -> (Vec<Attempt>, Option<Attempt>) {
-        let endpoints = followup::alternatives(&account.endpoint);
+        let endpoints = match follow_ups {
+            true => followup::alternatives(&account.endpoint),
+            false => Vec::new(),
+        };
         let follow_ups = join::join_all(
             endpoints
                 .iter()
@@ -561,12 +578,21 @@ impl Prober {
         &self,
         account: &Account,
         configured: Attempt,
+        check: Option<Attempt>,
         follow_ups: Vec<Attempt>,
         control: Option<Attempt>,
     ) -> ProbeReport {
         let mut report = self.without_follow_ups(configured);
+        let mut fixed = false;
+        if let Some(check) = check {
+            fixed = fixes(account, &check);
+            report.follow_ups.push(check);
+        }
         for attempt in follow_ups {
-            let fixed = fixes(account, &attempt);
+            if fixed {
+                break;
+            }
+            fixed = fixes(account, &attempt);
             report.follow_ups.push(attempt);
             if fixed {
                 break;
@@ -602,6 +628,24 @@ impl Prober {
         report
     }
 
+    /// For an emulated client that names no server in TLS (SNI), and whose
+    /// configured attempt had the certificate refused: the same setting
+    /// again, naming the server. A shared server shows a site's own
+    /// certificate only to clients that name the site.
+    async fn server_name_check(&self, account: &Account, configured: &Attempt) -> Option<Attempt> {
+        let refused = matches!(
+            configured.failure(),
+            Some((Step::TlsHandshake, Failure::Tls(TlsFailure::Certificate(_))))
+        );
+        if self.tls.sends_sni() || !refused || self.time_left().is_zero() {
+            return None;
+        }
+        Some(
+            self.attempt(Purpose::ServerName, &account.endpoint, Plan::Full(account))
+                .await,
+        )
+    }
+
     /// Tries `account` on another setting, withholding credentials where
     /// the setting is weaker than the account's.
     async fn follow_up(&self, account: &Account, endpoint: &Endpoint) -> Attempt {
@@ -633,7 +677,14 @@ impl Prober {
             .login_turn
             .clone()
             .filter(|_| purpose != Purpose::Configured);
-        let conversing = self.converse(&mut recorder, endpoint, plan, turn);
+        let named;
+        let tls = if purpose == Purpose::ServerName {
+            named = self.tls.with_sni();
+            &named
+        } else {
+            &self.tls
+        };
+        let conversing = self.converse(&mut recorder, tls, endpoint, plan, turn);
         let outcome = tokio::time::timeout(self.time_left(), conversing).await;
         let result = outcome.unwrap_or_else(|_| {
             let deadline = self.timeouts.deadline;
@@ -645,6 +696,7 @@ impl Prober {
     async fn converse(
         &self,
         recorder: &mut Recorder,
+        tls: &tls::TlsClient,
         endpoint: &Endpoint,
         plan: Plan<'_>,
         login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
@@ -656,16 +708,14 @@ impl Prober {
         let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
         let mut conversation = Conversation::new(wire, recorder).logging_in_turn(login_turn);
         if endpoint.security == Security::Tls {
-            conversation
-                .start_tls(&self.tls, self.tls_name(endpoint))
-                .await?;
+            conversation.start_tls(tls, self.tls_name(endpoint)).await?;
         }
         let account = match plan {
             Plan::Full(account) => Some(account),
             Plan::Reach => None,
         };
         let credentials = account.and_then(|a| a.credentials.clone());
-        let (tls, host) = (&self.tls, self.tls_name(endpoint));
+        let host = self.tls_name(endpoint);
         let result = match endpoint.protocol {
             Protocol::Smtp => {
                 let envelope = account.map(|a| smtp::Envelope {

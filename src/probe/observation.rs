@@ -383,13 +383,21 @@ impl EventKind {
             EventKind::ConnectFailed { address, failure } => {
                 format!("connect to {address} failed: {failure}; trying the next address")
             }
-            EventKind::Certificate(certificate) => format!(
-                "certificate: subject \"{}\", issuer \"{}\", names [{}], valid until {}",
-                certificate.subject,
-                certificate.issuer,
-                certificate.names.join(", "),
-                certificate.not_after
-            ),
+            EventKind::Certificate(certificate) => {
+                let mut line = format!(
+                    "certificate: subject \"{}\", issuer \"{}\", names [{}], valid until {}",
+                    certificate.subject,
+                    certificate.issuer,
+                    certificate.names.join(", "),
+                    certificate.not_after
+                );
+                if let Some(intermediate) = &certificate.missing_intermediate {
+                    line.push_str(&format!(
+                        "; sent alone, without the intermediate \"{intermediate}\" that links it to a trusted root"
+                    ));
+                }
+                line
+            }
             EventKind::TlsEstablished { version, cipher } => {
                 format!("TLS established: {version} {cipher}")
             }
@@ -411,6 +419,9 @@ pub enum Purpose {
     FollowUp,
     /// A server known to work (the ISP's own), on the configured port.
     Control,
+    /// The configured setting again, naming the server in TLS (SNI), which
+    /// the emulated client leaves out.
+    ServerName,
 }
 
 impl Purpose {
@@ -420,6 +431,7 @@ impl Purpose {
             Purpose::Configured => "as configured",
             Purpose::FollowUp => "follow-up",
             Purpose::Control => "control",
+            Purpose::ServerName => "with SNI",
         }
     }
 }

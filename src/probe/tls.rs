@@ -53,6 +53,10 @@ pub struct TlsClient {
     roots: Arc<RootCertStore>,
     clock: Arc<dyn TimeProvider>,
     provider: Arc<CryptoProvider>,
+    /// Intermediates the client keeps (see [`TlsClient::knowing_intermediates`]).
+    known_intermediates: Arc<[CertificateDer<'static>]>,
+    /// Whether the ClientHello names the server (SNI).
+    sni: bool,
 }
 
 impl TlsClient {
@@ -62,7 +66,39 @@ impl TlsClient {
             roots: Arc::new(roots),
             clock,
             provider: crypto_provider(),
+            known_intermediates: Arc::new([]),
+            sni: true,
         }
+    }
+
+    /// Keeps `intermediates`, as Firefox preloads the intermediates of
+    /// public CAs: a server certificate refused for an unknown issuer is
+    /// checked again with them, and when one completes the chain the
+    /// certificate says so ([`CertificateInfo::missing_intermediate`]).
+    /// The handshake still fails, as it does for clients without them.
+    pub fn knowing_intermediates(mut self, intermediates: Vec<CertificateDer<'static>>) -> Self {
+        self.known_intermediates = intermediates.into();
+        self
+    }
+
+    /// A client that does not name the server in its ClientHello (SNI), as
+    /// TLS stacks before it (Windows XP's) do.
+    pub fn without_sni(mut self) -> Self {
+        self.sni = false;
+        self
+    }
+
+    /// The same client, naming the server (SNI) as current clients do.
+    pub fn with_sni(&self) -> Self {
+        TlsClient {
+            sni: true,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the ClientHello names the server.
+    pub fn sends_sni(&self) -> bool {
+        self.sni
     }
 
     /// A configuration for one handshake, and the slot its certificate lands in.
@@ -76,14 +112,16 @@ impl TlsClient {
             inner,
             signatures: AcceptAnyCertificate(self.provider.clone()),
             seen: slot.clone(),
+            known_intermediates: self.known_intermediates.clone(),
         };
-        let config =
+        let mut config =
             rustls::ClientConfig::builder_with_details(self.provider.clone(), self.clock.clone())
                 .with_safe_default_protocol_versions()
                 .expect("ring supports the default protocol versions")
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth();
+        config.enable_sni = self.sni;
         (Arc::new(config), slot)
     }
 }
@@ -95,6 +133,33 @@ struct RecordingVerifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     signatures: AcceptAnyCertificate,
     seen: CertificateSlot,
+    known_intermediates: Arc<[CertificateDer<'static>]>,
+}
+
+impl RecordingVerifier {
+    /// The known intermediate that links a lone `end_entity` to a trusted
+    /// root, by its name.
+    fn completing_intermediate(
+        &self,
+        inner: &WebPkiServerVerifier,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Option<String> {
+        self.known_intermediates.iter().find_map(|known| {
+            inner
+                .verify_server_cert(
+                    end_entity,
+                    std::slice::from_ref(known),
+                    server_name,
+                    &[],
+                    now,
+                )
+                .ok()
+                .and_then(|_| x509::parse(known))
+                .map(|info| info.subject)
+        })
+    }
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -106,19 +171,39 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = x509::parse(end_entity).map(|info| CertificateInfo {
+        let mut seen = x509::parse(end_entity).map(|info| CertificateInfo {
             chain_length: intermediates.len().saturating_add(1),
             ..info
         });
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = seen;
-        match &self.inner {
+        let verdict = match &self.inner {
             Some(inner) => {
-                inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                let verdict = inner.verify_server_cert(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    now,
+                );
+                let unknown_issuer = matches!(
+                    verdict,
+                    Err(rustls::Error::InvalidCertificate(
+                        CertificateError::UnknownIssuer
+                    ))
+                );
+                if let (true, true, Some(info)) =
+                    (unknown_issuer, intermediates.is_empty(), &mut seen)
+                {
+                    info.missing_intermediate =
+                        self.completing_intermediate(inner, end_entity, server_name, now);
+                }
+                verdict
             }
             None => Err(rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer,
             )),
-        }
+        };
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = seen;
+        verdict
     }
 
     fn verify_tls12_signature(

@@ -26,6 +26,11 @@ pub struct CertificateInfo {
     /// How many certificates the server sent (its own and intermediates).
     #[serde(default)]
     pub chain_length: usize,
+    /// The server sent its certificate alone, and this intermediate (by
+    /// name), which the client knew already, links it to a trusted root:
+    /// the server's chain is incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_intermediate: Option<String>,
 }
 
 /// Reads a DER certificate; `None` if it is not one.
@@ -56,6 +61,7 @@ pub fn parse(der: &[u8]) -> Option<CertificateInfo> {
         not_after: date(&validity.not_after),
         self_signed: certificate.subject().as_raw() == certificate.issuer().as_raw(),
         chain_length: 1,
+        missing_intermediate: None,
     })
 }
 

@@ -266,6 +266,11 @@ pub struct HostSpec {
     /// The host's certificate, when it is not a valid one from the world's CA.
     #[serde(default)]
     pub certificate: Option<CertificateSpec>,
+    /// The certificate for clients that send no server name (SNI): a shared
+    /// server's default, such as `{ names: [server1.hosting.example] }`.
+    /// Clients that send the name get the host's own certificate.
+    #[serde(default)]
+    pub without_sni: Option<CertificateSpec>,
     /// The host speaks only TLS 1.0: modern clients get a protocol_version alert.
     #[serde(default)]
     pub legacy_tls: bool,
@@ -301,6 +306,23 @@ pub struct CertificateSpec {
     /// Signed by its own key (no CA at all).
     #[serde(default)]
     pub self_signed: bool,
+    /// Issued by the world's intermediate CA rather than its root: `sent`,
+    /// the server sends the intermediate with its own certificate, as it
+    /// should; `missing`, it sends its own alone, and clients that do not
+    /// already have the intermediate cannot link it to the root.
+    #[serde(default)]
+    pub intermediate: Option<IntermediateSpec>,
+}
+
+/// Whether a server sends the intermediate certificate its own chains through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum IntermediateSpec {
+    /// Sent along with the server's certificate.
+    Sent,
+    /// Left out: the chain the server presents is incomplete.
+    Missing,
 }
 
 /// How a server port protects its transport.
@@ -626,6 +648,15 @@ pub struct ClientSpec {
     /// `tls1.0` (Outlook Express 6 on Windows XP), `tls1.1` or `ssl3`.
     #[serde(default)]
     pub max_tls: Option<MaxTls>,
+    /// Whether the client names the server in its TLS ClientHello (SNI,
+    /// RFC 6066): `false` for clients on Windows XP (Outlook Express 6) and
+    /// other stacks older than SNI. Current clients do.
+    #[serde(default = "sends_sni")]
+    pub sni: bool,
+}
+
+fn sends_sni() -> bool {
+    true
 }
 
 /// An emulated client.

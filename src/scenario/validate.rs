@@ -53,9 +53,21 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 format!("`{name}` is not a valid host name (letters, digits, '-' and '.')"),
             );
         }
-        let other_names = host
-            .certificate
-            .iter()
+        let certificates = || host.certificate.iter().chain(host.without_sni.iter());
+        if let Some(mixed) = certificates()
+            .find(|c| c.intermediate.is_some() && (c.issuer.is_some() || c.self_signed))
+        {
+            let what = if mixed.self_signed {
+                "self_signed"
+            } else {
+                "issuer"
+            };
+            return problem(
+                name,
+                format!("host `{name}`: `intermediate` chains the certificate to the world's root, which `{what}` replaces; keep one of the two"),
+            );
+        }
+        let other_names = certificates()
             .flat_map(|c| c.names.iter().flatten())
             .chain(host.domains.iter());
         for other in other_names {
