@@ -137,7 +137,8 @@ struct ProbeArgs {
     #[arg(long, value_name = "HOST")]
     pop3: Option<String>,
     /// Emulate a client whose newest TLS is tls1.0 (Outlook Express 6 on
-    /// Windows XP), tls1.1 or ssl3: its own ClientHello goes first on TLS ports.
+    /// Windows XP), tls1.1 or ssl3: its own ClientHello goes first, on TLS
+    /// ports and after STARTTLS.
     #[arg(long, value_name = "VERSION", value_parser = parse_max_tls)]
     max_tls: Option<mailprobe::scenario::model::MaxTls>,
     /// Emulate a client that names no server in TLS (no SNI), as on

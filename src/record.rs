@@ -412,15 +412,21 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             return;
         }
     }
-    // IMAP mechanisms, when none took a password (only OAuth).
-    if let (Protocol::Imap, Some((Step::Auth, Failure::NotOffered { .. }))) = (protocol, failure) {
-        let listed: Vec<String> = lines
-            .iter()
-            .flat_map(|line| crate::probe::imap::auth_mechanisms(line))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !listed.is_empty() && !lines.iter().any(|l| l.contains("LOGINDISABLED")) {
+    // IMAP and POP3 mechanisms, when none took a password (only OAuth).
+    if let Some((Step::Auth, Failure::NotOffered { .. })) = failure {
+        let listed: std::collections::BTreeSet<String> = match protocol {
+            Protocol::Imap if !lines.iter().any(|l| l.contains("LOGINDISABLED")) => lines
+                .iter()
+                .flat_map(|line| crate::probe::imap::auth_mechanisms(line))
+                .collect(),
+            Protocol::Pop3 => lines
+                .iter()
+                .flat_map(|line| crate::probe::pop3::sasl_mechanisms(line))
+                .collect(),
+            _ => Default::default(),
+        };
+        if !listed.is_empty() {
+            let listed: Vec<String> = listed.into_iter().collect();
             world
                 .host(&host)
                 .set(protocol, "auth", format!("[{}]", listed.join(", ")));

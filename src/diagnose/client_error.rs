@@ -244,6 +244,12 @@ fn outlook_express_6(endpoint: &Endpoint, step: Step, failure: &Failure) -> Clie
             format!("There is no authentication method in common with the IMAP server ({what})."),
             None,
         ),
+        // Outlook Express sends USER anyway and reports the -ERR.
+        (Step::Auth, Failure::NotOffered { what }) if !smtp => error(
+            "0x800CCC90",
+            format!("The POP3 server refused the login: it offers no login the client can use ({what})."),
+            None,
+        ),
         (_, Failure::ImapError { status, text }) if status == "BAD" => {
             error("0x800CCCD3", server_said(format!("BAD {text}")), None)
         }
@@ -334,6 +340,11 @@ fn thunderbird(endpoint: &Endpoint, step: Step, failure: &Failure) -> ClientErro
         (Step::Auth, Failure::NotOffered { .. }) if endpoint.protocol == Protocol::Imap => error(
             "auth-method-not-supported",
             format!("The IMAP server {host} does not support the selected authentication method. Please change the 'Authentication method' in the 'Account Settings | Server settings'."),
+        ),
+        // localMsgs.properties, pop3AuthMechNotSupported.
+        (Step::Auth, Failure::NotOffered { .. }) if endpoint.protocol == Protocol::Pop3 => error(
+            "auth-method-not-supported",
+            "Server does not support the selected authentication method. Please change the 'Authentication method' in the 'Account Settings | Server settings'.".to_string(),
         ),
         (Step::Greeting, Failure::ImapError { .. }) => error(
             "server-disconnected",

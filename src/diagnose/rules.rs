@@ -239,11 +239,7 @@ fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     if login_step && is_app_password_refusal(facts.failure, &refusal) {
         return Some(Cause::AppPasswordRequired);
     }
-    if login_step
-        && (refusal.contains("5.7.139")
-            || refusal.contains("basic authentication is disabled")
-            || refusal.contains("smtpclientauthentication is disabled"))
-    {
+    if login_step && is_basic_auth_refusal(facts.failure, &refusal) {
         return Some(Cause::BasicAuthDisabled);
     }
     if facts.step == Step::Auth
@@ -640,6 +636,23 @@ fn is_app_password_refusal(failure: &Failure, lowered: &str) -> bool {
         || lowered.contains("app password")
 }
 
+/// Whether a login refusal says passwords are not accepted at all: Microsoft's
+/// 5.7.139, or Google's "web login required" (SMTP 534 5.7.14, IMAP
+/// `[WEBALERT ...]`, POP3 `-ERR [AUTH] Web login required`).
+fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
+    matches!(failure, Failure::Reply { code: 534, text } if text.starts_with("5.7.14"))
+        || [
+            "5.7.139",
+            "basic authentication is disabled",
+            "smtpclientauthentication is disabled",
+            "web login required",
+            "log in via your web browser",
+            "[webalert",
+        ]
+        .iter()
+        .any(|phrase| lowered.contains(phrase))
+}
+
 /// Whether every login mechanism the server listed is OAuth.
 fn offers_only_oauth(attempt: &Attempt) -> bool {
     let mut mechanisms: Vec<String> = Vec::new();
@@ -654,6 +667,7 @@ fn offers_only_oauth(attempt: &Attempt) -> bool {
         if upper.starts_with("* ") {
             mechanisms.extend(crate::probe::imap::auth_mechanisms(&upper));
         }
+        mechanisms.extend(crate::probe::pop3::sasl_mechanisms(&upper));
     }
     !mechanisms.is_empty()
         && mechanisms

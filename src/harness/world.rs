@@ -329,6 +329,13 @@ fn listen(
             .and_then(|g| mock_mail_servers::pop3::Status::parse(g.as_bytes()));
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         config.refuse_logins = pop3.refuse_logins.clone();
+        config.user_pass = pop3.auth.iter().any(|m| m.eq_ignore_ascii_case("USER"));
+        config.sasl = pop3
+            .auth
+            .iter()
+            .filter(|m| !m.eq_ignore_ascii_case("USER"))
+            .map(|m| m.to_ascii_uppercase())
+            .collect();
         let server = Pop3Server::new(config, store.clone(), tls.clone());
         for (port, mode) in &pop3.ports {
             listening.add(

@@ -184,6 +184,8 @@ pub struct Conversation<'a> {
     /// attempts run at once: a POP3 maildrop lets one session in at a time.
     login_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     login_held: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// An old client's newest TLS: the connection ends at its hello.
+    legacy: Option<super::legacy::LegacyTls>,
 }
 
 impl<'a> Conversation<'a> {
@@ -194,7 +196,22 @@ impl<'a> Conversation<'a> {
             recorder,
             login_turn: None,
             login_held: None,
+            legacy: None,
         }
+    }
+
+    /// Emulates an old client up to its TLS handshake: where the dialog
+    /// starts TLS, [`Conversation::start_tls`] sends the old client's hello
+    /// and the dialog ends with the server's answer.
+    pub fn offering_at_most(mut self, version: super::legacy::LegacyTls) -> Self {
+        self.legacy = Some(version);
+        self
+    }
+
+    /// Whether the dialog ends at the TLS handshake (see
+    /// [`Conversation::offering_at_most`]).
+    pub fn ends_at_handshake(&self) -> bool {
+        self.legacy.is_some()
     }
 
     /// Logs in only in turn with the other holders of `turn`.
@@ -268,6 +285,13 @@ impl<'a> Conversation<'a> {
 
     /// Upgrades the connection to TLS for `host`.
     pub async fn start_tls(&mut self, client: &TlsClient, host: &str) -> StepResult<()> {
+        if let Some(version) = self.legacy {
+            let timeout = self.wire.reply_timeout();
+            return self
+                .wire
+                .old_client_hello(self.recorder, version, timeout)
+                .await;
+        }
         self.recorder.enter(Step::TlsHandshake);
         if !client.sends_sni() {
             self.recorder.record(EventKind::Sent(

@@ -120,6 +120,9 @@ where
     loop {
         match dialog.next(input) {
             Action::Finish(result) => return result,
+            Action::StartTls if conversation.ends_at_handshake() => {
+                return conversation.start_tls(tls, host).await;
+            }
             Action::StartTls => {
                 conversation.start_tls(tls, host).await?;
                 input = Input::TlsUp;

@@ -4,6 +4,13 @@
 //! rustls speaks neither version, so the probe writes this hello itself
 //! and reads only the record that answers it.
 
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::conversation::{Recorder, StepResult};
+use super::observation::{EventKind, Failure, Step, TlsFailure};
+
 /// The newest protocol an emulated old client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LegacyTls {
@@ -55,6 +62,69 @@ impl LegacyTls {
         record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
         record.extend_from_slice(&handshake);
         record
+    }
+}
+
+/// Sends the old client's hello over `stream` and reads the first bytes of
+/// the answer (at most a record header and an alert), within `timeout`;
+/// records both and fails the handshake where the server refuses.
+pub(crate) async fn say_hello<S>(
+    stream: &mut S,
+    recorder: &mut Recorder,
+    version: LegacyTls,
+    timeout: Duration,
+) -> StepResult<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    recorder.enter(Step::TlsHandshake);
+    recorder.record(EventKind::Sent(format!(
+        "TLS ClientHello offering at most {}, without extensions (the emulated client's newest)",
+        version.name()
+    )));
+    let failed = |failure: Failure| (Step::TlsHandshake, failure);
+    stream
+        .write_all(&version.client_hello())
+        .await
+        .map_err(|e| failed(Failure::Io(e.to_string())))?;
+    let mut first = [0u8; 16];
+    let mut read = 0;
+    let reading = async {
+        while read < 7 {
+            match stream.read(&mut first[read..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let timed_out = tokio::time::timeout(timeout, reading).await.is_err();
+    let _ = stream.shutdown().await;
+    let refused = |answer: String| {
+        failed(Failure::Tls(TlsFailure::VersionRefused {
+            offered: version.name().to_string(),
+            answer,
+        }))
+    };
+    match answer(&first[..read]) {
+        LegacyAnswer::Accepted {
+            version: [major, minor],
+        } => {
+            recorder.record(EventKind::Received(format!(
+                "ServerHello, version {major}.{minor}: the server accepts {}; the probe goes on over today's TLS",
+                version.name()
+            )));
+            Ok(())
+        }
+        LegacyAnswer::Refused { alert } => {
+            let name = alert_name(alert);
+            recorder.record(EventKind::Received(format!("TLS alert {name} ({alert})")));
+            Err(refused(format!("alert {name}")))
+        }
+        LegacyAnswer::NotTls if read == 0 && timed_out => Err(refused("no answer".to_string())),
+        LegacyAnswer::NotTls if read == 0 => Err(refused("the connection was closed".to_string())),
+        LegacyAnswer::NotTls => Err(failed(Failure::Tls(TlsFailure::NotTls {
+            first_bytes: first[..read].to_vec(),
+        }))),
     }
 }
 

@@ -323,7 +323,8 @@ pub struct Prober {
     /// it is not the host itself (`--server-name` for an address).
     server_names: std::collections::BTreeMap<String, String>,
     /// The newest TLS version of an emulated old client, if it predates
-    /// TLS 1.2: its ClientHello goes first on implicit-TLS ports.
+    /// TLS 1.2: its ClientHello goes first, on implicit-TLS ports and after
+    /// STARTTLS.
     legacy: Option<legacy::LegacyTls>,
 }
 
@@ -367,10 +368,10 @@ impl Prober {
     }
 
     /// Emulates a client whose newest TLS version is `version` (older than
-    /// TLS 1.2): on implicit-TLS ports its own ClientHello goes first, and a
-    /// server that refuses it fails the attempt as it fails that client. A
-    /// server that accepts it is then probed over today's TLS, which the
-    /// probe speaks, on a new connection.
+    /// TLS 1.2): its own ClientHello goes first, on a connection of its own
+    /// (after STARTTLS on STARTTLS ports), and a server that refuses it fails
+    /// the attempt as it fails that client. A server that accepts it is then
+    /// probed over today's TLS, which the probe speaks, on a new connection.
     pub fn speaking_at_most(mut self, version: legacy::LegacyTls) -> Self {
         self.legacy = Some(version);
         self
@@ -701,12 +702,27 @@ impl Prober {
         plan: Plan<'_>,
         login_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     ) -> Result<(), (Step, Failure)> {
-        if let (Some(version), Security::Tls) = (self.legacy, endpoint.security) {
+        if let (Some(version), Security::Tls | Security::StartTls) =
+            (self.legacy, endpoint.security)
+        {
             self.legacy_hello(recorder, endpoint, version).await?;
         }
         let stream = self.open(recorder, endpoint).await?;
         let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
         let mut conversation = Conversation::new(wire, recorder).logging_in_turn(login_turn);
+        let result = self.dialog(&mut conversation, tls, endpoint, plan).await;
+        conversation.close().await;
+        result
+    }
+
+    /// Secures an implicit-TLS connection and runs the protocol's dialog.
+    async fn dialog(
+        &self,
+        conversation: &mut Conversation<'_>,
+        tls: &tls::TlsClient,
+        endpoint: &Endpoint,
+        plan: Plan<'_>,
+    ) -> Result<(), (Step, Failure)> {
         if endpoint.security == Security::Tls {
             conversation.start_tls(tls, self.tls_name(endpoint)).await?;
         }
@@ -716,7 +732,7 @@ impl Prober {
         };
         let credentials = account.and_then(|a| a.credentials.clone());
         let host = self.tls_name(endpoint);
-        let result = match endpoint.protocol {
+        match endpoint.protocol {
             Protocol::Smtp => {
                 let envelope = account.map(|a| smtp::Envelope {
                     from: a.from.clone(),
@@ -729,88 +745,42 @@ impl Prober {
                     credentials,
                     envelope,
                 );
-                dialog::drive(&mut conversation, tls, host, dialog).await
+                dialog::drive(conversation, tls, host, dialog).await
             }
             Protocol::Pop3 => {
                 let dialog =
                     pop3::Pop3Dialog::new(endpoint.security, credentials, account.is_some());
-                dialog::drive(&mut conversation, tls, host, dialog).await
+                dialog::drive(conversation, tls, host, dialog).await
             }
             Protocol::Imap => {
                 let dialog =
                     imap::ImapDialog::new(endpoint.security, credentials, account.is_some());
-                dialog::drive(&mut conversation, tls, host, dialog).await
+                dialog::drive(conversation, tls, host, dialog).await
             }
-        };
-        conversation.close().await;
-        result
+        }
     }
 
     /// An old client's ClientHello on its own connection, and the server's
-    /// first answer: a refusal fails the attempt at the handshake.
+    /// first answer: a refusal fails the attempt at the handshake. On a
+    /// STARTTLS port the connection first says what the client says up to
+    /// STARTTLS (no credentials).
     async fn legacy_hello(
         &self,
         recorder: &mut Recorder,
         endpoint: &Endpoint,
         version: legacy::LegacyTls,
     ) -> Result<(), (Step, Failure)> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = self.open(recorder, endpoint).await?;
-        recorder.enter(Step::TlsHandshake);
-        recorder.record(EventKind::Sent(format!(
-            "TLS ClientHello offering at most {}, without extensions (the emulated client's newest)",
-            version.name()
-        )));
-        let failed = |failure: Failure| (Step::TlsHandshake, failure);
-        stream
-            .write_all(&version.client_hello())
-            .await
-            .map_err(|e| failed(Failure::Io(e.to_string())))?;
-        let mut answer = [0u8; 16];
-        let mut read = 0;
-        let reading = async {
-            while read < 7 {
-                match stream.read(&mut answer[read..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => read += n,
-                }
-            }
-        };
-        let timed_out = tokio::time::timeout(self.timeouts.reply, reading)
-            .await
-            .is_err();
-        let _ = stream.shutdown().await;
-        let refused = |answer: String| {
-            failed(Failure::Tls(TlsFailure::VersionRefused {
-                offered: version.name().to_string(),
-                answer,
-            }))
-        };
-        match legacy::answer(&answer[..read]) {
-            legacy::LegacyAnswer::Accepted {
-                version: [major, minor],
-            } => {
-                recorder.record(EventKind::Received(format!(
-                    "ServerHello, version {major}.{minor}: the server accepts {}; the probe goes on over today's TLS",
-                    version.name()
-                )));
-                Ok(())
-            }
-            legacy::LegacyAnswer::Refused { alert } => {
-                let name = legacy::alert_name(alert);
-                recorder.record(EventKind::Received(format!("TLS alert {name} ({alert})")));
-                Err(refused(format!("alert {name}")))
-            }
-            legacy::LegacyAnswer::NotTls if read == 0 && timed_out => {
-                Err(refused("no answer".to_string()))
-            }
-            legacy::LegacyAnswer::NotTls if read == 0 => {
-                Err(refused("the connection was closed".to_string()))
-            }
-            legacy::LegacyAnswer::NotTls => Err(failed(Failure::Tls(TlsFailure::NotTls {
-                first_bytes: answer[..read].to_vec(),
-            }))),
+        if endpoint.security == Security::Tls {
+            return legacy::say_hello(&mut stream, recorder, version, self.timeouts.reply).await;
         }
+        let wire = Wire::new(stream, self.timeouts.reply, self.received.clone());
+        let mut conversation = Conversation::new(wire, recorder).offering_at_most(version);
+        let result = self
+            .dialog(&mut conversation, &self.tls, endpoint, Plan::Reach)
+            .await;
+        conversation.close().await;
+        result
     }
 
     /// Resolves and connects, recording both.

@@ -74,6 +74,21 @@ impl Pop3Dialog {
             }
             return self.exchange(State::Stls, Step::Stls, Outgoing::plain("STLS"), false);
         }
+        let has = |word: &str| capabilities.iter().any(|c| c.eq_ignore_ascii_case(word));
+        let sasl: Vec<String> = capabilities
+            .iter()
+            .flat_map(|c| sasl_mechanisms(c))
+            .collect();
+        let password_sasl = sasl.iter().any(|m| m == "PLAIN" || m == "LOGIN");
+        if self.log_in && !sasl.is_empty() && !has("USER") && !password_sasl {
+            // Only OAuth (RFC 2449 CAPA lists SASL XOAUTH2 and no USER):
+            // USER/PASS would only be refused, and the password stays here.
+            let what = format!(
+                "USER/PASS or a password mechanism (the server lists SASL {})",
+                sasl.join(" ")
+            );
+            return Action::Finish(Err((Step::Auth, Failure::NotOffered { what })));
+        }
         match self.credentials.clone().filter(|_| self.log_in) {
             Some(credentials) => {
                 let line = Outgoing::plain(format!("USER {}", credentials.user));
@@ -86,6 +101,14 @@ impl Pop3Dialog {
     fn quit(&mut self) -> Action {
         self.exchange(State::Quit, Step::Leave, Outgoing::plain("QUIT"), false)
     }
+}
+
+/// The SASL mechanisms a CAPA line lists (`SASL XOAUTH2 OAUTHBEARER`, RFC
+/// 2449 section 6.3), uppercased; none for any other line.
+pub fn sasl_mechanisms(line: &str) -> impl Iterator<Item = String> + '_ {
+    let mut words = line.split_whitespace();
+    let listed = words.next().is_some_and(|w| w.eq_ignore_ascii_case("SASL"));
+    words.filter(move |_| listed).map(str::to_ascii_uppercase)
 }
 
 impl Dialog for Pop3Dialog {
@@ -250,5 +273,28 @@ mod tests {
             missing,
             Action::Finish(Err((Step::Stls, Failure::NotOffered { .. })))
         ));
+    }
+
+    #[test]
+    fn a_server_that_lists_only_oauth_gets_no_password() {
+        let mut dialog = Pop3Dialog::new(Security::Tls, taro(), true);
+        dialog.next(Input::Start);
+        dialog.next(ok("ready"));
+        let stopped = dialog.next(reply(true, "caps", &["TOP", "SASL XOAUTH2 OAUTHBEARER"]));
+        assert!(
+            matches!(&stopped, Action::Finish(Err((Step::Auth, Failure::NotOffered { what }))) if what.contains("SASL XOAUTH2 OAUTHBEARER")),
+            "{stopped:?}"
+        );
+        // USER beside it, or a password mechanism: the login goes on.
+        for caps in [&["USER", "SASL XOAUTH2"][..], &["sasl PLAIN XOAUTH2"][..]] {
+            let mut dialog = Pop3Dialog::new(Security::Tls, taro(), true);
+            dialog.next(Input::Start);
+            dialog.next(ok("ready"));
+            assert_eq!(
+                sent(&dialog.next(reply(true, "caps", caps))),
+                Some("USER taro")
+            );
+        }
+        assert_eq!(sasl_mechanisms("SASLX PLAIN").count(), 0);
     }
 }

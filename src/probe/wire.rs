@@ -304,6 +304,18 @@ impl Wire {
         }
     }
 
+    /// An old client's hello in place of a TLS handshake (see
+    /// [`super::legacy::say_hello`]); the connection is of no use after it.
+    pub(crate) async fn old_client_hello(
+        &mut self,
+        recorder: &mut super::conversation::Recorder,
+        version: super::legacy::LegacyTls,
+        timeout: Duration,
+    ) -> super::conversation::StepResult<()> {
+        self.lines.clear();
+        super::legacy::say_hello(&mut self.stream, recorder, version, timeout).await
+    }
+
     /// Closes the connection politely.
     pub async fn close(&mut self) {
         let _ = self.stream.shutdown().await;

@@ -445,6 +445,16 @@ pub struct Pop3Spec {
     /// `"[AUTH] Application-specific password required"`.
     #[serde(default)]
     pub refuse_logins: Option<String>,
+    /// How the server lets clients log in, as CAPA lists it: `USER` for
+    /// USER/PASS, and SASL mechanisms (`XOAUTH2`, `OAUTHBEARER`: listed,
+    /// then refused). Default `[USER]`; `[XOAUTH2, OAUTHBEARER]` is a server
+    /// that signs in with OAuth only.
+    #[serde(default = "default_pop3_auth")]
+    pub auth: Vec<String>,
+}
+
+fn default_pop3_auth() -> Vec<String> {
+    vec!["USER".to_string()]
 }
 
 /// An IMAP server (read-only INBOX of the world's mailboxes).

@@ -93,6 +93,22 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 taken.push((*port, service));
             }
         }
+        let mechanisms = [
+            host.smtp.as_ref().map(|s| &s.auth),
+            host.pop3.as_ref().map(|p| &p.auth),
+            host.imap.as_ref().map(|i| &i.auth),
+        ];
+        if let Some(bad) = mechanisms
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|m| !is_mechanism_name(m))
+        {
+            return problem(
+                bad,
+                format!("host `{name}`: `{bad}` is not a login mechanism name (1 to 20 letters, digits, '-' and '_', as PLAIN or XOAUTH2)"),
+            );
+        }
     }
 
     let mut users = BTreeSet::new();
@@ -374,6 +390,14 @@ fn unknown_host(host: &str, hosts: &[&str], at: &str) -> String {
     }
 }
 
+/// A SASL mechanism name (RFC 4422 section 3.1), or POP3's `USER`.
+fn is_mechanism_name(name: &str) -> bool {
+    (1..=20).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn is_host_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
@@ -433,6 +457,15 @@ mod tests {
         assert!(!is_host_name("bad_name.example"));
         assert!(!is_host_name("-x.example"));
         assert!(!is_host_name("a..b"));
+    }
+
+    #[test]
+    fn mechanism_names() {
+        assert!(is_mechanism_name("XOAUTH2"));
+        assert!(is_mechanism_name("CRAM-MD5"));
+        assert!(!is_mechanism_name("PLAIN\r\nQUIT"));
+        assert!(!is_mechanism_name(""));
+        assert!(!is_mechanism_name("A-NAME-FAR-TOO-LONG-TO-BE-ONE"));
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct Pop3Config {
     /// The `-ERR` text for every PASS with the right password, e.g.
     /// `[AUTH] Application-specific password required`.
     pub refuse_logins: Option<String>,
+    /// Whether USER/PASS is offered; a server that signs in with OAuth only
+    /// lists neither it nor accepts it.
+    pub user_pass: bool,
+    /// SASL mechanisms listed in CAPA (`SASL XOAUTH2 OAUTHBEARER`); the mock
+    /// refuses the AUTH command.
+    pub sasl: Vec<String>,
 }
 
 impl Pop3Config {
@@ -48,6 +54,8 @@ impl Pop3Config {
             greeting: None,
             greeting_delay: Duration::ZERO,
             refuse_logins: None,
+            user_pass: true,
+            sasl: Vec::new(),
         }
     }
 }
@@ -197,18 +205,22 @@ impl Pop3Session {
     }
 
     fn capabilities(&self) -> Vec<Vec<u8>> {
-        let mut capabilities = vec!["TOP", "UIDL", "RESP-CODES", "PIPELINING"];
+        let mut capabilities: Vec<String> = ["TOP", "UIDL", "RESP-CODES", "PIPELINING"]
+            .map(String::from)
+            .to_vec();
         if matches!(self.state, State::Authorization { .. }) {
-            capabilities.push("USER");
+            if self.config.user_pass {
+                capabilities.push("USER".into());
+            }
+            if !self.config.sasl.is_empty() {
+                capabilities.push(format!("SASL {}", self.config.sasl.join(" ")));
+            }
             if self.stls_available {
-                capabilities.push("STLS");
+                capabilities.push("STLS".into());
             }
         }
-        capabilities.push("IMPLEMENTATION mailprobe-mock");
-        capabilities
-            .into_iter()
-            .map(|c| c.as_bytes().to_vec())
-            .collect()
+        capabilities.push("IMPLEMENTATION mailprobe-mock".into());
+        capabilities.into_iter().map(String::into_bytes).collect()
     }
 
     fn authorization(&mut self, command: Command) -> Response {
@@ -220,6 +232,9 @@ impl Pop3Session {
                 Response::ok("Begin TLS negotiation").then(Next::StartTls)
             }
             Command::Stls => Response::err("STLS not available"),
+            Command::User(_) if !self.config.user_pass => {
+                Response::err("[AUTH] USER/PASS is not offered; sign in with SASL")
+            }
             Command::User(name) => {
                 if self.config.reject_unknown_users && self.store.lock().account(&name).is_none() {
                     return Response::err("[AUTH] no such user");
