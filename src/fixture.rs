@@ -134,7 +134,7 @@ impl SimMailBuilder {
             if let Action::Intercept(Middlebox::ResigningScanner { issuer, .. }) = &rule.action {
                 let validity = Validity::around(now);
                 let authority = CertificateAuthority::new(issuer, validity)?;
-                network.resigning_authority(issuer, authority, validity);
+                network.resigning_authority(issuer, std::sync::Arc::new(authority), validity);
             }
         }
         if !self.rules.is_empty() {

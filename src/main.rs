@@ -45,6 +45,10 @@ enum Command {
         /// (the summary goes to stderr).
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         format: String,
+        /// Scenarios replayed at once, 1-1024 (default: the available
+        /// parallelism); the output is the same for any number.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        jobs: Option<u16>,
     },
     /// Replay scenarios several times and print how fast, and whether every
     /// round gave the same transcripts.
@@ -54,6 +58,9 @@ enum Command {
         /// How many rounds (1 to 1000).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
         rounds: u16,
+        /// Scenarios replayed at once, 1-1024 (default: the available parallelism).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        jobs: Option<u16>,
     },
     /// Probe a real mail server step by step and name the cause of a failure.
     Probe(Box<ProbeArgs>),
@@ -242,6 +249,7 @@ fn main() -> ExitCode {
             reports,
             junit,
             format,
+            jobs,
         } => default_paths(paths).and_then(|paths| {
             run(
                 &paths,
@@ -252,6 +260,7 @@ fn main() -> ExitCode {
                     json: format == "json",
                 },
                 bless,
+                jobs_or_default(jobs),
             )
         }),
         Command::Check { paths } => default_paths(paths).and_then(|paths| check(&paths)),
@@ -297,9 +306,12 @@ fn main() -> ExitCode {
         }
         Command::Probe(args) => probe(*args),
         Command::Suggest(args) => suggest(*args),
-        Command::Bench { paths, rounds } => {
-            default_paths(paths).and_then(|paths| bench(&paths, usize::from(rounds)))
-        }
+        Command::Bench {
+            paths,
+            rounds,
+            jobs,
+        } => default_paths(paths)
+            .and_then(|paths| bench(&paths, usize::from(rounds), jobs_or_default(jobs))),
         Command::Explain { topic } => mailprobe::explain::explain(&topic).map(|text| {
             print!("{text}");
             let examples = scenarios_expecting(&topic);
@@ -394,7 +406,12 @@ struct Outputs<'a> {
     json: bool,
 }
 
-fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool) -> Result<bool, String> {
+/// `--jobs`, or the available parallelism.
+fn jobs_or_default(jobs: Option<u16>) -> usize {
+    jobs.map_or_else(harness::jobs::default_jobs, usize::from)
+}
+
+fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool, jobs: usize) -> Result<bool, String> {
     use mailprobe::harness::results::{json_lines, Ending, ScenarioResult};
 
     let files = scenario::discover(paths).map_err(|e| e.to_string())?;
@@ -411,16 +428,31 @@ fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool) -> Result<bool, Str
             println!("{line}");
         }
     };
-    for file in &files {
+    // Replayed on `jobs` threads, printed in the order of the files.
+    let replay = |index: usize| -> Result<(Vec<String>, ScenarioResult), String> {
+        let file = &files[index];
         let path = label(file);
         let started = std::time::Instant::now();
-        let replayed = replay_one(file, &path, paths, &outputs, bless, &say)?;
+        let mut notes = Vec::new();
+        let replayed = replay_one(file, &path, paths, &outputs, bless, &mut notes)?;
         let result = match replayed {
             Ok((outcome, snapshot_error)) => {
                 ScenarioResult::of_run(path, &outcome, snapshot_error, started.elapsed())
             }
             Err(ending) => ScenarioResult::without_run(path, ending),
         };
+        Ok((notes, result))
+    };
+    let mut unwritten = None;
+    harness::jobs::in_order(files.len(), jobs, replay, |replayed| {
+        let (notes, result) = match replayed {
+            Ok(replayed) => replayed,
+            Err(error) => {
+                unwritten.get_or_insert(error);
+                return;
+            }
+        };
+        notes.into_iter().for_each(&say);
         if outputs.json {
             for line in json_lines(&result) {
                 println!("{line}");
@@ -429,6 +461,9 @@ fn run(paths: &[PathBuf], outputs: Outputs<'_>, bless: bool) -> Result<bool, Str
             print_result(&result);
         }
         results.push(result);
+    });
+    if let Some(error) = unwritten {
+        return Err(error);
     }
     if let Some(file) = outputs.junit {
         let xml = mailprobe::harness::results::junit(&results);
@@ -505,7 +540,7 @@ fn replay_one(
     roots: &[PathBuf],
     outputs: &Outputs<'_>,
     bless: bool,
-    say: &dyn Fn(String),
+    notes: &mut Vec<String>,
 ) -> Result<
     Result<(harness::ScenarioRun, Option<String>), mailprobe::harness::results::Ending>,
     String,
@@ -524,7 +559,7 @@ fn replay_one(
     };
     let snapshot_error = match harness::check_snapshot(&scenario, file, &outcome, bless) {
         Ok(Some(written)) => {
-            say(format!("wrote snapshot {} for {path}", written.display()));
+            notes.push(format!("wrote snapshot {} for {path}", written.display()));
             None
         }
         Ok(None) => None,
@@ -800,49 +835,15 @@ fn suggest_one(request: &mailprobe::live::LiveRequest) -> Result<bool, String> {
     }
 }
 
-fn bench(paths: &[PathBuf], rounds: usize) -> Result<bool, String> {
+fn bench(paths: &[PathBuf], rounds: usize, jobs: usize) -> Result<bool, String> {
     let files = scenario::discover(paths).map_err(|e| e.to_string())?;
     let scenarios: Vec<_> = files
         .iter()
         .map(|file| scenario::load(file).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
-    let mut first: Option<Vec<String>> = None;
-    let mut identical = true;
-    let mut times = Vec::new();
-    for round in 1..=rounds.max(1) {
-        let started = std::time::Instant::now();
-        let mut transcripts = Vec::new();
-        let mut virtual_time = std::time::Duration::ZERO;
-        let mut probes = 0;
-        for scenario in &scenarios {
-            let run = harness::run(scenario).map_err(|e| e.to_string())?;
-            virtual_time += run.virtual_time;
-            probes += run.probes.len();
-            transcripts.push(run.transcript);
-        }
-        let wall = started.elapsed();
-        times.push(wall);
-        println!(
-            "round {round}: {} scenarios, {probes} probes in {:.3} s wall ({:.0} scenarios/s); {:.0} s virtual ({:.0}x)",
-            scenarios.len(),
-            wall.as_secs_f64(),
-            scenarios.len() as f64 / wall.as_secs_f64(),
-            virtual_time.as_secs_f64(),
-            virtual_time.as_secs_f64() / wall.as_secs_f64()
-        );
-        match &first {
-            None => first = Some(transcripts),
-            Some(first) => identical &= *first == transcripts,
-        }
-    }
-    times.sort();
-    println!(
-        "wall per round: min {:.3} s, median {:.3} s, max {:.3} s; transcripts identical across rounds: {}",
-        times[0].as_secs_f64(),
-        times[times.len() / 2].as_secs_f64(),
-        times[times.len() - 1].as_secs_f64(),
-        if identical { "yes" } else { "NO" }
-    );
+    let (printout, identical) =
+        harness::bench::bench(&scenarios, rounds, jobs).map_err(|e| e.to_string())?;
+    print!("{printout}");
     Ok(identical)
 }
 

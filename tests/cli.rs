@@ -850,3 +850,55 @@ fn an_old_clients_tls_is_refused_by_a_current_server() {
     server.join().unwrap();
     let _ = std::fs::remove_file(pem);
 }
+
+/// `run --jobs 2` prints what `--jobs 1` prints, byte for byte (but for the
+/// wall time in the summary), and writes the same transcripts.
+#[test]
+fn jobs_do_not_change_the_output() {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let folder = std::env::temp_dir().join(format!("mailprobe-jobs-{}", std::process::id()));
+    let replay = |jobs: &str| {
+        let transcripts = folder.join(jobs);
+        let output = mailprobe(&[
+            "run",
+            "--jobs",
+            jobs,
+            "--transcripts",
+            transcripts.to_str().unwrap(),
+            scenarios.to_str().unwrap(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let without_wall: Vec<String> = stdout
+            .lines()
+            .filter(|line| !line.starts_with("replayed "))
+            .map(str::to_string)
+            .collect();
+        (without_wall, transcripts)
+    };
+    let (one, one_dir) = replay("1");
+    let (two, two_dir) = replay("2");
+    assert!(one.len() > 100);
+    assert_eq!(one, two);
+    let files = mailprobe::scenario::discover(std::slice::from_ref(&scenarios)).unwrap();
+    let mut compared = 0;
+    for file in files {
+        let relative = file.strip_prefix(&scenarios).unwrap().with_extension("txt");
+        let (Ok(a), Ok(b)) = (
+            std::fs::read(one_dir.join(&relative)),
+            std::fs::read(two_dir.join(&relative)),
+        ) else {
+            continue;
+        };
+        assert_eq!(a, b, "{}", relative.display());
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared}");
+    let _ = std::fs::remove_dir_all(&folder);
+    let bad = mailprobe(&["run", "--jobs", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

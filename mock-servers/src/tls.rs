@@ -5,9 +5,8 @@
 //! around the world's clock, not the wall clock, so a scenario dated 2007
 //! still has valid certificates when its clients check them against 2007.
 
-use std::sync::Arc;
-
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
@@ -38,7 +37,7 @@ pub enum TlsSetupError {
 }
 
 /// The period a certificate is valid for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Validity {
     /// First instant of validity.
     pub not_before: OffsetDateTime,
@@ -62,7 +61,7 @@ impl Validity {
 /// has the same size on every run and a bandwidth-limited link takes the
 /// same virtual time. (ECDSA signatures vary by a byte or two.) ECDSA P-256
 /// is for real mail clients whose TLS stack has no Ed25519.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum KeyKind {
     /// Ed25519 (RFC 8410).
     #[default]
@@ -88,8 +87,11 @@ pub struct CertificateAuthority {
     kind: KeyKind,
     /// The root's own key, PKCS #8, to keep the same root across runs.
     key_der: Vec<u8>,
-    /// Serial numbers count up from 2 (the root is 1): fixed length, repeatable.
-    next_serial: AtomicU64,
+    /// Identities issued by [`CertificateAuthority::issue_shared`], by
+    /// names and validity.
+    issued: Memo<(Vec<String>, Validity), ServerIdentity>,
+    /// Intermediates made by [`CertificateAuthority::intermediate_shared`].
+    intermediates: Memo<(String, Validity), CertificateAuthority>,
     /// What a server sends after its own certificate: for an intermediate,
     /// its certificate (and its parent's, if that is an intermediate too).
     above: Vec<CertificateDer<'static>>,
@@ -137,7 +139,8 @@ impl CertificateAuthority {
             name: common_name.to_string(),
             kind,
             key_der,
-            next_serial: AtomicU64::new(2),
+            issued: Memo::default(),
+            intermediates: Memo::default(),
             above: Vec::new(),
         })
     }
@@ -156,7 +159,7 @@ impl CertificateAuthority {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        params.serial_number = Some(self.next_serial());
+        params.serial_number = Some(serial_number(&[common_name], validity));
         let key = self.kind.generate()?;
         let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
         let key_der = key.serialize_der();
@@ -168,13 +171,57 @@ impl CertificateAuthority {
             name: common_name.to_string(),
             kind: self.kind,
             key_der,
-            next_serial: AtomicU64::new(2),
+            issued: Memo::default(),
+            intermediates: Memo::default(),
             above,
         })
     }
 
-    fn next_serial(&self) -> SerialNumber {
-        SerialNumber::from(self.next_serial.fetch_add(1, Ordering::Relaxed))
+    /// The root `common_name` with `validity` and keys of `kind` (and the
+    /// key in `key_pem`, if given), made once per process and shared:
+    /// making keys and signing certificates is most of what a world costs
+    /// to build, and scenarios with one clock share their roots.
+    pub fn shared(
+        common_name: &str,
+        validity: Validity,
+        kind: KeyKind,
+        key_pem: Option<&str>,
+    ) -> Result<Arc<CertificateAuthority>, TlsSetupError> {
+        type Key = (String, Validity, KeyKind, Option<String>);
+        static ROOTS: OnceLock<Memo<Key, CertificateAuthority>> = OnceLock::new();
+        let key = (
+            common_name.to_string(),
+            validity,
+            kind,
+            key_pem.map(str::to_string),
+        );
+        ROOTS
+            .get_or_init(Memo::default)
+            .get_or_make(key, || Self::with_key(common_name, validity, kind, key_pem))
+    }
+
+    /// [`CertificateAuthority::intermediate`], once per name and validity
+    /// for the life of this authority.
+    pub fn intermediate_shared(
+        &self,
+        common_name: &str,
+        validity: Validity,
+    ) -> Result<Arc<CertificateAuthority>, TlsSetupError> {
+        self.intermediates
+            .get_or_make((common_name.to_string(), validity), || {
+                self.intermediate(common_name, validity)
+            })
+    }
+
+    /// [`CertificateAuthority::issue`], once per names and validity for the
+    /// life of this authority; the identity keeps its server configuration.
+    pub fn issue_shared(
+        &self,
+        names: &[String],
+        validity: Validity,
+    ) -> Result<Arc<ServerIdentity>, TlsSetupError> {
+        self.issued
+            .get_or_make((names.to_vec(), validity), || self.issue(names, validity))
     }
 
     /// The authority's own certificate: for a root, what a client's trust
@@ -208,7 +255,7 @@ impl CertificateAuthority {
         params.distinguished_name = distinguished_name(names.first().map_or("localhost", |n| n));
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
-        params.serial_number = Some(self.next_serial());
+        params.serial_number = Some(serial_number(names, validity));
         let key = self.kind.generate()?;
         let certificate = params.signed_by(&key, &self.issuer)?.der().clone();
         let mut chain = vec![certificate];
@@ -216,8 +263,60 @@ impl CertificateAuthority {
         Ok(ServerIdentity {
             chain,
             key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+            config: OnceLock::new(),
         })
     }
+}
+
+/// The most roots, or identities of one root, kept for sharing; past it
+/// they are made again (a process that sees many clocks stays bounded).
+const MAX_SHARED: usize = 1024;
+
+/// Values made once per key and shared, at most [`MAX_SHARED`] at a time.
+struct Memo<K, V>(Mutex<HashMap<K, Arc<V>>>);
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> Memo<K, V> {
+    /// The value for `key`, made by `make` if there is none yet. Two threads
+    /// may both make it; the first to finish is kept.
+    fn get_or_make(
+        &self,
+        key: K,
+        make: impl FnOnce() -> Result<V, TlsSetupError>,
+    ) -> Result<Arc<V>, TlsSetupError> {
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(value) = lock().get(&key) {
+            return Ok(value.clone());
+        }
+        let value = Arc::new(make()?);
+        let mut values = lock();
+        if values.len() >= MAX_SHARED {
+            values.clear();
+        }
+        Ok(values.entry(key).or_insert(value).clone())
+    }
+}
+
+/// A serial number from what the certificate is for (FNV-1a over the names
+/// and validity): the same certificate gets the same serial whatever was
+/// issued before it, and every serial has the same length (8 bytes, the
+/// top bit clear, the next set), so certificates keep their size.
+fn serial_number(names: &[impl AsRef<str>], validity: Validity) -> SerialNumber {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let times = [validity.not_before, validity.not_after].map(|t| t.unix_timestamp().to_be_bytes());
+    let bytes = names
+        .iter()
+        .flat_map(|n| n.as_ref().bytes().chain([0]))
+        .chain(times.into_iter().flatten());
+    for byte in bytes {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    SerialNumber::from((hash & 0x3fff_ffff_ffff_ffff) | 0x4000_0000_0000_0000)
 }
 
 /// An Ed25519 key as PKCS #8 v1 (RFC 8410): ring writes v2, with the public
@@ -256,6 +355,8 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
 pub struct ServerIdentity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    /// Made on first use: loading the key is the costly part.
+    config: OnceLock<Arc<rustls::ServerConfig>>,
 }
 
 impl ServerIdentity {
@@ -265,9 +366,12 @@ impl ServerIdentity {
     }
     /// The identity as a misconfigured server presents it: its own
     /// certificate alone, without the intermediates that link it to a root.
-    pub fn without_intermediates(mut self) -> Self {
-        self.chain.truncate(1);
-        self
+    pub fn without_intermediates(&self) -> Self {
+        ServerIdentity {
+            chain: self.chain.iter().take(1).cloned().collect(),
+            key: self.key.clone_key(),
+            config: OnceLock::new(),
+        }
     }
 
     /// The certificate chain in PEM, for servers configured by files.
@@ -287,11 +391,14 @@ impl ServerIdentity {
     /// A rustls server configuration presenting this identity with the
     /// default protocol versions (TLS 1.2 and 1.3).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+        if let Some(config) = self.config.get() {
+            return Ok(config.clone());
+        }
         let config = rustls::ServerConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(self.chain.clone(), self.key.clone_key())?;
-        Ok(Arc::new(config))
+        Ok(self.config.get_or_init(|| Arc::new(config)).clone())
     }
 
     /// The identity ready for a certificate resolver.

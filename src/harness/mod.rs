@@ -7,7 +7,9 @@
 //! client's settings and the wire; the world description is used only to
 //! build the world and to check the verdict.
 
+pub mod bench;
 pub mod expect;
+pub mod jobs;
 pub mod results;
 pub mod transcript;
 #[cfg(feature = "trials")]

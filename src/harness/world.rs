@@ -1,6 +1,5 @@
 //! Builds a running simulated world from a scenario's `world`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use mock_mail_servers::serve::{MailServer, ServerTls};
 use mock_mail_servers::smtp::session::{parent_domain, AuthBeforeTls};
 use mock_mail_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
 use mock_mail_servers::tls::{
-    config_by_server_name, CertificateAuthority, ServerIdentity, TlsSetupError, Validity,
+    config_by_server_name, CertificateAuthority, KeyKind, ServerIdentity, TlsSetupError, Validity,
 };
 use mock_mail_servers::TlsMode;
 use rustls::RootCertStore;
@@ -87,10 +86,9 @@ pub enum BuildError {
 
 /// Certificate authorities of a world: the trusted one, and untrusted ones by name.
 struct Authorities {
-    trusted: CertificateAuthority,
+    trusted: Arc<CertificateAuthority>,
     /// Made when a host first asks for it.
-    intermediate: Option<CertificateAuthority>,
-    untrusted: BTreeMap<String, CertificateAuthority>,
+    intermediate: Option<Arc<CertificateAuthority>>,
     validity: Validity,
     clock: OffsetDateTime,
 }
@@ -101,7 +99,7 @@ impl Authorities {
         &mut self,
         host: &str,
         spec: Option<&CertificateSpec>,
-    ) -> Result<ServerIdentity, TlsSetupError> {
+    ) -> Result<Arc<ServerIdentity>, TlsSetupError> {
         let default = CertificateSpec::default();
         let spec = spec.unwrap_or(&default);
         let names = spec.names.clone().unwrap_or_else(|| vec![host.to_string()]);
@@ -119,27 +117,25 @@ impl Authorities {
             (None, false) => None,
         };
         match (issuer, spec.intermediate) {
-            (None, None) => self.trusted.issue(&names, validity),
+            (None, None) => self.trusted.issue_shared(&names, validity),
             (None, Some(sent)) => {
                 let intermediate = match &mut self.intermediate {
                     Some(intermediate) => intermediate,
                     none => none.insert(
                         self.trusted
-                            .intermediate(WORLD_INTERMEDIATE_NAME, self.validity)?,
+                            .intermediate_shared(WORLD_INTERMEDIATE_NAME, self.validity)?,
                     ),
                 };
-                let identity = intermediate.issue(&names, validity)?;
+                let identity = intermediate.issue_shared(&names, validity)?;
                 Ok(match sent {
                     IntermediateSpec::Sent => identity,
-                    IntermediateSpec::Missing => identity.without_intermediates(),
+                    IntermediateSpec::Missing => Arc::new(identity.without_intermediates()),
                 })
             }
             (Some(name), _) => {
-                if !self.untrusted.contains_key(&name) {
-                    let authority = CertificateAuthority::new(&name, self.validity)?;
-                    self.untrusted.insert(name.clone(), authority);
-                }
-                self.untrusted[&name].issue(&names, validity)
+                let authority =
+                    CertificateAuthority::shared(&name, self.validity, KeyKind::default(), None)?;
+                authority.issue_shared(&names, validity)
             }
         }
     }
@@ -172,12 +168,10 @@ pub fn build_with_root(
         Some((key, kept_validity)) => (Some(key.as_str()), *kept_validity),
         None => (None, validity),
     };
-    let trusted =
-        CertificateAuthority::with_key(WORLD_CA_NAME, root_validity, root.kind, root_key)?;
+    let trusted = CertificateAuthority::shared(WORLD_CA_NAME, root_validity, root.kind, root_key)?;
     let mut authorities = Authorities {
         trusted,
         intermediate: None,
-        untrusted: BTreeMap::new(),
         validity,
         clock,
     };
@@ -221,7 +215,7 @@ pub fn build_with_root(
             if let Action::Intercept(Middlebox::ResigningScanner { issuer, .. }) = &rule.action {
                 builder.resigning_authority(
                     issuer,
-                    CertificateAuthority::new(issuer, validity)?,
+                    CertificateAuthority::shared(issuer, validity, KeyKind::default(), None)?,
                     validity,
                 );
             }

@@ -202,11 +202,10 @@ impl SimNetworkBuilder {
     pub fn resigning_authority(
         &mut self,
         issuer: &str,
-        authority: CertificateAuthority,
+        authority: Arc<CertificateAuthority>,
         validity: Validity,
     ) {
-        self.authorities
-            .insert(issuer.to_string(), Arc::new(authority));
+        self.authorities.insert(issuer.to_string(), authority);
         self.validity = Some(validity);
     }
 
@@ -285,12 +284,13 @@ impl SimNetwork {
     }
 
     /// A server configuration presenting a certificate for `host` signed by
-    /// the re-signing scanner's root `issuer`.
+    /// the re-signing scanner's root `issuer`: forged once per upstream name
+    /// and kept, as real scanners keep theirs.
     fn forge_certificate(&self, issuer: &str, host: &str) -> Option<Arc<rustls::ServerConfig>> {
         let resigners = &self.inner.resigners;
         let authority = resigners.authorities.get(issuer)?;
         let identity = authority
-            .issue(&[host.to_string()], resigners.validity?)
+            .issue_shared(&[host.to_string()], resigners.validity?)
             .ok()?;
         identity.server_config().ok()
     }
