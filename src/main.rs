@@ -101,6 +101,10 @@ enum Command {
         /// --connect-map` to reach the world as the scenario's internet.
         #[arg(long, value_name = "FILE")]
         map: Option<PathBuf>,
+        /// Worker threads serving connections, 1-256 (default 1: one thread
+        /// serves every connection; more spread busy servers over cores).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: u16,
     },
     /// Turn a probe's report (JSON) into a scenario that replays it.
     Record {
@@ -273,6 +277,7 @@ fn main() -> ExitCode {
             ca_key,
             scenario_clock,
             map,
+            threads,
         } => serve(
             &scenario,
             base_port,
@@ -283,6 +288,7 @@ fn main() -> ExitCode {
                 ecdsa: ca_key == "ecdsa",
                 scenario_clock,
                 map: map.as_deref(),
+                threads: usize::from(threads),
             },
         ),
         Command::Record { report, output } => record(&report, output.as_deref()),
@@ -854,6 +860,8 @@ struct ServedRoot<'a> {
     ecdsa: bool,
     scenario_clock: bool,
     map: Option<&'a Path>,
+    /// Worker threads of the runtime (1: the calling thread alone).
+    threads: usize,
 }
 
 /// The root kept in `dir` (its key and a fixed, long validity), if any.
@@ -904,10 +912,16 @@ fn serve(
         world_root.kind = mock_mail_servers::tls::KeyKind::EcdsaP256;
     }
     let (ca_out, ca_dir, map_file) = (root.ca_out, root.ca_dir, root.map);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = match root.threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        threads => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let served = mailprobe::serve::bind(&scenario.world, clock, base_port, &world_root)
             .await

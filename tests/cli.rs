@@ -471,6 +471,12 @@ fn serve_prints_probe_commands_that_work() {
     probe_each(&commands);
     let _ = served.kill();
     let _ = served.wait();
+    // The same on a multi-threaded runtime.
+    let (mut served, commands) =
+        serve_provider(&["--ca-out", ca.to_str().unwrap(), "--threads", "2"]);
+    probe_each(&commands);
+    let _ = served.kill();
+    let _ = served.wait();
     let _ = std::fs::remove_file(ca);
 }
 

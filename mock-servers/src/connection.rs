@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::{TlsAcceptor, TlsStream};
 
-use crate::line::{Line, LineBuffer};
+use crate::line::LineBuffer;
 use crate::stream::{AsyncStream, MaybeTls};
 
 /// Why a server stopped reading from its client.
@@ -51,23 +51,23 @@ impl<S: AsyncStream> Connection<S> {
         &mut self.lines
     }
 
-    /// Reads the next line, which must arrive whole within the idle
-    /// timeout: a client trickling a byte now and then (slow-loris) is cut
-    /// as an idle one.
-    pub async fn read_line(&mut self) -> Result<Line, ReadError> {
-        if let Some(line) = self.lines.next_line() {
-            return Ok(line);
+    /// Waits until a whole line is buffered, which must arrive within the
+    /// idle timeout: a client trickling a byte now and then (slow-loris) is
+    /// cut as an idle one. Lines are then taken from [`Connection::lines_mut`].
+    pub async fn fill(&mut self) -> Result<(), ReadError> {
+        if self.lines.has_line() {
+            return Ok(());
         }
         let reading = async {
+            let mut chunk = [0u8; 4096];
             loop {
-                let mut chunk = [0u8; 4096];
                 let read = self.stream.read(&mut chunk).await?;
                 if read == 0 {
                     return Err(ReadError::Closed);
                 }
                 self.lines.ingest(&chunk[..read]);
-                if let Some(line) = self.lines.next_line() {
-                    return Ok(line);
+                if self.lines.has_line() {
+                    return Ok(());
                 }
             }
         };

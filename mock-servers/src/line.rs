@@ -6,7 +6,7 @@
 //! reported once as [`Line::TooLong`] and their bytes are discarded up to the
 //! next line end, so a hostile peer cannot grow the buffer without bound.
 
-/// One framed item taken from a [`LineBuffer`].
+/// One framed item taken from a [`LineBuffer`], owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     /// A complete line, without its line ending (CRLF or a bare LF).
@@ -15,10 +15,33 @@ pub enum Line {
     TooLong,
 }
 
+/// One framed item, borrowed from the buffer: what servers read on their
+/// hot path, without an allocation per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRef<'a> {
+    /// A complete line, without its line ending (CRLF or a bare LF).
+    Complete(&'a [u8]),
+    /// A line that exceeded the cap; its content was discarded.
+    TooLong,
+}
+
+impl LineRef<'_> {
+    /// The owned line.
+    pub fn to_owned_line(self) -> Line {
+        match self {
+            LineRef::Complete(line) => Line::Complete(line.to_vec()),
+            LineRef::TooLong => Line::TooLong,
+        }
+    }
+}
+
 /// Accumulates received bytes and splits them into lines.
 #[derive(Debug)]
 pub struct LineBuffer {
     buffer: Vec<u8>,
+    /// Where the unread bytes start: lines are taken by moving it, and the
+    /// bytes before it are dropped once per [`LineBuffer::ingest`].
+    start: usize,
     max_line: usize,
     discarding: bool,
 }
@@ -28,6 +51,7 @@ impl LineBuffer {
     pub fn new(max_line: usize) -> Self {
         LineBuffer {
             buffer: Vec::new(),
+            start: 0,
             max_line,
             discarding: false,
         }
@@ -41,35 +65,54 @@ impl LineBuffer {
 
     /// Appends bytes read from the transport.
     pub fn ingest(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
         self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Whether [`LineBuffer::next_line_ref`] has something to hand out: a
+    /// line end, or more bytes than a line may hold.
+    pub fn has_line(&self) -> bool {
+        let pending = self.pending();
+        pending.len() > self.max_line || pending.contains(&b'\n')
     }
 
     /// Takes the next complete line, or `None` when more data is needed.
     pub fn next_line(&mut self) -> Option<Line> {
+        self.next_line_ref().map(LineRef::to_owned_line)
+    }
+
+    /// [`LineBuffer::next_line`], borrowed from the buffer.
+    pub fn next_line_ref(&mut self) -> Option<LineRef<'_>> {
         loop {
-            match self.buffer.iter().position(|&b| b == b'\n') {
+            let pending = &self.buffer[self.start..];
+            match pending.iter().position(|&b| b == b'\n') {
                 Some(end) => {
-                    let mut line: Vec<u8> = self.buffer.drain(..=end).collect();
+                    let from = self.start;
+                    self.start += end + 1;
                     if self.discarding {
                         self.discarding = false;
                         continue;
                     }
-                    if line.len() > self.max_line {
-                        return Some(Line::TooLong);
+                    if end + 1 > self.max_line {
+                        return Some(LineRef::TooLong);
                     }
-                    line.pop();
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
+                    let mut line = &self.buffer[from..from + end];
+                    if let Some(without_cr) = line.strip_suffix(b"\r") {
+                        line = without_cr;
                     }
-                    return Some(Line::Complete(line));
+                    return Some(LineRef::Complete(line));
                 }
-                None if self.buffer.len() > self.max_line => {
+                None if pending.len() > self.max_line => {
                     // Report the overlong line now and drop what follows of it.
                     self.buffer.clear();
+                    self.start = 0;
                     let first_report = !self.discarding;
                     self.discarding = true;
                     if first_report {
-                        return Some(Line::TooLong);
+                        return Some(LineRef::TooLong);
                     }
                     return None;
                 }
@@ -81,15 +124,16 @@ impl LineBuffer {
     /// Drops everything buffered. Used at a TLS upgrade: bytes that arrived
     /// before the handshake must not be trusted afterwards (RFC 3207, 4.2).
     pub fn clear(&mut self) -> usize {
-        let dropped = self.buffer.len();
+        let dropped = self.pending().len();
         self.buffer.clear();
+        self.start = 0;
         self.discarding = false;
         dropped
     }
 
     /// The bytes received but not yet framed into a line.
     pub fn pending(&self) -> &[u8] {
-        &self.buffer
+        &self.buffer[self.start..]
     }
 }
 
@@ -143,6 +187,25 @@ mod tests {
             lines(&mut buffer),
             vec![Line::TooLong, Line::Complete(b"ok".to_vec())]
         );
+    }
+
+    #[test]
+    fn borrowed_lines_are_the_owned_ones() {
+        let mut buffer = LineBuffer::new(512);
+        buffer.ingest(b"EHLO a\r\nNOOP\nQU");
+        assert!(buffer.has_line());
+        assert_eq!(
+            buffer.next_line_ref(),
+            Some(LineRef::Complete(&b"EHLO a"[..]))
+        );
+        assert_eq!(
+            buffer.next_line_ref(),
+            Some(LineRef::Complete(&b"NOOP"[..]))
+        );
+        assert!(!buffer.has_line());
+        assert_eq!(buffer.pending(), b"QU");
+        buffer.ingest(b"IT\r\n");
+        assert_eq!(buffer.next_line(), Some(Line::Complete(b"QUIT".to_vec())));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connection::{Connection, ReadError};
-use crate::line::Line;
+use crate::line::LineRef;
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
@@ -109,8 +109,9 @@ pub trait LineSession {
     fn greeting_delay(&self) -> Duration;
     /// The longest line accepted now, CRLF included.
     fn max_line(&self) -> usize;
-    /// Answers one framed line: the bytes to send and what comes next.
-    fn handle(&mut self, line: Line) -> (Vec<u8>, Next);
+    /// Answers one framed line: appends the bytes to send to `out` and
+    /// says what comes next.
+    fn handle(&mut self, line: LineRef<'_>, out: &mut Vec<u8>) -> Next;
     /// Bytes sent to an idle client before closing, if any.
     fn idle_goodbye(&self) -> Vec<u8>;
     /// Bytes sent instead of the greeting when the server is at its
@@ -150,10 +151,12 @@ pub async fn serve_session<S: AsyncStream, L: LineSession>(
         connection.shutdown().await;
         return Ok(());
     }
+    // Replies to every line of a pipelined batch go out in one write.
+    let mut out = Vec::with_capacity(1024);
     loop {
         connection.lines_mut().set_max_line(session.max_line());
-        let line = match connection.read_line().await {
-            Ok(line) => line,
+        match connection.fill().await {
+            Ok(()) => {}
             Err(ReadError::Closed) => return Ok(()),
             Err(ReadError::Idle(_)) => {
                 connection.write(&session.idle_goodbye()).await?;
@@ -161,10 +164,19 @@ pub async fn serve_session<S: AsyncStream, L: LineSession>(
                 return Ok(());
             }
             Err(ReadError::Io(error)) => return Err(error),
-        };
-        let (bytes, next) = session.handle(line);
-        if !bytes.is_empty() {
-            connection.write(&bytes).await?;
+        }
+        let mut next = Next::Continue;
+        while next == Next::Continue {
+            // A line may change the limit for the next (SMTP DATA).
+            connection.lines_mut().set_max_line(session.max_line());
+            let Some(line) = connection.lines_mut().next_line_ref() else {
+                break;
+            };
+            next = session.handle(line, &mut out);
+        }
+        if !out.is_empty() {
+            connection.write(&out).await?;
+            out.clear();
         }
         match next {
             Next::Continue => {}

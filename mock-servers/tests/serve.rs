@@ -257,3 +257,82 @@ async fn a_client_that_floods_and_never_reads_is_dropped() {
     let mut client = BufReader::new(client);
     assert!(exchange(&mut client, "", false).await[0].starts_with("220"));
 }
+
+/// A stream that counts the writes made to it.
+struct CountingWrites<S> {
+    inner: S,
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for CountingWrites<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Replies to a pipelined batch (RFC 2920) go out in one write, in order.
+#[tokio::test(start_paused = true)]
+async fn a_pipelined_batch_is_answered_in_one_write() {
+    let f = fixture();
+    let mut config = SmtpConfig::new("mx.example");
+    config.relay = mock_mail_servers::smtp::RelayPolicy::Open;
+    let server = SmtpServer::new(config, f.store.clone(), ServerTls::None);
+    let (client, served) = tokio::io::duplex(64 * 1024);
+    let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let served = CountingWrites {
+        inner: served,
+        writes: writes.clone(),
+    };
+    tokio::spawn(async move { server.serve(served, TlsMode::Plain).await });
+    let mut client = BufReader::new(client);
+    exchange(&mut client, "", false).await;
+    let greeting_writes = writes.load(std::sync::atomic::Ordering::Relaxed);
+    client
+        .get_mut()
+        .write_all(b"EHLO c\r\nMAIL FROM:<a@example>\r\nRCPT TO:<b@example>\r\nNOOP\r\n")
+        .await
+        .unwrap();
+    let mut finals = Vec::new();
+    while finals.len() < 4 {
+        let mut line = String::new();
+        client.read_line(&mut line).await.unwrap();
+        if line.get(3..4) == Some(" ") {
+            finals.push(line.get(..3).unwrap_or_default().to_string());
+        }
+    }
+    assert_eq!(finals, ["250", "250", "250", "250"]);
+    assert_eq!(
+        writes.load(std::sync::atomic::Ordering::Relaxed) - greeting_writes,
+        1
+    );
+}

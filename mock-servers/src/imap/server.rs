@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::imap::session::{ImapConfig, ImapSession, MAX_COMMAND_LINE};
-use crate::line::Line;
+use crate::line::LineRef;
 use crate::mailstore::SharedStore;
 use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
 use crate::stream::AsyncStream;
@@ -76,12 +76,13 @@ impl LineSession for ImapSession {
         MAX_COMMAND_LINE
     }
 
-    fn handle(&mut self, line: Line) -> (Vec<u8>, Next) {
+    fn handle(&mut self, line: LineRef<'_>, out: &mut Vec<u8>) -> Next {
         let response = match line {
-            Line::Complete(line) => self.handle_line(&line),
-            Line::TooLong => self.line_too_long(),
+            LineRef::Complete(line) => self.handle_line(line),
+            LineRef::TooLong => self.line_too_long(),
         };
-        (response.bytes, response.next)
+        out.extend_from_slice(&response.bytes);
+        response.next
     }
 
     fn idle_goodbye(&self) -> Vec<u8> {

@@ -3,7 +3,7 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::line::Line;
+use crate::line::LineRef;
 use crate::mailstore::SharedStore;
 use crate::pop3::session::{Pop3Config, Pop3Session, MAX_COMMAND_LINE};
 use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
@@ -74,12 +74,13 @@ impl LineSession for Pop3Session {
         MAX_COMMAND_LINE
     }
 
-    fn handle(&mut self, line: Line) -> (Vec<u8>, Next) {
+    fn handle(&mut self, line: LineRef<'_>, out: &mut Vec<u8>) -> Next {
         let response = match line {
-            Line::Complete(line) => self.handle_line(&line),
-            Line::TooLong => self.line_too_long(),
+            LineRef::Complete(line) => self.handle_line(line),
+            LineRef::TooLong => self.line_too_long(),
         };
-        (response.to_wire(), response.next)
+        response.write_to(out);
+        response.next
     }
 
     fn idle_goodbye(&self) -> Vec<u8> {

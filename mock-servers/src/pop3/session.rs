@@ -106,7 +106,15 @@ impl Response {
 
     /// The response as it goes on the wire, with dot-stuffing and the final dot.
     pub fn to_wire(&self) -> Vec<u8> {
-        let mut out = format!("{}\r\n", self.status).into_bytes();
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+
+    /// Appends the response as sent on the wire to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let _ = write!(out, "{}\r\n", self.status);
         if let Some(body) = &self.body {
             for line in body {
                 if line.starts_with(b".") {
@@ -117,7 +125,6 @@ impl Response {
             }
             out.extend_from_slice(b".\r\n");
         }
-        out
     }
 }
 

@@ -72,13 +72,30 @@ impl Reply {
     /// The reply as it goes on the wire.
     pub fn to_wire(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let last = self.lines.len() - 1;
-        for (i, line) in self.lines.iter().enumerate() {
-            let separator = if i == last { ' ' } else { '-' };
-            out.extend_from_slice(format!("{}{}{}\r\n", self.code, separator, line).as_bytes());
-        }
+        self.write_to(&mut out);
         out
     }
+
+    /// Appends the reply as sent on the wire to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let last = self.lines.len().saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate() {
+            let separator = if i == last { b' ' } else { b'-' };
+            match self.code {
+                100..=999 => out.extend_from_slice(&digits(self.code)),
+                other => out.extend_from_slice(other.to_string().as_bytes()),
+            }
+            out.push(separator);
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// A three-digit code's digits, without formatting machinery.
+fn digits(code: u16) -> [u8; 3] {
+    let digit = |n: u16| b'0' + (n % 10) as u8;
+    [digit(code / 100), digit(code / 10), digit(code)]
 }
 
 impl fmt::Display for Reply {

@@ -3,7 +3,7 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::line::Line;
+use crate::line::LineRef;
 use crate::mailstore::SharedStore;
 use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
 use crate::smtp::session::{SmtpConfig, SmtpSession};
@@ -79,15 +79,15 @@ impl LineSession for SmtpSession {
         SmtpSession::max_line(self)
     }
 
-    fn handle(&mut self, line: Line) -> (Vec<u8>, Next) {
+    fn handle(&mut self, line: LineRef<'_>, out: &mut Vec<u8>) -> Next {
         let response = match line {
-            Line::Complete(line) => self.handle_line(&line),
-            Line::TooLong => self.line_too_long(),
+            LineRef::Complete(line) => self.handle_line(line),
+            LineRef::TooLong => self.line_too_long(),
         };
-        (
-            response.reply.map(|r| r.to_wire()).unwrap_or_default(),
-            response.next,
-        )
+        if let Some(reply) = &response.reply {
+            reply.write_to(out);
+        }
+        response.next
     }
 
     fn idle_goodbye(&self) -> Vec<u8> {
