@@ -218,15 +218,21 @@ async fn hold_silently(mut client: tokio::net::TcpStream) {
 /// when the served side closes (the mock servers close idle and slow
 /// clients), whatever the client does.
 async fn relay(
-    mut client: tokio::net::TcpStream,
+    client: tokio::net::TcpStream,
     network: Arc<crate::net::sim::SimNetwork>,
     target: SocketAddr,
 ) {
+    // Nothing on the way: the server itself answers on the socket.
+    let _ = client.set_nodelay(true);
+    let client = match network.serve_directly(target, Box::new(client)) {
+        Ok(serving) => return serving.await,
+        Err(client) => client,
+    };
     let connect = network.connect(target);
     let Ok(Ok(served)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await else {
         return;
     };
-    let (mut from_client, mut to_client) = client.split();
+    let (mut from_client, mut to_client) = tokio::io::split(client);
     let (mut from_server, mut to_server) = tokio::io::split(served);
     let upstream = async {
         let _ = tokio::io::copy(&mut from_client, &mut to_server).await;

@@ -408,6 +408,34 @@ impl SimNetwork {
         self.inner.hosts.iter().map(|h| h.name.clone()).collect()
     }
 
+    /// For `serve`: where a connection to `addr` meets no rule, middlebox
+    /// or link fault on its way, the service itself, to run on `stream` (a
+    /// real socket) with no relay in between; otherwise `stream` back, to be
+    /// carried through the network by [`Network::connect`].
+    pub fn serve_directly(
+        &self,
+        addr: SocketAddr,
+        stream: NetStream,
+    ) -> Result<BoxFuture<'static, ()>, NetStream> {
+        let Some((host, family)) = self.host_by_ip(addr.ip()) else {
+            return Err(stream);
+        };
+        let target = &self.inner.hosts[host];
+        let route = route(&self.inner.layers, 0, &target.name, addr.port(), family);
+        let Some(service) = target.services.get(&addr.port()) else {
+            return Err(stream);
+        };
+        if !matches!(route.verdict, Verdict::Deliver) || !route.faults.is_empty() {
+            return Err(stream);
+        }
+        self.record(format!(
+            "{}:{}: connection accepted",
+            target.name,
+            addr.port()
+        ));
+        Ok(service(stream))
+    }
+
     fn deliver(&self, host: usize, port: u16) -> io::Result<NetStream> {
         let target = &self.inner.hosts[host];
         let Some(service) = target.services.get(&port) else {
