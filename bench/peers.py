@@ -34,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAILPROBE = os.path.join(ROOT, "target", "release", "mailprobe")
 TICKS = os.sysconf("SC_CLK_TCK")
 STARTED = []
+# The POP3 users, one per client process at once (a maildrop admits one session).
+USERS = ("taro", "jiro")
 
 
 @atexit.register
@@ -110,34 +112,41 @@ def serve_world():
     return process, ports
 
 
-def smtp(args, rounds):
-    port_sink = free_port()
+def smtp_server(name):
+    """A fresh SMTP server (each run starts empty: the mock keeps what it
+    receives, within its store's limit): the process and its port."""
+    if name == "mailprobe":
+        process, ports = serve_world()
+        return process, ports[25]
+    port = free_port()
     # smtp-sink drops root privileges to -u's user when run as root.
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    sink = start(["smtp-sink", *user, f"127.0.0.1:{port_sink}", "1000"],
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    mock, ports = serve_world()
-    wait_for_port(port_sink)
-    peers = {"smtp-sink": (sink.pid, port_sink), "mailprobe": (mock.pid, ports[25])}
+    process = start(["smtp-sink", *user, f"127.0.0.1:{port}", "1000"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return process, port
+
+
+def smtp(args, rounds):
     modes = [("1 session", 1, False), ("1 session, reused", 1, True),
              ("10 sessions", 10, False), ("10 sessions, reused", 10, True)]
     rows = []
     for label, sessions, reuse in modes:
-        results = {name: [] for name in peers}
+        results = {name: [] for name in ("smtp-sink", "mailprobe")}
         for _ in range(rounds):
-            for name, (pid, port) in peers.items():
+            for name in results:
+                process, port = smtp_server(name)
                 command = ["smtp-source", "-s", str(sessions), "-m", str(args.messages), "-l", "1024",
                            "-f", "hanako@elsewhere.example", "-t", "taro@bench.example"]
                 if reuse:
                     command.append("-d")
                 command.append(f"127.0.0.1:{port}")
-                wall, cpu = measure(pid, lambda: subprocess.run(command, check=True))
+                wall, cpu = measure(process.pid, lambda: subprocess.run(command, check=True))
+                process.send_signal(signal.SIGTERM)
+                process.wait()
                 results[name].append((args.messages / wall, cpu / args.messages * 1e6))
         rows.append((label, {n: tuple(statistics.median(x[i] for x in r) for i in (0, 1))
                              for n, r in results.items()}))
-    for process in (sink, mock):
-        process.send_signal(signal.SIGTERM)
-        process.wait()
     print(f"\nSMTP, {args.messages} messages of 1 KB per run, median of {rounds} interleaved runs")
     print("| mode | smtp-sink msg/s | smtp-sink CPU µs/msg | mock msg/s | mock CPU µs/msg | mock/sink CPU |")
     print("|---|---|---|---|---|---|")
@@ -150,19 +159,22 @@ def smtp(args, rounds):
 
 def dovecot(folder):
     """Dovecot with POP3 on two free ports (plain, TLS), login processes reused."""
-    for sub in ("run", "mail/taro/Maildir/new", "mail/taro/Maildir/cur", "mail/taro/Maildir/tmp"):
-        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    for user in USERS:
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(folder, f"mail/{user}/Maildir/{sub}"), exist_ok=True)
+    os.makedirs(os.path.join(folder, "run"), exist_ok=True)
     subprocess.run(["chmod", "-R", "777", os.path.join(folder, "mail")], check=True)
     body = ("The quick brown fox jumps over the lazy dog. " * 22 + "\n") * 10
     message = ("From: hanako@elsewhere.example\nTo: taro@bench.example\nSubject: Ten kilobytes\n\n"
                + body[:10240])
-    with open(os.path.join(folder, "mail/taro/Maildir/new/1.bench:2,"), "w") as f:
-        f.write(message)
+    for user in USERS:
+        with open(os.path.join(folder, f"mail/{user}/Maildir/new/1.bench:2,"), "w") as f:
+            f.write(message)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-keyout", f"{folder}/key.pem", "-out", f"{folder}/cert.pem",
                     "-days", "2", "-subj", "/CN=mx.bench.example"], check=True, capture_output=True)
     with open(os.path.join(folder, "passwd"), "w") as f:
-        f.write("taro:{PLAIN}hunter2::::::\n")
+        f.writelines(f"{user}:{{PLAIN}}hunter2::::::\n" for user in USERS)
     plain, tls = free_port(), free_port()
     config = f"""base_dir = {folder}/run
 state_dir = {folder}/run
@@ -210,7 +222,18 @@ service anvil {{
     return master, plain, tls
 
 
-def pop3_sessions(port, tls, count):
+def pop3_clients(port, tls, count, clients):
+    """`count` sessions split over `clients` client processes at once."""
+    if clients <= 1:
+        pop3_sessions(port, tls, count)
+        return
+    import multiprocessing
+    share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+    with multiprocessing.Pool(clients) as pool:
+        pool.starmap(pop3_sessions, [(port, tls, n, USERS[i % len(USERS)]) for i, n in enumerate(share)])
+
+
+def pop3_sessions(port, tls, count, user="taro"):
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -219,7 +242,7 @@ def pop3_sessions(port, tls, count):
             client = poplib.POP3_SSL("127.0.0.1", port, context=context, timeout=10)
         else:
             client = poplib.POP3("127.0.0.1", port, timeout=10)
-        client.user("taro")
+        client.user(user)
         client.pass_("hunter2")
         _, lines, _ = client.retr(1)
         assert sum(map(len, lines)) >= 9000, sum(map(len, lines))
@@ -242,7 +265,7 @@ def pop3(args, rounds):
         for _ in range(rounds):
             for name, (pid, plain, secure) in peers.items():
                 port = secure if tls else plain
-                wall, cpu = measure(pid, lambda: pop3_sessions(port, tls, args.sessions))
+                wall, cpu = measure(pid, lambda: pop3_clients(port, tls, args.sessions, args.clients))
                 results[name].append((args.sessions / wall, cpu / args.sessions * 1e6))
         rows.append((label, {n: tuple(statistics.median(x[i] for x in r) for i in (0, 1))
                              for n, r in results.items()}))
@@ -250,7 +273,7 @@ def pop3(args, rounds):
         process.send_signal(signal.SIGTERM)
         process.wait()
     shutil.rmtree(folder, ignore_errors=True)
-    print(f"\nPOP3, {args.sessions} sessions (login, RETR of 10 KB, QUIT) per run, median of {rounds} interleaved runs")
+    print(f"\nPOP3, {args.sessions} sessions (login, RETR of 10 KB, QUIT) per run from {args.clients} client process(es), median of {rounds} interleaved runs")
     print("| mode | Dovecot sessions/s | Dovecot CPU µs/session | mock sessions/s | mock CPU µs/session | mock/Dovecot rate |")
     print("|---|---|---|---|---|---|")
     for label, r in rows:
@@ -284,6 +307,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--sessions", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=1, choices=range(1, len(USERS) + 1),
+                        help="POP3 client processes at once (default 1)")
     parser.add_argument("--only", choices=["smtp", "pop3", "seed"])
     args = parser.parse_args()
     if not os.path.exists(MAILPROBE):

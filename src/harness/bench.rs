@@ -70,6 +70,30 @@ fn pass(scenarios: &[&Scenario], jobs: usize) -> Result<Pass, RunError> {
     }
 }
 
+/// The median time to make a scenario's runtime and to build its world,
+/// over `rounds` passes (certificates are made in the first and kept).
+fn start_up(scenarios: &[&Scenario], rounds: usize) -> Result<(Duration, Duration), RunError> {
+    let mut runtimes = Vec::new();
+    let mut worlds = Vec::new();
+    for _ in 0..rounds {
+        for scenario in scenarios {
+            let started = Instant::now();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()?;
+            runtimes.push(started.elapsed());
+            let started = Instant::now();
+            let clock = super::scenario_clock(scenario);
+            runtime.block_on(async { super::world::build(&scenario.world, clock).map(drop) })?;
+            worlds.push(started.elapsed());
+        }
+    }
+    runtimes.sort();
+    worlds.sort();
+    Ok((quantile(&runtimes, 0.5), quantile(&worlds, 0.5)))
+}
+
 /// The `q`-quantile (0 to 1) of sorted durations.
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     let last = sorted.len().saturating_sub(1);
@@ -177,6 +201,14 @@ pub fn bench(
             rounds.max(1)
         );
     }
+
+    let (runtime, worlds) = start_up(&all, rounds.max(1))?;
+    let _ = writeln!(
+        out,
+        "start-up per scenario (median): runtime {:.1} µs, world build (parsed scenario to servers ready) {:.1} µs",
+        micros(runtime),
+        micros(worlds)
+    );
 
     let mut medians: Vec<Duration> = alone.iter().map(|(_, t)| quantile(t, 0.5)).collect();
     medians.sort();
