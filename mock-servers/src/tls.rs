@@ -272,8 +272,9 @@ impl CertificateAuthority {
 /// they are made again (a process that sees many clocks stays bounded).
 const MAX_SHARED: usize = 1024;
 
-/// Values made once per key and shared, at most [`MAX_SHARED`] at a time.
-struct Memo<K, V>(Mutex<HashMap<K, Arc<V>>>);
+/// Values made once per key and shared, at most [`MAX_SHARED`] at a time
+/// (past it the memo starts again, so a long process stays bounded).
+pub struct Memo<K, V>(Mutex<HashMap<K, Arc<V>>>);
 
 impl<K, V> Default for Memo<K, V> {
     fn default() -> Self {
@@ -284,11 +285,7 @@ impl<K, V> Default for Memo<K, V> {
 impl<K: std::hash::Hash + Eq, V> Memo<K, V> {
     /// The value for `key`, made by `make` if there is none yet. Two threads
     /// may both make it; the first to finish is kept.
-    fn get_or_make(
-        &self,
-        key: K,
-        make: impl FnOnce() -> Result<V, TlsSetupError>,
-    ) -> Result<Arc<V>, TlsSetupError> {
+    pub fn get_or_make<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
         let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(value) = lock().get(&key) {
             return Ok(value.clone());

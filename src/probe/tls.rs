@@ -113,6 +113,7 @@ impl TlsClient {
             signatures: AcceptAnyCertificate(self.provider.clone()),
             seen: slot.clone(),
             known_intermediates: self.known_intermediates.clone(),
+            roots: self.roots.clone(),
         };
         let mut config =
             rustls::ClientConfig::builder_with_details(self.provider.clone(), self.clock.clone())
@@ -126,6 +127,51 @@ impl TlsClient {
     }
 }
 
+/// What a certificate check depends on: the roots, the chain, the name and
+/// the second it is made at.
+type VerdictKey = (u64, Vec<Vec<u8>>, String, u64);
+
+/// webpki's verdict on a chain, made once per roots, chain, name and second
+/// and shared: scenarios that share a clock show the same certificates
+/// again and again, and checking a chain costs a signature verification.
+/// The handshake's own signature is checked every time.
+fn remembered_verdict(
+    roots: &RootCertStore,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+    check: impl FnOnce() -> Result<ServerCertVerified, rustls::Error>,
+) -> Result<ServerCertVerified, rustls::Error> {
+    use std::hash::{Hash, Hasher};
+    static VERDICTS: std::sync::OnceLock<
+        mock_mail_servers::tls::Memo<VerdictKey, Result<(), rustls::Error>>,
+    > = std::sync::OnceLock::new();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for anchor in &roots.roots {
+        anchor.subject.as_ref().hash(&mut hasher);
+        anchor.subject_public_key_info.as_ref().hash(&mut hasher);
+    }
+    let chain = std::iter::once(end_entity)
+        .chain(intermediates)
+        .map(|c| c.as_ref().to_vec())
+        .collect();
+    let key = (
+        hasher.finish(),
+        chain,
+        server_name.to_str().into_owned(),
+        now.as_secs(),
+    );
+    let verdict = VERDICTS
+        .get_or_init(Default::default)
+        .get_or_make::<std::convert::Infallible>(key, || Ok(check().map(|_| ())));
+    match verdict.as_deref() {
+        Ok(Ok(())) => Ok(ServerCertVerified::assertion()),
+        Ok(Err(error)) => Err(error.clone()),
+        Err(never) => match *never {},
+    }
+}
+
 /// Checks as webpki does, after writing down what it was shown.
 #[derive(Debug)]
 struct RecordingVerifier {
@@ -134,6 +180,7 @@ struct RecordingVerifier {
     signatures: AcceptAnyCertificate,
     seen: CertificateSlot,
     known_intermediates: Arc<[CertificateDer<'static>]>,
+    roots: Arc<RootCertStore>,
 }
 
 impl RecordingVerifier {
@@ -177,12 +224,21 @@ impl ServerCertVerifier for RecordingVerifier {
         });
         let verdict = match &self.inner {
             Some(inner) => {
-                let verdict = inner.verify_server_cert(
+                let verdict = remembered_verdict(
+                    &self.roots,
                     end_entity,
                     intermediates,
                     server_name,
-                    ocsp_response,
                     now,
+                    || {
+                        inner.verify_server_cert(
+                            end_entity,
+                            intermediates,
+                            server_name,
+                            ocsp_response,
+                            now,
+                        )
+                    },
                 );
                 let unknown_issuer = matches!(
                     verdict,
