@@ -412,6 +412,19 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             return;
         }
     }
+    // A block list's refusal of a client that did not log in, as worded.
+    if let (
+        "client-address-blocklisted",
+        Some((Step::MailFrom | Step::RcptTo, Failure::Reply { code, text })),
+    ) = (cause, failure)
+    {
+        world.host(&host).set(
+            protocol,
+            "refuse_unauthenticated",
+            quote(&format!("{code} {text}")),
+        );
+        return;
+    }
     // IMAP and POP3 mechanisms, when none took a password (only OAuth).
     if let Some((Step::Auth, Failure::NotOffered { .. })) = failure {
         let listed: std::collections::BTreeSet<String> = match protocol {

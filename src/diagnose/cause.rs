@@ -110,6 +110,8 @@ pub enum Cause {
     /// The server shows its own certificate only to clients that name it
     /// (SNI); the client names none and gets the server's default.
     SniRequired,
+    /// Unauthenticated mail refused: the client's address is on a block list.
+    ClientAddressBlocklisted,
     /// None of the known patterns.
     Unknown,
 }
@@ -150,7 +152,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 51] = [
+    pub const ALL: [Cause; 52] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -201,6 +203,7 @@ impl Cause {
         Cause::ClientTlsTooOld,
         Cause::CertificateChainIncomplete,
         Cause::SniRequired,
+        Cause::ClientAddressBlocklisted,
         Cause::Unknown,
     ];
 
@@ -743,6 +746,16 @@ impl Cause {
                 references: &["RFC 6066, section 3 (Server Name Indication)", "RFC 6125"],
                 outlook_express_codes: &["0x800CCC01", "0x800CCC1A"],
                 thunderbird_codes: &["certificate-exception"],
+            },
+            Cause::ClientAddressBlocklisted => CauseInfo {
+                id: "client-address-blocklisted",
+                title: "Mail sent without logging in is refused: the client's address is on a block list",
+                wire: "The client sends without authenticating (often to port 25 from a home connection). The server checks the client's IP address against DNS block lists (Spamhaus ZEN, whose PBL lists consumer address ranges that should not send directly) and refuses RCPT TO with `550 5.7.1 ... blocked using zen.spamhaus.org` or `554 5.7.1 ... listed at ...`. The same server accepts the same client once it logs in: block-list checks come after `permit_sasl_authenticated`.",
+                evidence: "MAIL FROM or RCPT TO was refused with a reply that names a block list, in a session that had not logged in.",
+                remedy: "Log in: turn on \"My server requires authentication\" and send through the submission port 587 with STARTTLS (or 465 with TLS), with the account's user name and password. Nothing needs delisting: a consumer address range belongs on the PBL.",
+                references: &["RFC 5782 (DNS Blacklists and Whitelists)", "RFC 6409 (Message Submission for Mail)", "Spamhaus: the Policy Block List (PBL)"],
+                outlook_express_codes: &["0x800CCC79", "0x800CCC78"],
+                thunderbird_codes: &["recipient-rejected", "sender-rejected"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -242,6 +242,10 @@ fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     if login_step && is_basic_auth_refusal(facts.failure, &refusal) {
         return Some(Cause::BasicAuthDisabled);
     }
+    let envelope_step = matches!(facts.step, Step::MailFrom | Step::RcptTo);
+    if envelope_step && names_a_block_list(&refusal) {
+        return Some(Cause::ClientAddressBlocklisted);
+    }
     if facts.step == Step::Auth
         && matches!(facts.failure, Failure::NotOffered { .. })
         && offers_only_oauth(facts.configured)
@@ -651,6 +655,24 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
         ]
         .iter()
         .any(|phrase| lowered.contains(phrase))
+}
+
+/// Whether a refusal says the client's address is on a block list (a DNSBL
+/// such as Spamhaus's, checked for clients that did not log in).
+fn names_a_block_list(lowered: &str) -> bool {
+    [
+        "blocked using",
+        "listed at",
+        "listed in",
+        "listed on",
+        "block list",
+        "blocklist",
+        "blacklist",
+        "dnsbl",
+        "spamhaus",
+    ]
+    .iter()
+    .any(|phrase| lowered.contains(phrase))
 }
 
 /// Whether every login mechanism the server listed is OAuth.

@@ -415,6 +415,10 @@ fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {
     config.greeting = smtp.greeting.as_deref().and_then(Reply::from_line);
     config.greeting_delay = smtp.greeting_delay.map_or(Duration::ZERO, |d| d.0);
     config.refuse_logins = smtp.refuse_logins.as_deref().and_then(Reply::from_line);
+    config.refuse_unauthenticated = smtp
+        .refuse_unauthenticated
+        .as_deref()
+        .and_then(Reply::from_line);
     config
 }
 

@@ -390,6 +390,11 @@ pub struct SmtpSpec {
     /// `"534 5.7.9 Application-specific password required"`.
     #[serde(default)]
     pub refuse_logins: Option<String>,
+    /// A reply to every RCPT TO of a session that has not logged in, e.g.
+    /// `"550 5.7.1 Service unavailable; client [192.0.2.10] blocked using
+    /// zen.spamhaus.org"`: a block list that authenticated clients skip.
+    #[serde(default)]
+    pub refuse_unauthenticated: Option<String>,
 }
 
 fn default_auth() -> Vec<String> {

@@ -211,11 +211,22 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 );
             }
         }
-        if let Some(refusal) = host.smtp.as_ref().and_then(|s| s.refuse_logins.as_deref()) {
+        let refusals = host.smtp.iter().flat_map(|s| {
+            [
+                ("refuse_logins", s.refuse_logins.as_deref(), "534 or 535"),
+                (
+                    "refuse_unauthenticated",
+                    s.refuse_unauthenticated.as_deref(),
+                    "550 or 554",
+                ),
+            ]
+        });
+        for (field, refusal, examples) in refusals {
+            let Some(refusal) = refusal else { continue };
             let negative = mock_mail_servers::smtp::Reply::from_line(refusal)
-                .is_some_and(|reply| reply.code >= 400);
+                .is_some_and(|reply| (400..=599).contains(&reply.code));
             if !negative {
-                return problem(refusal, format!("host `{name}`: `refuse_logins: {refusal}` must start with a negative reply code such as 534 or 535"));
+                return problem(refusal, format!("host `{name}`: `{field}: {refusal}` must start with a negative reply code such as {examples}"));
             }
         }
         if let Some(greeting) = host.smtp.as_ref().and_then(|s| s.greeting.as_deref()) {

@@ -67,6 +67,10 @@ pub struct SmtpConfig {
     /// `534 5.7.9 Application-specific password required`: what a provider
     /// says when it no longer takes the account password.
     pub refuse_logins: Option<Reply>,
+    /// A reply to every RCPT TO of a session that has not logged in, e.g.
+    /// `550 5.7.1 Service unavailable; client [192.0.2.10] blocked using
+    /// zen.spamhaus.org`: a block-list check that authentication skips.
+    pub refuse_unauthenticated: Option<Reply>,
 }
 
 impl SmtpConfig {
@@ -88,6 +92,7 @@ impl SmtpConfig {
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
             catch_all: false,
             refuse_logins: None,
+            refuse_unauthenticated: None,
         }
     }
 }
@@ -540,6 +545,12 @@ impl SmtpSession {
     fn rcpt(&mut self, to: String) -> Response {
         if !to.is_ascii() && !self.config.smtputf8 {
             return Response::reply(553, "5.1.3 Bad recipient address syntax");
+        }
+        if let (None, Some(refusal)) = (&self.authenticated, &self.config.refuse_unauthenticated) {
+            return Response {
+                reply: Some(refusal.clone()),
+                next: Next::Continue,
+            };
         }
         let local =
             serves(&self.config.domains, &domain_of(&to)) && !self.config.domains.is_empty();
