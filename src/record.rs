@@ -397,8 +397,26 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
             _ => {}
         }
     }
+    // A login too soon after another: the refusal as worded (the earlier
+    // login is not in the report), and the delay CAPA listed.
+    if cause == "login-too-soon" {
+        let listed = lines.iter().find_map(|line| {
+            let (word, seconds) = line.split_once(' ')?;
+            word.eq_ignore_ascii_case("LOGIN-DELAY")
+                .then(|| seconds.trim().parse::<u32>().ok())
+                .flatten()
+        });
+        if let Some(seconds) = listed {
+            world
+                .host(&host)
+                .set(protocol, "login_delay", format!("{seconds}s"));
+        }
+    }
     // A provider's refusal of the right password, as it was worded.
-    if matches!(cause, "app-password-required" | "basic-auth-disabled") {
+    if matches!(
+        cause,
+        "app-password-required" | "basic-auth-disabled" | "login-too-soon"
+    ) {
         let refusal = match failure {
             Some((Step::Auth, Failure::Reply { code, text })) => Some(format!("{code} {text}")),
             Some((Step::Pass, Failure::PopError { text })) => Some(text.clone()),

@@ -182,6 +182,8 @@ struct Mailbox {
     account: Option<Account>,
     messages: Vec<Message>,
     locked: bool,
+    /// When a session last logged in to the maildrop (the caller's clock).
+    last_login: Option<tokio::time::Instant>,
 }
 
 /// How many bytes of messages a store keeps by default, all mailboxes
@@ -318,6 +320,26 @@ impl MailStore {
         !std::mem::replace(&mut mailbox.locked, true)
     }
 
+    /// Notes a login to `user`'s maildrop at `now`, unless the last was less
+    /// than `interval` before: then how long ago that was, and nothing is
+    /// noted (RFC 2449 LOGIN-DELAY).
+    pub fn note_login(
+        &mut self,
+        user: &str,
+        now: tokio::time::Instant,
+        interval: std::time::Duration,
+    ) -> Result<(), std::time::Duration> {
+        let mailbox = self.mailboxes.entry(user.to_string()).or_default();
+        if let Some(last) = mailbox.last_login {
+            let since = now.saturating_duration_since(last);
+            if since < interval {
+                return Err(since);
+            }
+        }
+        mailbox.last_login = Some(now);
+        Ok(())
+    }
+
     /// Whether a session holds the maildrop lock of `user`.
     pub fn is_locked(&self, user: &str) -> bool {
         self.mailboxes
@@ -401,6 +423,24 @@ mod tests {
         let uid = store.messages("taro")[0].uid.clone();
         store.remove("taro", &[uid]);
         store.deliver("taro", b"12345".to_vec()).unwrap();
+    }
+
+    #[test]
+    fn logins_closer_than_the_delay_are_refused_and_not_noted() {
+        use std::time::Duration;
+        let mut store = store();
+        let start = tokio::time::Instant::now();
+        let delay = Duration::from_secs(900);
+        assert_eq!(store.note_login("taro", start, delay), Ok(()));
+        let soon = start + Duration::from_secs(60);
+        assert_eq!(
+            store.note_login("taro", soon, delay),
+            Err(Duration::from_secs(60))
+        );
+        // The refused login did not restart the wait.
+        let later = start + delay;
+        assert_eq!(store.note_login("taro", later, delay), Ok(()));
+        assert_eq!(store.note_login("hanako", soon, delay), Ok(()));
     }
 
     #[test]

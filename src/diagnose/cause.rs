@@ -112,6 +112,8 @@ pub enum Cause {
     SniRequired,
     /// Unauthenticated mail refused: the client's address is on a block list.
     ClientAddressBlocklisted,
+    /// A POP3 login came sooner after the last than the server allows.
+    LoginTooSoon,
     /// None of the known patterns.
     Unknown,
 }
@@ -152,7 +154,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 52] = [
+    pub const ALL: [Cause; 53] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -204,6 +206,7 @@ impl Cause {
         Cause::CertificateChainIncomplete,
         Cause::SniRequired,
         Cause::ClientAddressBlocklisted,
+        Cause::LoginTooSoon,
         Cause::Unknown,
     ];
 
@@ -756,6 +759,16 @@ impl Cause {
                 references: &["RFC 5782 (DNS Blacklists and Whitelists)", "RFC 6409 (Message Submission for Mail)", "Spamhaus: the Policy Block List (PBL)"],
                 outlook_express_codes: &["0x800CCC79", "0x800CCC78"],
                 thunderbird_codes: &["recipient-rejected", "sender-rejected"],
+            },
+            Cause::LoginTooSoon => CauseInfo {
+                id: "login-too-soon",
+                title: "The POP3 server allows one login every so often, and this one came too soon",
+                wire: "The server lists `LOGIN-DELAY 900` in CAPA (RFC 2449): at most one login to a maildrop every 900 seconds. A client that checks more often, or a second device checking the same mailbox (a phone beside the PC), gets `-ERR [LOGIN-DELAY] ...` at PASS although the password is right. Outlook Express shows it as a password error.",
+                evidence: "PASS was refused with the [LOGIN-DELAY] response code; CAPA lists LOGIN-DELAY and its seconds.",
+                remedy: "Check mail less often: set the client's interval to at least the seconds CAPA lists (900 s is 15 minutes), and let one device poll the mailbox (or use IMAP on the others). The password is right.",
+                references: &["RFC 2449, section 6.5 (LOGIN-DELAY capability) and section 8.1.1 (LOGIN-DELAY response code)"],
+                outlook_express_codes: &["0x800CCC92", "0x800CCC90"],
+                thunderbird_codes: &["authentication-failed", "server-error"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -233,7 +233,7 @@ fn greeted_by_another_site(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Opt
 }
 
 /// The server refused the session, the login or the envelope.
-fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
+fn account_refused(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
     let login_step = matches!(facts.step, Step::Auth | Step::User | Step::Pass);
     let refusal = refusal_text(facts.failure).to_ascii_lowercase();
     if login_step && is_app_password_refusal(facts.failure, &refusal) {
@@ -241,6 +241,19 @@ fn account_refused(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     }
     if login_step && is_basic_auth_refusal(facts.failure, &refusal) {
         return Some(Cause::BasicAuthDisabled);
+    }
+    if facts.step == Step::Pass && refusal.contains("[login-delay]") {
+        let listed = received(facts.configured).find_map(|line| {
+            let (word, seconds) = line.split_once(' ')?;
+            word.eq_ignore_ascii_case("LOGIN-DELAY")
+                .then(|| seconds.trim().to_string())
+        });
+        if let Some(seconds) = listed {
+            evidence.push(format!(
+                "CAPA lists LOGIN-DELAY {seconds}: the server admits one login to a maildrop every {seconds} seconds."
+            ));
+        }
+        return Some(Cause::LoginTooSoon);
     }
     let envelope_step = matches!(facts.step, Step::MailFrom | Step::RcptTo);
     if envelope_step && names_a_block_list(&refusal) {

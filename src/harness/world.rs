@@ -323,6 +323,7 @@ fn listen(
             .and_then(|g| mock_mail_servers::pop3::Status::parse(g.as_bytes()));
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         config.refuse_logins = pop3.refuse_logins.clone();
+        config.login_delay = pop3.login_delay.map(|d| d.0);
         config.user_pass = pop3.auth.iter().any(|m| m.eq_ignore_ascii_case("USER"));
         config.sasl = pop3
             .auth

@@ -456,6 +456,11 @@ pub struct Pop3Spec {
     /// that signs in with OAuth only.
     #[serde(default = "default_pop3_auth")]
     pub auth: Vec<String>,
+    /// The least time between two logins to one maildrop (RFC 2449
+    /// LOGIN-DELAY, e.g. `900s`): listed in CAPA, and a login sooner than
+    /// that after the last gets `-ERR [LOGIN-DELAY]`.
+    #[serde(default)]
+    pub login_delay: Option<Seconds>,
 }
 
 fn default_pop3_auth() -> Vec<String> {

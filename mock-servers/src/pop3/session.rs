@@ -40,6 +40,10 @@ pub struct Pop3Config {
     /// SASL mechanisms listed in CAPA (`SASL XOAUTH2 OAUTHBEARER`); the mock
     /// refuses the AUTH command.
     pub sasl: Vec<String>,
+    /// The least time between two logins to one maildrop (RFC 2449
+    /// LOGIN-DELAY, listed in CAPA); a login sooner gets
+    /// `-ERR [LOGIN-DELAY]`.
+    pub login_delay: Option<Duration>,
 }
 
 impl Pop3Config {
@@ -56,6 +60,7 @@ impl Pop3Config {
             refuse_logins: None,
             user_pass: true,
             sasl: Vec::new(),
+            login_delay: None,
         }
     }
 }
@@ -226,6 +231,9 @@ impl Pop3Session {
                 capabilities.push("STLS".into());
             }
         }
+        if let Some(delay) = self.config.login_delay {
+            capabilities.push(format!("LOGIN-DELAY {}", delay.as_secs()));
+        }
         capabilities.push("IMPLEMENTATION mailprobe-mock".into());
         capabilities.into_iter().map(String::into_bytes).collect()
     }
@@ -266,6 +274,16 @@ impl Pop3Session {
         }
         if let Some(refusal) = &self.config.refuse_logins {
             return Response::err(refusal.clone());
+        }
+        if let Some(delay) = self.config.login_delay {
+            let now = tokio::time::Instant::now();
+            if let Err(since) = store.note_login(&user, now, delay) {
+                return Response::err(format!(
+                    "[LOGIN-DELAY] the last login was {} s ago; wait {} s between logins",
+                    since.as_secs(),
+                    delay.as_secs()
+                ));
+            }
         }
         if !store.lock_mailbox(&user) {
             return Response::err("[IN-USE] mailbox is locked by another session");
