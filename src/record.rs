@@ -400,12 +400,9 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
     // A login too soon after another: the refusal as worded (the earlier
     // login is not in the report), and the delay CAPA listed.
     if cause == "login-too-soon" {
-        let listed = lines.iter().find_map(|line| {
-            let (word, seconds) = line.split_once(' ')?;
-            word.eq_ignore_ascii_case("LOGIN-DELAY")
-                .then(|| seconds.trim().parse::<u32>().ok())
-                .flatten()
-        });
+        let listed = lines
+            .iter()
+            .find_map(|line| crate::probe::pop3::login_delay(line));
         if let Some(seconds) = listed {
             world
                 .host(&host)

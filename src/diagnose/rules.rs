@@ -243,11 +243,7 @@ fn account_refused(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Caus
         return Some(Cause::BasicAuthDisabled);
     }
     if facts.step == Step::Pass && refusal.contains("[login-delay]") {
-        let listed = received(facts.configured).find_map(|line| {
-            let (word, seconds) = line.split_once(' ')?;
-            word.eq_ignore_ascii_case("LOGIN-DELAY")
-                .then(|| seconds.trim().to_string())
-        });
+        let listed = received(facts.configured).find_map(crate::probe::pop3::login_delay);
         if let Some(seconds) = listed {
             evidence.push(format!(
                 "CAPA lists LOGIN-DELAY {seconds}: the server admits one login to a maildrop every {seconds} seconds."

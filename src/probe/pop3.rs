@@ -111,6 +111,14 @@ pub fn sasl_mechanisms(line: &str) -> impl Iterator<Item = String> + '_ {
     words.filter(move |_| listed).map(str::to_ascii_uppercase)
 }
 
+/// The seconds a `LOGIN-DELAY` CAPA line lists (RFC 2449 section 6.5).
+pub fn login_delay(line: &str) -> Option<u32> {
+    let (word, seconds) = line.split_once(' ')?;
+    word.eq_ignore_ascii_case("LOGIN-DELAY")
+        .then(|| seconds.trim().parse().ok())
+        .flatten()
+}
+
 impl Dialog for Pop3Dialog {
     type Reply = PopReply;
 
