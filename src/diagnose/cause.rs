@@ -114,6 +114,8 @@ pub enum Cause {
     ClientAddressBlocklisted,
     /// A POP3 login came sooner after the last than the server allows.
     LoginTooSoon,
+    /// The server greets and closes the session before the first command.
+    ClosedAfterGreeting,
     /// None of the known patterns.
     Unknown,
 }
@@ -154,7 +156,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 53] = [
+    pub const ALL: [Cause; 54] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -207,6 +209,7 @@ impl Cause {
         Cause::SniRequired,
         Cause::ClientAddressBlocklisted,
         Cause::LoginTooSoon,
+        Cause::ClosedAfterGreeting,
         Cause::Unknown,
     ];
 
@@ -769,6 +772,16 @@ impl Cause {
                 references: &["RFC 2449, section 6.5 (LOGIN-DELAY capability) and section 8.1.1 (LOGIN-DELAY response code)"],
                 outlook_express_codes: &["0x800CCC92", "0x800CCC90"],
                 thunderbird_codes: &["authentication-failed", "server-error"],
+            },
+            Cause::ClosedAfterGreeting => CauseInfo {
+                id: "closed-after-greeting",
+                title: "The server greets, then closes the connection",
+                wire: "The client gets the greeting (220, +OK, * OK) and the connection is closed before its first command (EHLO, CAPA, CAPABILITY) is answered: a server or a box in front of it that throttles clients by address or by rate, or one that has run out of sessions and hangs up instead of saying 421.",
+                evidence: "The greeting was the only line received; the connection ended at the next step, at once.",
+                remedy: "Something throttles this address: check mail less often and close other clients on the same account; if it lasts, ask the provider whether your address is rate-limited or blocked. Another port of the same server (587 or 465) may not be throttled.",
+                references: &["RFC 5321, section 3.8 (Terminating Sessions and Connections)", "RFC 1939, section 3"],
+                outlook_express_codes: &["0x800CCC0F"],
+                thunderbird_codes: &["connection-lost"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -429,6 +429,13 @@ fn how_the_connection_ended(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Ca
         (_, Failure::TimedOut { partial, .. }) if !partial.is_empty() => Cause::MidSessionStall,
         (Step::Greeting, Failure::TimedOut { .. }) => Cause::SlowGreeting,
         (_, Failure::TimedOut { .. }) if reached => Cause::MidSessionStall,
+        (step, Failure::Closed { .. })
+            if step != Step::Greeting
+                && received(facts.configured).count() == 1
+                && silence_before_failure(facts.configured) < STALL_SILENCE =>
+        {
+            Cause::ClosedAfterGreeting
+        }
         (_, Failure::Closed { .. })
             if reached && silence_before_failure(facts.configured) >= STALL_SILENCE =>
         {

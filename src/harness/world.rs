@@ -499,6 +499,7 @@ fn rule(spec: &RuleSpec) -> Rule {
             },
             MiddleboxName::EsmtpInspection => Middlebox::EsmtpInspection,
             MiddleboxName::StarttlsStripper => Middlebox::StartTlsStripper,
+            MiddleboxName::CloseAfterGreeting => Middlebox::CloseAfterGreeting,
         })
     } else if let Some(target) = &spec.redirect {
         Action::Redirect(target.clone())

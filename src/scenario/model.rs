@@ -634,6 +634,8 @@ pub enum MiddleboxName {
     EsmtpInspection,
     /// A path that strips STARTTLS.
     StarttlsStripper,
+    /// A throttle that closes the session right after the greeting.
+    CloseAfterGreeting,
 }
 
 /// The mail client's settings.

@@ -55,6 +55,10 @@ pub enum Middlebox {
     /// A path that removes STARTTLS/STLS from capability lists and blocks the
     /// command.
     StartTlsStripper,
+    /// A throttle (a server's or a box's) that lets the greeting through and
+    /// closes the session before the first command is answered. It reads
+    /// plaintext: inside implicit TLS it cannot tell where the greeting ends.
+    CloseAfterGreeting,
 }
 
 impl Middlebox {
@@ -65,6 +69,7 @@ impl Middlebox {
             Middlebox::ResigningScanner { .. } => "resigning-scanner",
             Middlebox::EsmtpInspection => "esmtp-inspection",
             Middlebox::StartTlsStripper => "starttls-stripper",
+            Middlebox::CloseAfterGreeting => "close-after-greeting",
         }
     }
 }

@@ -38,6 +38,48 @@ enum Pass {
 trait Filter: Send {
     fn client_sent(&mut self, bytes: &[u8]) -> Pass;
     fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8>;
+    /// Whether the box hangs up now, after passing what the server sent.
+    fn hangs_up(&self) -> bool {
+        false
+    }
+}
+
+/// A throttle: passes the server's greeting line, then closes both sides
+/// before the client's first command is answered.
+#[derive(Default)]
+struct CloseAfterGreeting {
+    pending: Vec<u8>,
+    greeted: bool,
+}
+
+impl Filter for CloseAfterGreeting {
+    fn client_sent(&mut self, bytes: &[u8]) -> Pass {
+        Pass::Forward(bytes.to_vec())
+    }
+
+    fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.greeted {
+            return Vec::new();
+        }
+        if self.pending.is_empty() && bytes.first() == Some(&0x16) {
+            // A TLS server's first flight: no greeting to see, hang up now
+            // (passing part of it would depend on its random bytes).
+            self.greeted = true;
+            return Vec::new();
+        }
+        self.pending.extend_from_slice(bytes);
+        match self.pending.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                self.greeted = true;
+                self.pending.drain(..=end).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn hangs_up(&self) -> bool {
+        self.greeted
+    }
 }
 
 /// The plain mail scanner: cannot read TLS, so it hangs up on it.
@@ -250,6 +292,7 @@ impl Filter for LineRewriter {
 
 enum RelayEnd {
     Done,
+    HungUp,
     ClosedOnTls,
     Intercept {
         hello: Vec<u8>,
@@ -296,6 +339,10 @@ async fn relay(
                 let bytes = filter.server_sent(&from_server[..n]);
                 if client.write_all(&bytes).await.is_err() {
                     return RelayEnd::Done;
+                }
+                if filter.hangs_up() {
+                    let _ = client.shutdown().await;
+                    return RelayEnd::HungUp;
                 }
             }
         }
@@ -344,9 +391,15 @@ pub(super) fn spawn(
             Middlebox::ResigningScanner { .. } => Box::new(InterceptTls),
             Middlebox::EsmtpInspection => Box::new(LineRewriter::new(Rewrite::EsmtpInspection)),
             Middlebox::StartTlsStripper => Box::new(LineRewriter::new(Rewrite::StartTlsStripper)),
+            Middlebox::CloseAfterGreeting => Box::<CloseAfterGreeting>::default(),
         };
         match relay(Box::new(local), upstream, filter.as_mut()).await {
             RelayEnd::Done => {}
+            RelayEnd::HungUp => {
+                network.record(format!(
+                    "{box_name}: passed {name}:{port}'s greeting, then closed the connection"
+                ));
+            }
             RelayEnd::ClosedOnTls => {
                 network.record(format!(
                     "{box_name}: client started TLS to {name}:{port}; closing"
@@ -474,6 +527,22 @@ mod tests {
             panic!()
         };
         assert_eq!(command, b"XXXXXXXX\r\n");
+    }
+
+    #[test]
+    fn a_throttle_passes_the_greeting_and_hangs_up() {
+        let mut throttle = CloseAfterGreeting::default();
+        assert_eq!(throttle.server_sent(b"220 mx.exa"), b"");
+        assert!(!throttle.hangs_up());
+        assert_eq!(
+            throttle.server_sent(b"mple ESMTP\r\n250 more"),
+            b"220 mx.example ESMTP\r\n"
+        );
+        assert!(throttle.hangs_up());
+        assert_eq!(throttle.server_sent(b"250 ok\r\n"), b"");
+        let mut throttle = CloseAfterGreeting::default();
+        assert_eq!(throttle.server_sent(&[0x16, 0x03, 0x03, 0x0a, 0x00]), b"");
+        assert!(throttle.hangs_up());
     }
 
     #[test]
