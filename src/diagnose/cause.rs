@@ -116,6 +116,8 @@ pub enum Cause {
     LoginTooSoon,
     /// The server greets and closes the session before the first command.
     ClosedAfterGreeting,
+    /// The name has an IPv6 address where nothing listens.
+    Ipv6ServiceMissing,
     /// None of the known patterns.
     Unknown,
 }
@@ -156,7 +158,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 54] = [
+    pub const ALL: [Cause; 55] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -210,6 +212,7 @@ impl Cause {
         Cause::ClientAddressBlocklisted,
         Cause::LoginTooSoon,
         Cause::ClosedAfterGreeting,
+        Cause::Ipv6ServiceMissing,
         Cause::Unknown,
     ];
 
@@ -457,7 +460,7 @@ impl Cause {
                 id: "ipv6-broken",
                 title: "IPv6 is broken while IPv4 works",
                 wire: "The server name has an IPv6 address, the client tries it first, and the connection is never answered; only after the timeout does the client fall back to IPv4.",
-                evidence: "The IPv6 connect times out or is refused, the IPv4 one works: mail goes through, but every connection waits out the timeout first.",
+                evidence: "The IPv6 connect times out (or the network is unreachable), the IPv4 one works: mail goes through, but every connection waits out the timeout first. A refused IPv6 connect is ipv6-service-missing: the path answered.",
                 remedy: "Fix IPv6 on the network (or the router), or turn IPv6 off on this computer until it is fixed.",
                 references: &["RFC 8305 (Happy Eyeballs Version 2)", "RFC 6724"],
                 outlook_express_codes: &[],
@@ -782,6 +785,16 @@ impl Cause {
                 references: &["RFC 5321, section 3.8 (Terminating Sessions and Connections)", "RFC 1939, section 3"],
                 outlook_express_codes: &["0x800CCC0F"],
                 thunderbird_codes: &["connection-lost"],
+            },
+            Cause::Ipv6ServiceMissing => CauseInfo {
+                id: "ipv6-service-missing",
+                title: "The name has an IPv6 address, but the mail service does not listen there",
+                wire: "The server name has an AAAA record; the client tries IPv6 first and the connection is refused (a reset from the address: the IPv6 path works), then falls back to IPv4, where the server answers. Typically the server was set up for IPv4 only, or its IPv6 address moved, and the DNS still publishes the AAAA record.",
+                evidence: "The IPv6 address refused the connection and the IPv4 address took it: an answer on IPv6 rules out a broken IPv6 path (ipv6-broken, where the IPv6 connect is never answered).",
+                remedy: "The provider's fix: make the mail service listen on the IPv6 address, or remove the AAAA record. Clients fall back to IPv4 at once, so mail works meanwhile; nothing to change on this computer.",
+                references: &["RFC 8305 (Happy Eyeballs Version 2)", "RFC 3596 (DNS Extensions to Support IP Version 6)"],
+                outlook_express_codes: &[],
+                thunderbird_codes: &[],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

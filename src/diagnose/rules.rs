@@ -57,6 +57,13 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
         .map(|a| a.endpoint.clone());
     let mut evidence: Vec<String> = report.attempts().map(describe).collect();
     let (rule, cause) = match configured.failure() {
+        None if ipv6_refused(configured) => {
+            evidence.push(
+                "The IPv6 address refused the connection (an answer: the IPv6 path works) and the IPv4 one worked: nothing listens on the IPv6 address the name publishes."
+                    .into(),
+            );
+            ("worked-after-ipv6-refused", Cause::Ipv6ServiceMissing)
+        }
         None if fell_back_from_ipv6(configured) => {
             evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
             ("worked-after-ipv6-failed", Cause::Ipv6Broken)
@@ -724,6 +731,17 @@ fn fell_back_from_ipv6(attempt: &Attempt) -> bool {
     attempt.events.iter().any(
         |e| matches!(&e.what, EventKind::ConnectFailed { address, .. } if address.starts_with('[')),
     )
+}
+
+/// Whether an IPv6 address refused the connection before another address
+/// took it.
+fn ipv6_refused(attempt: &Attempt) -> bool {
+    attempt.events.iter().any(|e| {
+        matches!(
+            &e.what,
+            EventKind::ConnectFailed { address, failure: Failure::Refused } if address.starts_with('[')
+        )
+    })
 }
 
 /// How long the TCP connection took to open.
