@@ -272,7 +272,7 @@ impl CertificateAuthority {
 /// they are made again (a process that sees many clocks stays bounded).
 const MAX_SHARED: usize = 1024;
 
-/// Values made once per key and shared, at most [`MAX_SHARED`] at a time
+/// Values made once per key and shared, at most 1,024 at a time
 /// (past it the memo starts again, so a long process stays bounded).
 pub struct Memo<K, V>(Mutex<HashMap<K, Arc<V>>>);
 
