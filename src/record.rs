@@ -41,6 +41,7 @@ struct Host {
     /// The default certificate, for clients that name no server (SNI).
     without_sni: Vec<String>,
     legacy_tls: bool,
+    weak_tls: bool,
     ipv6: bool,
     /// SMTP AUTH as seen: `Some(Some(list))` listed, `Some(None)` EHLO
     /// answered without AUTH, `None` never asked.
@@ -656,6 +657,10 @@ fn observe_tls(
             world.serve(protocol, &host, port, mode);
             world.host(&host).legacy_tls = true;
         }
+        TlsFailure::Alert(alert) if alert == "HandshakeFailure" => {
+            world.serve(protocol, &host, port, mode);
+            world.host(&host).weak_tls = true;
+        }
         TlsFailure::Certificate(why) => {
             world.serve(protocol, &host, port, mode);
             let info = certificate(attempt);
@@ -862,6 +867,10 @@ pub fn record(report: &Report, origin: &str) -> String {
         }
         if host.legacy_tls {
             out.push_str("      legacy_tls: true\n");
+            wrote = true;
+        }
+        if host.weak_tls {
+            out.push_str("      weak_tls: true\n");
             wrote = true;
         }
         if host.ipv6 {

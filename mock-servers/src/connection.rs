@@ -105,10 +105,11 @@ impl<S: AsyncStream> Connection<S> {
         Ok(())
     }
 
-    /// Plays a server that only speaks TLS 1.0: reads the client's first
-    /// record and answers with a fatal `protocol_version` alert, as such
-    /// servers do to a client that offers only TLS 1.2 and 1.3.
-    pub async fn refuse_tls_as_legacy_server(&mut self) -> io::Result<()> {
+    /// Plays a server that shares nothing with a current client (only TLS
+    /// 1.0, or only weak cipher suites): reads the client's first record and
+    /// answers with the fatal alert `description` (`protocol_version` 70,
+    /// `handshake_failure` 40), as such servers do.
+    pub async fn refuse_tls_as_legacy_server(&mut self, description: u8) -> io::Result<()> {
         self.lines.clear();
         let mut record = [0u8; 5];
         let read =
@@ -116,8 +117,8 @@ impl<S: AsyncStream> Connection<S> {
         if !matches!(read, Ok(Ok(_))) {
             return Ok(());
         }
-        // Alert record: type 21, version TLS 1.0, length 2, fatal (2), protocol_version (70).
-        self.write(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+        // Alert record: type 21, version TLS 1.0, length 2, fatal (2), the description.
+        self.write(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, description])
             .await?;
         self.shutdown().await;
         Ok(())

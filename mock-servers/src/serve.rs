@@ -67,6 +67,11 @@ impl ConnectionLimit {
     }
 }
 
+/// TLS alert descriptions (RFC 8446 section 6): no version in common.
+const PROTOCOL_VERSION: u8 = 70;
+/// No cipher suite (or key exchange) in common.
+const HANDSHAKE_FAILURE: u8 = 40;
+
 /// What a server can do when a client starts TLS.
 #[derive(Debug, Clone, Default)]
 pub enum ServerTls {
@@ -77,6 +82,9 @@ pub enum ServerTls {
     Modern(Arc<rustls::ServerConfig>),
     /// Only TLS 1.0: every modern client gets a `protocol_version` alert.
     LegacyOnly,
+    /// Only cipher suites current clients refuse (export, RC4, 3DES, weak
+    /// Diffie-Hellman): every modern client gets a `handshake_failure` alert.
+    WeakCiphersOnly,
 }
 
 impl ServerTls {
@@ -93,7 +101,11 @@ impl ServerTls {
             )),
             ServerTls::Modern(config) => connection.accept_tls(config.clone()).await.map(|()| true),
             ServerTls::LegacyOnly => connection
-                .refuse_tls_as_legacy_server()
+                .refuse_tls_as_legacy_server(PROTOCOL_VERSION)
+                .await
+                .map(|()| false),
+            ServerTls::WeakCiphersOnly => connection
+                .refuse_tls_as_legacy_server(HANDSHAKE_FAILURE)
                 .await
                 .map(|()| false),
         }

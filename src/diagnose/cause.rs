@@ -118,6 +118,8 @@ pub enum Cause {
     ClosedAfterGreeting,
     /// The name has an IPv6 address where nothing listens.
     Ipv6ServiceMissing,
+    /// The server offers only cipher suites current clients refuse.
+    TlsNoCommonCipher,
     /// None of the known patterns.
     Unknown,
 }
@@ -158,7 +160,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 55] = [
+    pub const ALL: [Cause; 56] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -213,6 +215,7 @@ impl Cause {
         Cause::LoginTooSoon,
         Cause::ClosedAfterGreeting,
         Cause::Ipv6ServiceMissing,
+        Cause::TlsNoCommonCipher,
         Cause::Unknown,
     ];
 
@@ -795,6 +798,16 @@ impl Cause {
                 references: &["RFC 8305 (Happy Eyeballs Version 2)", "RFC 3596 (DNS Extensions to Support IP Version 6)"],
                 outlook_express_codes: &[],
                 thunderbird_codes: &[],
+            },
+            Cause::TlsNoCommonCipher => CauseInfo {
+                id: "tls-no-common-cipher",
+                title: "The server offers only cipher suites a current client refuses",
+                wire: "The server speaks a TLS version the client accepts, but only with suites current clients removed: export-grade and RC4 suites, 3DES, or Diffie-Hellman groups under 1024 bits (after Logjam, 2015). It answers the ClientHello with a handshake_failure alert. An old client that still offers those suites connects; Thunderbird shows SSL_ERROR_NO_CYPHER_OVERLAP. Distinct from tls-version-mismatch (a protocol_version alert) and from a scanner that closes the connection without answering.",
+                evidence: "The handshake ended with a handshake_failure alert from the server in answer to the ClientHello.",
+                remedy: "Ask the provider to enable current cipher suites (AES-GCM or ChaCha20-Poly1305 with ECDHE) and DH groups of 2048 bits or more; do not re-enable weak suites in the client.",
+                references: &["RFC 7465 (Prohibiting RC4 Cipher Suites)", "RFC 8446, section 6.2 (handshake_failure)", "Logjam: Imperfect Forward Secrecy (weakdh.org, 2015)"],
+                outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["secure-connection-failed"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

@@ -529,6 +529,13 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
             }
         }
         TlsFailure::Alert(alert) if alert == "ProtocolVersion" => Cause::TlsVersionMismatch,
+        TlsFailure::Alert(alert) if alert == "HandshakeFailure" => {
+            evidence.push(
+                "The server answered the ClientHello with a handshake_failure alert: it accepts none of the cipher suites and key exchanges a current client offers."
+                    .into(),
+            );
+            Cause::TlsNoCommonCipher
+        }
         _ => Cause::TlsFailed,
     }
 }
@@ -988,12 +995,18 @@ mod tests {
             cause(plaintext, 587, Security::Tls, vec![], None),
             Cause::PlaintextExpected
         );
-        let alert = Some((
-            Step::TlsHandshake,
-            Failure::Tls(TlsFailure::Alert("HandshakeFailure".into())),
-        ));
+        let alert = |name: &str| {
+            Some((
+                Step::TlsHandshake,
+                Failure::Tls(TlsFailure::Alert(name.into())),
+            ))
+        };
         assert_eq!(
-            cause(alert, 465, Security::Tls, vec![], None),
+            cause(alert("HandshakeFailure"), 465, Security::Tls, vec![], None),
+            Cause::TlsNoCommonCipher
+        );
+        assert_eq!(
+            cause(alert("InternalError"), 465, Security::Tls, vec![], None),
             Cause::TlsFailed
         );
     }

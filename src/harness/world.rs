@@ -199,6 +199,8 @@ pub fn build_with_root(
         };
         let tls = if host.legacy_tls {
             ServerTls::LegacyOnly
+        } else if host.weak_tls {
+            ServerTls::WeakCiphersOnly
         } else {
             ServerTls::Modern(modern.clone())
         };

@@ -274,6 +274,11 @@ pub struct HostSpec {
     /// The host speaks only TLS 1.0: modern clients get a protocol_version alert.
     #[serde(default)]
     pub legacy_tls: bool,
+    /// The host offers only cipher suites current clients refuse (export,
+    /// RC4, 3DES, Diffie-Hellman under 1024 bits after Logjam): modern
+    /// clients get a handshake_failure alert.
+    #[serde(default)]
+    pub weak_tls: bool,
     /// Give this host an IPv6 address too.
     #[serde(default)]
     pub ipv6: bool,
