@@ -187,11 +187,7 @@ pub fn probe(data: &[u8]) {
         rcpt: "someone@outside.example".into(),
         message_size: None,
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-    else {
+    let Ok(runtime) = crate::harness::scenario_runtime() else {
         return;
     };
     let report = runtime.block_on(async {

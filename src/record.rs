@@ -849,21 +849,14 @@ pub fn record(report: &Report, origin: &str) -> String {
             let _ = writeln!(out, "      {label}: {{ {} }}", fields.join(", "));
             wrote = true;
         }
-        if !host.certificate.is_empty() {
-            let _ = writeln!(
-                out,
-                "      certificate: {{ {} }}",
-                host.certificate.join(", ")
-            );
-            wrote = true;
-        }
-        if !host.without_sni.is_empty() {
-            let _ = writeln!(
-                out,
-                "      without_sni: {{ {} }}",
-                host.without_sni.join(", ")
-            );
-            wrote = true;
+        for (key, entries) in [
+            ("certificate", &host.certificate),
+            ("without_sni", &host.without_sni),
+        ] {
+            if !entries.is_empty() {
+                let _ = writeln!(out, "      {key}: {{ {} }}", entries.join(", "));
+                wrote = true;
+            }
         }
         if host.legacy_tls {
             out.push_str("      legacy_tls: true\n");

@@ -407,11 +407,7 @@ fn a_survey_behind_port_25_blocking() {
 
     let scenario = load("catalogue/network/op25b-dropped.yaml");
     let spec = scenario.client.as_ref().unwrap().smtp.clone().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = harness::scenario_runtime().unwrap();
     let attempts = runtime.block_on(async {
         let clock = harness::scenario_clock(&scenario);
         let world = harness::world::build(&scenario.world, clock).unwrap();

@@ -666,8 +666,7 @@ fn refusal_text(failure: &Failure) -> String {
 /// for "application-specific password required"), or that text.
 fn is_app_password_refusal(failure: &Failure, lowered: &str) -> bool {
     matches!(failure, Failure::Reply { code: 534, text } if text.starts_with("5.7.9"))
-        || lowered.contains("application-specific password")
-        || lowered.contains("app password")
+        || mentions_any(lowered, &["application-specific password", "app password"])
 }
 
 /// Whether a login refusal says passwords are not accepted at all: Microsoft's
@@ -675,34 +674,41 @@ fn is_app_password_refusal(failure: &Failure, lowered: &str) -> bool {
 /// `[WEBALERT ...]`, POP3 `-ERR [AUTH] Web login required`).
 fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
     matches!(failure, Failure::Reply { code: 534, text } if text.starts_with("5.7.14"))
-        || [
-            "5.7.139",
-            "basic authentication is disabled",
-            "smtpclientauthentication is disabled",
-            "web login required",
-            "log in via your web browser",
-            "[webalert",
-        ]
-        .iter()
-        .any(|phrase| lowered.contains(phrase))
+        || mentions_any(
+            lowered,
+            &[
+                "5.7.139",
+                "basic authentication is disabled",
+                "smtpclientauthentication is disabled",
+                "web login required",
+                "log in via your web browser",
+                "[webalert",
+            ],
+        )
+}
+
+/// Whether lowercased server text contains any of `phrases`.
+fn mentions_any(lowered: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|phrase| lowered.contains(phrase))
 }
 
 /// Whether a refusal says the client's address is on a block list (a DNSBL
 /// such as Spamhaus's, checked for clients that did not log in).
 fn names_a_block_list(lowered: &str) -> bool {
-    [
-        "blocked using",
-        "listed at",
-        "listed in",
-        "listed on",
-        "block list",
-        "blocklist",
-        "blacklist",
-        "dnsbl",
-        "spamhaus",
-    ]
-    .iter()
-    .any(|phrase| lowered.contains(phrase))
+    mentions_any(
+        lowered,
+        &[
+            "blocked using",
+            "listed at",
+            "listed in",
+            "listed on",
+            "block list",
+            "blocklist",
+            "blacklist",
+            "dnsbl",
+            "spamhaus",
+        ],
+    )
 }
 
 /// Whether every login mechanism the server listed is OAuth.

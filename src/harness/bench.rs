@@ -78,10 +78,7 @@ fn start_up(scenarios: &[&Scenario], rounds: usize) -> Result<(Duration, Duratio
     for _ in 0..rounds {
         for scenario in scenarios {
             let started = Instant::now();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()?;
+            let runtime = super::scenario_runtime()?;
             runtimes.push(started.elapsed());
             let started = Instant::now();
             let clock = super::scenario_clock(scenario);

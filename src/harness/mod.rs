@@ -184,11 +184,16 @@ pub fn run_at_once(scenario: &Scenario) -> Result<ScenarioRun, RunError> {
 }
 
 fn run_with(scenario: &Scenario, at_once: bool) -> Result<ScenarioRun, RunError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    scenario_runtime()?.block_on(run_in_runtime(scenario, at_once))
+}
+
+/// The runtime a scenario runs in: one thread, time paused (it moves only
+/// when every task waits), no real I/O.
+pub fn scenario_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
-        .build()?;
-    runtime.block_on(run_in_runtime(scenario, at_once))
+        .build()
 }
 
 /// The scenario's clock, or [`DEFAULT_CLOCK`].

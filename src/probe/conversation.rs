@@ -286,11 +286,7 @@ impl<'a> Conversation<'a> {
     /// Upgrades the connection to TLS for `host`.
     pub async fn start_tls(&mut self, client: &TlsClient, host: &str) -> StepResult<()> {
         if let Some(version) = self.legacy {
-            let timeout = self.wire.reply_timeout();
-            return self
-                .wire
-                .old_client_hello(self.recorder, version, timeout)
-                .await;
+            return self.wire.old_client_hello(self.recorder, version).await;
         }
         self.recorder.enter(Step::TlsHandshake);
         if !client.sends_sni() {

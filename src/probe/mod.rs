@@ -457,11 +457,8 @@ impl Prober {
                 break;
             }
             let attempt = self.follow_up(account, &endpoint).await;
-            let fixed = fixes(account, &attempt);
+            fixed = fixes(account, &attempt);
             report.follow_ups.push(attempt);
-            if fixed {
-                break;
-            }
         }
         let mut tried = Vec::new();
         for endpoint in control_endpoints(account, controls) {
@@ -595,9 +592,6 @@ impl Prober {
             }
             fixed = fixes(account, &attempt);
             report.follow_ups.push(attempt);
-            if fixed {
-                break;
-            }
         }
         report.control = control;
         self.with_canary(account, report).await

@@ -51,6 +51,8 @@ pub type CertificateSlot = Arc<Mutex<Option<CertificateInfo>>>;
 #[derive(Clone)]
 pub struct TlsClient {
     roots: Arc<RootCertStore>,
+    /// A fingerprint of `roots`, for remembered verdicts.
+    roots_id: u64,
     clock: Arc<dyn TimeProvider>,
     provider: Arc<CryptoProvider>,
     /// Intermediates the client keeps (see [`TlsClient::knowing_intermediates`]).
@@ -63,6 +65,7 @@ impl TlsClient {
     /// A client trusting `roots`, with time from `clock`.
     pub fn new(roots: RootCertStore, clock: Arc<dyn TimeProvider>) -> Self {
         TlsClient {
+            roots_id: fingerprint(&roots),
             roots: Arc::new(roots),
             clock,
             provider: crypto_provider(),
@@ -113,7 +116,7 @@ impl TlsClient {
             signatures: AcceptAnyCertificate(self.provider.clone()),
             seen: slot.clone(),
             known_intermediates: self.known_intermediates.clone(),
-            roots: self.roots.clone(),
+            roots_id: self.roots_id,
         };
         let mut config =
             rustls::ClientConfig::builder_with_details(self.provider.clone(), self.clock.clone())
@@ -131,33 +134,38 @@ impl TlsClient {
 /// the second it is made at.
 type VerdictKey = (u64, Vec<Vec<u8>>, String, u64);
 
+/// Names a set of roots by their subjects and keys.
+fn fingerprint(roots: &RootCertStore) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for anchor in &roots.roots {
+        anchor.subject.as_ref().hash(&mut hasher);
+        anchor.subject_public_key_info.as_ref().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// webpki's verdict on a chain, made once per roots, chain, name and second
 /// and shared: scenarios that share a clock show the same certificates
 /// again and again, and checking a chain costs a signature verification.
 /// The handshake's own signature is checked every time.
 fn remembered_verdict(
-    roots: &RootCertStore,
+    roots_id: u64,
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
     server_name: &ServerName<'_>,
     now: UnixTime,
     check: impl FnOnce() -> Result<ServerCertVerified, rustls::Error>,
 ) -> Result<ServerCertVerified, rustls::Error> {
-    use std::hash::{Hash, Hasher};
     static VERDICTS: std::sync::OnceLock<
         mock_mail_servers::tls::Memo<VerdictKey, Result<(), rustls::Error>>,
     > = std::sync::OnceLock::new();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for anchor in &roots.roots {
-        anchor.subject.as_ref().hash(&mut hasher);
-        anchor.subject_public_key_info.as_ref().hash(&mut hasher);
-    }
     let chain = std::iter::once(end_entity)
         .chain(intermediates)
         .map(|c| c.as_ref().to_vec())
         .collect();
     let key = (
-        hasher.finish(),
+        roots_id,
         chain,
         server_name.to_str().into_owned(),
         now.as_secs(),
@@ -180,7 +188,8 @@ struct RecordingVerifier {
     signatures: AcceptAnyCertificate,
     seen: CertificateSlot,
     known_intermediates: Arc<[CertificateDer<'static>]>,
-    roots: Arc<RootCertStore>,
+    /// The fingerprint of the roots `inner` trusts.
+    roots_id: u64,
 }
 
 impl RecordingVerifier {
@@ -225,7 +234,7 @@ impl ServerCertVerifier for RecordingVerifier {
         let verdict = match &self.inner {
             Some(inner) => {
                 let verdict = remembered_verdict(
-                    &self.roots,
+                    self.roots_id,
                     end_entity,
                     intermediates,
                     server_name,

@@ -310,10 +310,9 @@ impl Wire {
         &mut self,
         recorder: &mut super::conversation::Recorder,
         version: super::legacy::LegacyTls,
-        timeout: Duration,
     ) -> super::conversation::StepResult<()> {
         self.lines.clear();
-        super::legacy::say_hello(&mut self.stream, recorder, version, timeout).await
+        super::legacy::say_hello(&mut self.stream, recorder, version, self.reply_timeout).await
     }
 
     /// Closes the connection politely.
