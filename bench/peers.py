@@ -97,6 +97,12 @@ def measure(pid, work):
     return time.perf_counter() - wall, cpu_seconds(pid) - cpu
 
 
+def medians(results):
+    """Per peer, the medians of its (rate, CPU) runs."""
+    return {name: tuple(statistics.median(run[i] for run in runs) for i in (0, 1))
+            for name, runs in results.items()}
+
+
 def serve_world():
     """`mailprobe serve` of bench/worlds/bench.yaml: the process and its ports by world port."""
     process = start(
@@ -145,8 +151,7 @@ def smtp(args, rounds):
                 process.send_signal(signal.SIGTERM)
                 process.wait()
                 results[name].append((args.messages / wall, cpu / args.messages * 1e6))
-        rows.append((label, {n: tuple(statistics.median(x[i] for x in r) for i in (0, 1))
-                             for n, r in results.items()}))
+        rows.append((label, medians(results)))
     print(f"\nSMTP, {args.messages} messages of 1 KB per run, median of {rounds} interleaved runs")
     print("| mode | smtp-sink msg/s | smtp-sink CPU µs/msg | mock msg/s | mock CPU µs/msg | mock/sink CPU |")
     print("|---|---|---|---|---|---|")
@@ -267,8 +272,7 @@ def pop3(args, rounds):
                 port = secure if tls else plain
                 wall, cpu = measure(pid, lambda: pop3_clients(port, tls, args.sessions, args.clients))
                 results[name].append((args.sessions / wall, cpu / args.sessions * 1e6))
-        rows.append((label, {n: tuple(statistics.median(x[i] for x in r) for i in (0, 1))
-                             for n, r in results.items()}))
+        rows.append((label, medians(results)))
     for process in (master, mock):
         process.send_signal(signal.SIGTERM)
         process.wait()
