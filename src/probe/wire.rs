@@ -70,7 +70,7 @@ mock_mail_servers::delegate_async_write!(Tap, inner);
 pub struct TlsInfo {
     /// e.g. `TLSv1_3`.
     pub version: String,
-    /// e.g. `TLS13_AES_256_GCM_SHA384`.
+    /// e.g. `TLS13_AES_128_GCM_SHA256`.
     pub cipher: String,
 }
 
