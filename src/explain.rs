@@ -113,7 +113,7 @@ const PHRASES: &[(ClientKind, &str, &str)] = &[
 pub fn explain(topic: &str) -> Result<String, String> {
     let topic = topic.trim();
     if let Some(cause) = Cause::from_id(&topic.to_ascii_lowercase()) {
-        return Ok(describe_cause(cause.info()));
+        return Ok(describe_cause(cause));
     }
     let (client, code) = identify(topic).ok_or_else(|| {
         let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
@@ -160,6 +160,12 @@ pub fn explain(topic: &str) -> Result<String, String> {
             "\n{} — {}\n  how to tell: {}\n  remedy: {}\n",
             info.id, info.title, info.evidence, info.remedy
         );
+        let Some(cause) = Cause::from_id(info.id) else {
+            continue;
+        };
+        for (other, when) in cause.look_alikes() {
+            let _ = writeln!(out, "  cannot always be told from {other}: {when}");
+        }
     }
     Ok(out)
 }
@@ -189,10 +195,14 @@ fn identify(topic: &str) -> Option<(ClientKind, String)> {
         .map(|(client, _, code)| (*client, code.to_string()))
 }
 
-fn describe_cause(info: CauseInfo) -> String {
+fn describe_cause(cause: Cause) -> String {
+    let info = cause.info();
     let mut out = format!("{} — {}\n\n", info.id, info.title);
     let _ = writeln!(out, "On the wire: {}\n", info.wire);
     let _ = writeln!(out, "Evidence: {}\n", info.evidence);
+    for (other, when) in cause.look_alikes() {
+        let _ = writeln!(out, "Cannot always be told from {other}: {when}.\n");
+    }
     let _ = writeln!(out, "Remedy: {}", info.remedy);
     if !info.outlook_express_codes.is_empty() {
         let _ = writeln!(

@@ -156,6 +156,13 @@ fn certificate(attempt: &Attempt) -> Option<&crate::probe::x509::CertificateInfo
 /// Whether the server offered STARTTLS (SMTP) or STLS (POP3).
 fn offers_upgrade(lines: &[&str]) -> bool {
     lines.iter().any(|line| {
+        // IMAP lists capabilities on one line: `* CAPABILITY ... STARTTLS`,
+        // or in the greeting's `[CAPABILITY ...]`.
+        if line.starts_with("* ") && line.contains("CAPABILITY") {
+            return line
+                .split(|c: char| c.is_whitespace() || c == ']')
+                .any(|w| w.eq_ignore_ascii_case("STARTTLS"));
+        }
         let word = line.get(4..).unwrap_or(line).split_whitespace().next();
         let bare = line.split_whitespace().next();
         [word, bare]
@@ -581,6 +588,11 @@ fn link_faults(world: &mut World, attempt: &Attempt, host: &str) {
     }
     let since_connect = connected.map(|c| end.saturating_sub(c));
     match attempt.failure() {
+        // A handshake that got nothing back on an open connection: the
+        // certificate flight lost on a path that drops large packets.
+        Some((Step::TlsHandshake, Failure::TimedOut { partial, .. })) if partial.is_empty() => {
+            faults.push("max_packet: 1400".to_string());
+        }
         Some((step, Failure::Reset)) if step != Step::Connect && bytes > 0 => {
             faults.push(format!("reset_after: {bytes}"));
         }

@@ -278,8 +278,28 @@ fn catalogue_codes_cover_what_the_library_shows() {
     }
 }
 
+/// The pairs the probe cannot always tell apart (`LOOK_ALIKES`) are said,
+/// with when, in `explain` for both causes and for the codes they share.
+#[test]
+fn look_alikes_are_said_in_explain() {
+    assert!(!mailprobe::diagnose::LOOK_ALIKES.is_empty());
+    for (a, b, when) in mailprobe::diagnose::LOOK_ALIKES {
+        assert_ne!(a, b);
+        for (this, other) in [(a, b), (b, a)] {
+            let text = mailprobe::explain::explain(this.id()).unwrap();
+            assert!(
+                text.contains(&format!("Cannot always be told from {other}: {when}")),
+                "explain {this} does not name its look-alike {other}"
+            );
+        }
+    }
+}
+
 /// For every pair of library probes whose scenarios name different root
 /// causes, the diagnoses differ, even where the client shows the same error.
+/// Pairs the probe cannot always tell apart are listed, with when, in
+/// `mailprobe::diagnose::LOOK_ALIKES`; the library keeps to the side of
+/// each that the rules name.
 #[test]
 fn causes_stay_distinct() {
     let mut failing: Vec<(String, &'static str, String, &'static str)> = Vec::new();

@@ -120,6 +120,9 @@ pub enum Cause {
     Ipv6ServiceMissing,
     /// The server offers only cipher suites current clients refuse.
     TlsNoCommonCipher,
+    /// A path-MTU blackhole: packets over a size are dropped without an
+    /// ICMP "fragmentation needed"; the first large flight never arrives.
+    PathMtuBlackhole,
     /// None of the known patterns.
     Unknown,
 }
@@ -160,7 +163,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 56] = [
+    pub const ALL: [Cause; 57] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -216,6 +219,7 @@ impl Cause {
         Cause::ClosedAfterGreeting,
         Cause::Ipv6ServiceMissing,
         Cause::TlsNoCommonCipher,
+        Cause::PathMtuBlackhole,
         Cause::Unknown,
     ];
 
@@ -809,6 +813,16 @@ impl Cause {
                 outlook_express_codes: &["0x800CCC1A"],
                 thunderbird_codes: &["secure-connection-failed"],
             },
+            Cause::PathMtuBlackhole => CauseInfo {
+                id: "path-mtu-blackhole",
+                title: "Large packets are lost on the way (a path-MTU blackhole)",
+                wire: "A link on the path carries smaller packets than the ends assume (PPPoE, a VPN or tunnel, a mobile network) and a firewall drops the ICMP \"fragmentation needed\" that would tell the sender. The connection opens and small replies pass (a greeting, EHLO, CAPA, STARTTLS's go-ahead); the first full-size packet (the server's TLS certificate flight, 2.5-5 KB with a real chain, or a large message on DATA) is dropped, resent and dropped again, and the connection hangs open until the client times out: Outlook Express shows its timeout codes (0x8004210B sending, 0x8004210A receiving), Thunderbird \"Connection to server ... timed out\". Microsoft KB 314825 and KB 900926 describe it.",
+                evidence: "A server on the same host answered in plaintext, so small packets pass; every TLS handshake to it got nothing back after the ClientHello and the connection stayed open (no reset, no close), which a scanner (closes), a refusing server (an alert) and a dropping firewall (no connection at all) do not do. A mid-session stall that begins exactly at the handshake looks the same: explain lists the pair.",
+                remedy: "Lower the MTU of the computer's network interface (netsh interface ipv4 set subinterface \"<name>\" mtu=1400 store=persistent; on a router: MSS clamping, e.g. 1452 for PPPoE) or let ICMP \"fragmentation needed\" through the firewall; the provider of a VPN or tunnel can clamp the MSS for its users.",
+                references: &["RFC 2923 (TCP Problems with Path MTU Discovery), section 2.1", "RFC 4821 (Packetization Layer Path MTU Discovery)", "Microsoft KB 314825 (How to determine the proper MTU size)", "Microsoft KB 900926 (MTU and PMTU black hole detection)"],
+                outlook_express_codes: &["0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out"],
+            },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
                 title: "No known pattern matched",
@@ -820,6 +834,47 @@ impl Cause {
                 thunderbird_codes: &[],
             },
         }
+    }
+}
+
+/// Pairs of causes the probe cannot always tell apart with what it sees,
+/// and when; `explain` says so for both, rather than the diagnosis guess.
+/// The library's scenarios stay on the side of each pair the rules name.
+pub const LOOK_ALIKES: &[(Cause, Cause, &str)] = &[
+    (
+        Cause::PathMtuBlackhole,
+        Cause::MidSessionStall,
+        "a stall that begins exactly where the TLS handshake begins, after smaller replies passed, is read as path-mtu-blackhole: a client cannot make the server send a smaller certificate flight to tell the two apart",
+    ),
+    (
+        Cause::Ipv6ServiceMissing,
+        Cause::Ipv6Broken,
+        "a router that answers IPv6 connections with resets, not with ICMP or silence, is read as ipv6-service-missing",
+    ),
+    (
+        Cause::CertificateChainIncomplete,
+        Cause::CertificateUntrusted,
+        "a live probe names the missing intermediate only when it knows it (it ships none and does not fetch a certificate's AIA URL); otherwise it reports certificate-untrusted",
+    ),
+    (
+        Cause::BasicAuthDisabled,
+        Cause::AuthFailed,
+        "Microsoft's IMAP and POP3 servers answer a password login with basic authentication off in the words of a wrong password; that reads as auth-failed",
+    ),
+];
+
+impl Cause {
+    /// The causes this one cannot always be told from, and when.
+    pub fn look_alikes(self) -> impl Iterator<Item = (Cause, &'static str)> {
+        LOOK_ALIKES.iter().filter_map(move |(a, b, when)| {
+            if *a == self {
+                Some((*b, *when))
+            } else if *b == self {
+                Some((*a, *when))
+            } else {
+                None
+            }
+        })
     }
 }
 

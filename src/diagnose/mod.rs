@@ -9,7 +9,7 @@ pub mod cause;
 pub mod client_error;
 mod rules;
 
-pub use cause::{Cause, CauseInfo};
+pub use cause::{Cause, CauseInfo, LOOK_ALIKES};
 pub use client_error::{ClientError, ClientKind};
 pub use rules::diagnose;
 

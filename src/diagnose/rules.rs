@@ -137,6 +137,7 @@ const RULES: &[(&str, Rule)] = &[
     ("only-port-25-fails", only_port_25_fails),
     ("reset", reset),
     ("slow-path", slow_path),
+    ("first-large-flight-lost", first_large_flight_lost),
     ("server-out-of-bounds", server_out_of_bounds),
     ("how-the-connection-ended", how_the_connection_ended),
 ];
@@ -387,6 +388,41 @@ fn slow_path(facts: &Facts<'_>, _: &mut Vec<String>) -> Option<Cause> {
     connect_time(facts.configured)
         .filter(|t| *t >= SLOW_CONNECT)
         .map(|_| Cause::HighLatency)
+}
+
+/// A TLS handshake that got nothing back and stayed open, where plaintext
+/// replies from the same host passed: the certificate flight, the first
+/// full-size packet, was lost on the way (a path-MTU blackhole).
+fn first_large_flight_lost(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
+    let (Step::TlsHandshake, Failure::TimedOut { partial, .. }) = (facts.step, facts.failure)
+    else {
+        return None;
+    };
+    if !partial.is_empty() {
+        return None;
+    }
+    let host = &facts.endpoint.host;
+    let same_host: Vec<&Attempt> = facts
+        .report
+        .attempts()
+        .filter(|a| a.endpoint.host.eq_ignore_ascii_case(host))
+        .collect();
+    // A handshake with this host that worked: the path carries the flight.
+    let secured = same_host.iter().any(|a| {
+        a.events
+            .iter()
+            .any(|e| matches!(e.what, EventKind::TlsEstablished { .. }))
+    });
+    if secured {
+        return None;
+    }
+    let answered = same_host.iter().find(|a| greeting(a).is_some())?;
+    evidence.push(format!(
+        "Small packets pass: port {} answered in plaintext ({} lines). Every TLS handshake with {host} got nothing back after the ClientHello, and the connection stayed open: the server's certificate flight, the first full-size packet, is lost on the way, and no \"fragmentation needed\" came back (a path-MTU blackhole).",
+        answered.endpoint.port,
+        received(answered).count()
+    ));
+    Some(Cause::PathMtuBlackhole)
 }
 
 /// The server sent more than the probe reads, or kept the probe past its

@@ -482,6 +482,7 @@ fn link(spec: &LinkSpec) -> LinkFaults {
         stall_after: spec.stall_after,
         close_after: spec.close_after.map(|s| s.0),
         slow_close: seconds(spec.slow_close),
+        max_packet: spec.max_packet,
     }
 }
 

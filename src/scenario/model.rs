@@ -604,6 +604,12 @@ pub struct LinkSpec {
     /// Delay the server's close by this long.
     #[serde(default)]
     pub slow_close: Option<Seconds>,
+    /// A path-MTU blackhole: a packet (one write) larger than this many
+    /// bytes is dropped, both ways, and no "fragmentation needed" comes
+    /// back. Small exchanges pass; the first large flight (a TLS
+    /// certificate flight, a large message) never arrives.
+    #[serde(default)]
+    pub max_packet: Option<u64>,
 }
 
 /// Plain firewall actions.

@@ -155,6 +155,17 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     message: format!("{at}: `bandwidth: 0` would let nothing through; give bytes per second from 1 up, or leave it out for an unlimited link"),
                 });
             }
+            if let Some(max) = rule.link.as_ref().and_then(|l| l.max_packet) {
+                if !(1..=65535).contains(&max) {
+                    let (line, column) =
+                        locate_after(source, &[layer.as_str()], "max_packet").unzip();
+                    return Err(Problem {
+                        line,
+                        column,
+                        message: format!("{at}: `max_packet: {max}` is out of range; give the largest packet that passes in bytes, from 1 to 65535 (1400 for a typical VPN, 1452 for PPPoE)"),
+                    });
+                }
+            }
             if rule.link.is_some() && !passes {
                 return problem(layer, format!("{at}: `link` faults apply to connections that pass (`action: allow` or no action)"));
             }

@@ -86,6 +86,8 @@ impl Middlebox {
 /// | `close_after` | the connection closes this long after it opened (or, with      |
 /// |               | `stall_after`, this long after the stall)                      |
 /// | `slow_close`  | the server's close reaches the client this much later          |
+/// | `max_packet`  | both ways: a packet larger than this is dropped, with no ICMP  |
+/// |               | "fragmentation needed" back (a path-MTU blackhole)             |
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkFaults {
     /// Added delay.
@@ -100,6 +102,8 @@ pub struct LinkFaults {
     pub close_after: Option<Duration>,
     /// Delay of the close.
     pub slow_close: Duration,
+    /// The largest packet (bytes of one write) that passes, both ways.
+    pub max_packet: Option<u64>,
 }
 
 /// An IP address family.

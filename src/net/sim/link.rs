@@ -94,13 +94,27 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let (mut server_read, mut server_write) = tokio::io::split(server);
     let upstream = async {
-        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let mut buffer = vec![0u8; read_size(&faults)];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            // A packet too large for the path is lost, and so is all that
+            // follows it: TCP resends it, unchanged, until the peer gives up.
+            if too_large(&faults, n) {
+                break std::future::pending::<()>().await;
+            }
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
         let _ = server_write.shutdown().await;
         std::future::pending::<()>().await
     };
     let downstream = async {
         let mut delivered: u64 = 0;
-        let mut buffer = vec![0u8; 4096];
+        let mut buffer = vec![0u8; read_size(&faults)];
         loop {
             let n = match server_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => {
@@ -112,8 +126,10 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
             };
             let mut chunk = &buffer[..n];
             // The first byte limit this chunk crosses, reset or stall, ends
-            // delivery there.
-            let crossed = [faults.reset_after, faults.stall_after]
+            // delivery there; a packet too large for the path stalls it
+            // where the packet starts.
+            let lost_packet = too_large(&faults, n).then_some(delivered);
+            let crossed = [faults.reset_after, faults.stall_after, lost_packet]
                 .into_iter()
                 .flatten()
                 .filter(|limit| delivered + chunk.len() as u64 > *limit)
@@ -152,6 +168,21 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
         () = upstream => {}
         () = deadline => {}
     }
+}
+
+/// Whether a write of `n` bytes is a packet larger than the path carries.
+fn too_large(faults: &LinkFaults, n: usize) -> bool {
+    faults.max_packet.is_some_and(|max| n as u64 > max)
+}
+
+/// How much one read of the pump takes: enough that a packet larger than
+/// `max_packet` is seen whole.
+fn read_size(faults: &LinkFaults) -> usize {
+    let beyond_max = faults
+        .max_packet
+        .and_then(|max| usize::try_from(max).ok())
+        .map_or(0, |max| max.saturating_add(1));
+    beyond_max.clamp(4096, 65536)
 }
 
 /// Writes a chunk after the link's latency, then at its bandwidth: in

@@ -687,6 +687,28 @@ mod tests {
     }
 
     #[test]
+    fn a_packet_over_the_path_limit_is_lost_with_all_after_it() {
+        runtime().block_on(async {
+            let faults = LinkFaults {
+                max_packet: Some(8),
+                ..LinkFaults::default()
+            };
+            let network = world(vec![rule(&[], Action::Degrade(faults))]);
+            let mut stream = connect(&network, "echo.example", 7).await.unwrap();
+            stream.write_all(b"small").await.unwrap();
+            let mut echoed = [0u8; 5];
+            stream.read_exact(&mut echoed).await.unwrap();
+            assert_eq!(&echoed, b"small", "a small packet passes both ways");
+            stream.write_all(b"far too large a packet").await.unwrap();
+            stream.write_all(b"tiny").await.unwrap();
+            let mut more = [0u8; 4];
+            let waited =
+                tokio::time::timeout(Duration::from_secs(600), stream.read(&mut more)).await;
+            assert!(waited.is_err(), "nothing after the lost packet arrives");
+        });
+    }
+
+    #[test]
     fn dns_overrides_and_ipv6() {
         runtime().block_on(async {
             let mut builder = SimNetworkBuilder::new();
