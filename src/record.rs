@@ -417,10 +417,12 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
                 .set(protocol, "login_delay", format!("{seconds}s"));
         }
     }
-    // A provider's refusal of the right password, as it was worded.
+    // A provider's refusal of the right password, as it was worded (the
+    // other clients' sessions behind a connection limit are not in the
+    // report: the refusal stands for them).
     if matches!(
         cause,
-        "app-password-required" | "basic-auth-disabled" | "login-too-soon"
+        "app-password-required" | "basic-auth-disabled" | "login-too-soon" | "too-many-connections"
     ) {
         let refusal = match failure {
             Some((Step::Auth, Failure::Reply { code, text })) => Some(format!("{code} {text}")),

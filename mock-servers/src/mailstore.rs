@@ -184,6 +184,8 @@ struct Mailbox {
     locked: bool,
     /// When a session last logged in to the maildrop (the caller's clock).
     last_login: Option<tokio::time::Instant>,
+    /// Sessions the user's other clients hold open (a phone, a second PC).
+    held_sessions: u32,
 }
 
 /// How many bytes of messages a store keeps by default, all mailboxes
@@ -318,6 +320,28 @@ impl MailStore {
     pub fn lock_mailbox(&mut self, user: &str) -> bool {
         let mailbox = self.mailboxes.entry(user.to_string()).or_default();
         !std::mem::replace(&mut mailbox.locked, true)
+    }
+
+    /// Notes that `user`'s other clients hold `sessions` sessions open.
+    pub fn hold_sessions(&mut self, user: &str, sessions: u32) {
+        self.mailboxes
+            .entry(user.to_string())
+            .or_default()
+            .held_sessions = sessions;
+    }
+
+    /// Refuses one more session of `user` when the sessions its other
+    /// clients hold already reach `limit` (sessions per user and address, as
+    /// Dovecot's `mail_max_userip_connections` counts them): the refusal in
+    /// Dovecot's words.
+    pub fn over_session_limit(&self, user: &str, limit: Option<u32>) -> Option<String> {
+        let limit = limit?;
+        let held = self.mailboxes.get(user).map_or(0, |m| m.held_sessions);
+        (held >= limit).then(|| {
+            format!(
+                "Maximum number of connections from user+IP exceeded (mail_max_userip_connections={limit})"
+            )
+        })
     }
 
     /// Notes a login to `user`'s maildrop at `now`, unless the last was less

@@ -123,6 +123,9 @@ pub enum Cause {
     /// A path-MTU blackhole: packets over a size are dropped without an
     /// ICMP "fragmentation needed"; the first large flight never arrives.
     PathMtuBlackhole,
+    /// The server allows the account (or the address) no more connections:
+    /// other clients hold the sessions it allows.
+    TooManyConnections,
     /// None of the known patterns.
     Unknown,
 }
@@ -163,7 +166,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 57] = [
+    pub const ALL: [Cause; 58] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -220,6 +223,7 @@ impl Cause {
         Cause::Ipv6ServiceMissing,
         Cause::TlsNoCommonCipher,
         Cause::PathMtuBlackhole,
+        Cause::TooManyConnections,
         Cause::Unknown,
     ];
 
@@ -822,6 +826,16 @@ impl Cause {
                 references: &["RFC 2923 (TCP Problems with Path MTU Discovery), section 2.1", "RFC 4821 (Packetization Layer Path MTU Discovery)", "Microsoft KB 314825 (How to determine the proper MTU size)", "Microsoft KB 900926 (MTU and PMTU black hole detection)"],
                 outlook_express_codes: &["0x8004210B", "0x8004210A"],
                 thunderbird_codes: &["connection-timed-out"],
+            },
+            Cause::TooManyConnections => CauseInfo {
+                id: "too-many-connections",
+                title: "The server allows no more connections for this account or address",
+                wire: "IMAP and POP3 servers limit the sessions one user (or one user from one address) may hold: Dovecot's mail_max_userip_connections (10 by default), Gmail's 15 simultaneous IMAP connections per account, per-address limits on SMTP. A phone, a tablet and a PC with a client that opens several connections per account reach it; the next login gets `NO [LIMIT] Maximum number of connections from user+IP exceeded`, `* NO [ALERT] Too many simultaneous connections`, `-ERR [IN-USE] Maximum number of connections ...`, or a greeting of `421 Too many connections from your address` / `* BYE Too many connections`. The password is right; the error comes and goes as the other clients connect.",
+                evidence: "The greeting or the answer to a right password names the number of connections (too many connections, maximum number of connections, [LIMIT]); a locked maildrop ([IN-USE] without that) is mailbox-locked, a busy server without it is server-busy.",
+                remedy: "Close the other mail programs or devices that keep sessions open on this account (or stop them polling at the same time), lower the connections a client opens per account (Thunderbird: Server Settings > Advanced > maximum number of server connections to cache, e.g. 2), or wait for idle sessions to time out (30 minutes on IMAP); behind one shared address, the provider can raise the per-address limit.",
+                references: &["RFC 5530, section 3 (IMAP response code LIMIT)", "Dovecot documentation: mail_max_userip_connections", "Google Workspace Admin Help: IMAP usage limits (15 simultaneous connections)"],
+                outlook_express_codes: &["0x800CCC67", "0x800CCC90", "0x800CCC92", "0x800CCCD1"],
+                thunderbird_codes: &["authentication-failed", "server-error"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

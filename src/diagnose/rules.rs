@@ -259,6 +259,14 @@ fn account_refused(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Caus
         }
         return Some(Cause::LoginTooSoon);
     }
+    let session_step = login_step || matches!(facts.step, Step::Greeting | Step::Examine);
+    if session_step && names_a_connection_limit(&refusal) {
+        evidence.push(format!(
+            "The server refused the session for its number of connections: \"{}\". Other clients of the account or of the address (a phone, a second computer, a client's parallel connections) hold the sessions it allows.",
+            refusal_text(facts.failure)
+        ));
+        return Some(Cause::TooManyConnections);
+    }
     let envelope_step = matches!(facts.step, Step::MailFrom | Step::RcptTo);
     if envelope_step && names_a_block_list(&refusal) {
         return Some(Cause::ClientAddressBlocklisted);
@@ -724,6 +732,24 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
 }
 
 /// Whether lowercased server text contains any of `phrases`.
+/// A refusal for the number of connections: per user, per address or in
+/// all (Dovecot's `mail_max_userip_connections`, Gmail's "Too many
+/// simultaneous connections", RFC 5530's `[LIMIT]`).
+fn names_a_connection_limit(lowered: &str) -> bool {
+    mentions_any(
+        lowered,
+        &[
+            "too many connections",
+            "too many simultaneous connections",
+            "too many concurrent connections",
+            "too many sessions",
+            "maximum number of connections",
+            "connection limit",
+            "[limit]",
+        ],
+    )
+}
+
 fn mentions_any(lowered: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|phrase| lowered.contains(phrase))
 }

@@ -326,6 +326,7 @@ fn listen(
         config.greeting_delay = pop3.greeting_delay.map_or(Duration::ZERO, |d| d.0);
         config.refuse_logins = pop3.refuse_logins.clone();
         config.login_delay = pop3.login_delay.map(|d| d.0);
+        config.max_user_connections = pop3.max_user_connections;
         config.user_pass = pop3.auth.iter().any(|m| m.eq_ignore_ascii_case("USER"));
         config.sasl = pop3
             .auth
@@ -393,6 +394,7 @@ fn imap_config(name: &str, imap: &ImapSpec, domains: &[String]) -> ImapConfig {
     });
     config.greeting_delay = imap.greeting_delay.map_or(Duration::ZERO, |d| d.0);
     config.refuse_logins = imap.refuse_logins.clone();
+    config.max_user_connections = imap.max_user_connections;
     config
 }
 
@@ -461,6 +463,7 @@ fn mail_store(users: &[UserSpec]) -> Result<MailStore, BuildError> {
         if user.mailbox_locked {
             store.lock_mailbox(&user.user);
         }
+        store.hold_sessions(&user.user, user.open_sessions);
     }
     Ok(store)
 }

@@ -466,6 +466,11 @@ pub struct Pop3Spec {
     /// that after the last gets `-ERR [LOGIN-DELAY]`.
     #[serde(default)]
     pub login_delay: Option<Seconds>,
+    /// Sessions one user may hold at once, other clients' included (Dovecot's
+    /// `mail_max_userip_connections`); one more login gets
+    /// `-ERR [IN-USE] Maximum number of connections ...`.
+    #[serde(default)]
+    pub max_user_connections: Option<u32>,
 }
 
 fn default_pop3_auth() -> Vec<String> {
@@ -499,6 +504,11 @@ pub struct ImapSpec {
     /// `NO`, e.g. `"[ALERT] Application-specific password required"`.
     #[serde(default)]
     pub refuse_logins: Option<String>,
+    /// Sessions one user may hold at once, other clients' included (Gmail
+    /// allows 15, Dovecot's `mail_max_userip_connections` is 10 by default);
+    /// one more login gets `NO [LIMIT] Maximum number of connections ...`.
+    #[serde(default)]
+    pub max_user_connections: Option<u32>,
 }
 
 /// A mail account.
@@ -518,6 +528,11 @@ pub struct UserSpec {
     /// Another client holds the POP3 maildrop lock.
     #[serde(default)]
     pub mailbox_locked: bool,
+    /// Sessions this user's other clients (a phone, a tablet, a second PC)
+    /// hold open on the world's POP3 and IMAP servers; with the server's
+    /// `max_user_connections`, one more is refused.
+    #[serde(default)]
+    pub open_sessions: u32,
 }
 
 /// A message in a mailbox.

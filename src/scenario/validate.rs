@@ -222,6 +222,19 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 );
             }
         }
+        let session_limits = [
+            host.pop3.as_ref().and_then(|p| p.max_user_connections),
+            host.imap.as_ref().and_then(|i| i.max_user_connections),
+        ];
+        if session_limits.contains(&Some(0)) {
+            let (line, column) =
+                locate_after(source, &[name.as_str()], "max_user_connections").unzip();
+            return Err(Problem {
+                line,
+                column,
+                message: format!("host `{name}`: `max_user_connections: 0` would refuse every login; give the sessions one user may hold, from 1 up (Dovecot's default is 10)"),
+            });
+        }
         let refusals = host.smtp.iter().flat_map(|s| {
             [
                 ("refuse_logins", s.refuse_logins.as_deref(), "534 or 535"),

@@ -56,6 +56,9 @@ pub struct ImapConfig {
     /// `NO`, e.g. `[ALERT] Application-specific password required`): what
     /// a provider says when it no longer takes the account password.
     pub refuse_logins: Option<String>,
+    /// Sessions one user may hold at once, other clients' included; one
+    /// more gets `NO [LIMIT] Maximum number of connections ...` (RFC 5530).
+    pub max_user_connections: Option<u32>,
 }
 
 impl ImapConfig {
@@ -72,6 +75,7 @@ impl ImapConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
             refuse_logins: None,
+            max_user_connections: None,
         }
     }
 }
@@ -487,16 +491,17 @@ impl ImapSession {
     }
 
     fn log_in(&mut self, tag: &str, user: String, password: &str) -> Response {
-        let accepted = self
-            .store
-            .lock()
-            .authenticate(&user, password, &self.config.domains);
-        if !accepted {
+        let store = self.store.lock();
+        if !store.authenticate(&user, password, &self.config.domains) {
             return no(tag, "[AUTHENTICATIONFAILED] Authentication failed.");
         }
         if let Some(refusal) = &self.config.refuse_logins {
             return no(tag, refusal);
         }
+        if let Some(refusal) = store.over_session_limit(&user, self.config.max_user_connections) {
+            return no(tag, &format!("[LIMIT] {refusal}"));
+        }
+        drop(store);
         self.state = State::Authenticated { user };
         let capabilities = self.capabilities().join(" ");
         ok(

@@ -44,6 +44,9 @@ pub struct Pop3Config {
     /// LOGIN-DELAY, listed in CAPA); a login sooner gets
     /// `-ERR [LOGIN-DELAY]`.
     pub login_delay: Option<Duration>,
+    /// Sessions one user may hold at once, other clients' included; one
+    /// more gets `-ERR [IN-USE] Maximum number of connections ...`.
+    pub max_user_connections: Option<u32>,
 }
 
 impl Pop3Config {
@@ -61,6 +64,7 @@ impl Pop3Config {
             user_pass: true,
             sasl: Vec::new(),
             login_delay: None,
+            max_user_connections: None,
         }
     }
 }
@@ -274,6 +278,9 @@ impl Pop3Session {
         }
         if let Some(refusal) = &self.config.refuse_logins {
             return Response::err(refusal.clone());
+        }
+        if let Some(refusal) = store.over_session_limit(&user, self.config.max_user_connections) {
+            return Response::err(format!("[IN-USE] {refusal}"));
         }
         if let Some(delay) = self.config.login_delay {
             let now = tokio::time::Instant::now();
