@@ -128,6 +128,14 @@ impl World {
 }
 
 /// The lines received in an attempt, in order.
+/// Whether the probe sent a line starting with `prefix` on `attempt`.
+fn sent(attempt: &Attempt, prefix: &str) -> bool {
+    attempt
+        .events
+        .iter()
+        .any(|e| matches!(&e.what, EventKind::Sent(line) if line.starts_with(prefix)))
+}
+
 fn received(attempt: &Attempt) -> Vec<&str> {
     attempt
         .events
@@ -518,6 +526,15 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
                 .host(&host)
                 .set(protocol, "relay", "auth-required".into());
         }
+        // An outside recipient accepted from a client that did not log in
+        // (and did not check mail first): an open relay.
+        None if protocol == Protocol::Smtp
+            && attempt.purpose != Purpose::AfterPop3Login
+            && sent(attempt, "RCPT TO:")
+            && !sent(attempt, "AUTH ") =>
+        {
+            world.host(&host).set(protocol, "relay", "open".into());
+        }
         Some((Step::User, Failure::PopError { .. })) => {
             world
                 .host(&host)
@@ -776,8 +793,25 @@ pub fn record(report: &Report, origin: &str) -> String {
         if portal {
             observe_portal(&mut world, attempt);
         } else {
-            observe(&mut world, attempt, protocol, cause);
+            // A POP-before-SMTP check's login speaks POP3 in an SMTP report.
+            observe(&mut world, attempt, attempt.endpoint.protocol, cause);
         }
+    }
+    // The POP3 login of a POP-before-SMTP check: the client's POP3 account.
+    let pop3_login =
+        report.observed.follow_ups.iter().find(|a| {
+            a.purpose == Purpose::AfterPop3Login && a.endpoint.protocol == Protocol::Pop3
+        });
+    let pop3_user = pop3_login.and_then(|login| {
+        login.events.iter().find_map(|e| match &e.what {
+            EventKind::Sent(line) => line.strip_prefix("USER ").map(str::to_string),
+            _ => None,
+        })
+    });
+    if cause == "pop-before-smtp" {
+        world
+            .host(&account_host)
+            .set(Protocol::Smtp, "pop_before_smtp", "600s".into());
     }
     for control in &options.controls {
         world.host(control);
@@ -888,7 +922,7 @@ pub fn record(report: &Report, origin: &str) -> String {
             out.push_str("      domains: []\n");
         }
     }
-    if let Some(user) = &options.user {
+    if let Some(user) = options.user.as_ref().or(pop3_user.as_ref()) {
         let domain = options
             .from
             .rsplit_once('@')
@@ -977,6 +1011,17 @@ pub fn record(report: &Report, origin: &str) -> String {
         }
     }
     let _ = writeln!(out, "  {}: {{ {} }}", protocol.name(), account.join(", "));
+    if let (Some(login), Some(user)) = (pop3_login, &pop3_user) {
+        let _ = writeln!(
+            out,
+            "  pop3: {{ host: {}, port: {}, security: {}, user: {}, password: {} }}",
+            login.endpoint.host,
+            login.endpoint.port,
+            login.endpoint.security.name(),
+            quote(user),
+            quote(RECORDED_PASSWORD)
+        );
+    }
     out.push_str("expect:\n");
     let mut expect = vec![format!(
         "outcome: {}",

@@ -153,10 +153,8 @@ fn served_diagnosis(file: &Path) -> Option<(String, String)> {
             deadline: Duration::from_secs(30),
         };
         let controls = client.control.as_ref().map_or(&[][..], |c| c.as_slice());
-        let mut prober = Prober::new(Arc::new(map), tls, timeouts).at_once();
-        if let Some(max_tls) = client.max_tls {
-            prober = prober.speaking_at_most(max_tls.legacy());
-        }
+        let prober =
+            harness::as_the_client(Prober::new(Arc::new(map), tls, timeouts).at_once(), &client);
         let report = prober.probe(&spec.account(protocol), controls).await;
         let _ = stop.send(());
         let _ = serving.await;

@@ -211,6 +211,9 @@ pub struct MailStore {
     max_bytes: usize,
     /// Every accepted message with its envelope, when kept.
     received: Option<Vec<Received>>,
+    /// When a POP3 session last logged in (the caller's clock): what a
+    /// POP-before-SMTP server checks. A world has one client address.
+    last_pop3_login: Option<tokio::time::Instant>,
 }
 
 impl Default for MailStore {
@@ -220,6 +223,7 @@ impl Default for MailStore {
             next_uid: 0,
             bytes: 0,
             max_bytes: DEFAULT_MAX_BYTES,
+            last_pop3_login: None,
             received: None,
         }
     }
@@ -320,6 +324,22 @@ impl MailStore {
     pub fn lock_mailbox(&mut self, user: &str) -> bool {
         let mailbox = self.mailboxes.entry(user.to_string()).or_default();
         !std::mem::replace(&mut mailbox.locked, true)
+    }
+
+    /// Notes a POP3 login from the client's address at `now`.
+    pub fn note_pop3_login(&mut self, now: tokio::time::Instant) {
+        self.last_pop3_login = Some(now);
+    }
+
+    /// Whether the client's address logged in over POP3 within `window`
+    /// before `now` (POP-before-SMTP).
+    pub fn pop3_login_within(
+        &self,
+        window: std::time::Duration,
+        now: tokio::time::Instant,
+    ) -> bool {
+        self.last_pop3_login
+            .is_some_and(|at| now.saturating_duration_since(at) <= window)
     }
 
     /// Notes that `user`'s other clients hold `sessions` sessions open.

@@ -126,6 +126,9 @@ pub enum Cause {
     /// The server allows the account (or the address) no more connections:
     /// other clients hold the sessions it allows.
     TooManyConnections,
+    /// The server relays only for a while after a POP3 login from the same
+    /// address (POP-before-SMTP), and the client sends before it checks mail.
+    PopBeforeSmtp,
     /// None of the known patterns.
     Unknown,
 }
@@ -166,7 +169,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 58] = [
+    pub const ALL: [Cause; 59] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -224,6 +227,7 @@ impl Cause {
         Cause::TlsNoCommonCipher,
         Cause::PathMtuBlackhole,
         Cause::TooManyConnections,
+        Cause::PopBeforeSmtp,
         Cause::Unknown,
     ];
 
@@ -836,6 +840,16 @@ impl Cause {
                 references: &["RFC 5530, section 3 (IMAP response code LIMIT)", "Dovecot documentation: mail_max_userip_connections", "Google Workspace Admin Help: IMAP usage limits (15 simultaneous connections)"],
                 outlook_express_codes: &["0x800CCC67", "0x800CCC90", "0x800CCC92", "0x800CCCD1"],
                 thunderbird_codes: &["authentication-failed", "server-error"],
+            },
+            Cause::PopBeforeSmtp => CauseInfo {
+                id: "pop-before-smtp",
+                title: "The server relays only after the client has checked its mail (POP-before-SMTP)",
+                wire: "Before SMTP AUTH was common, providers let an address relay for a while (often 10 to 30 minutes) after a POP3 login from it; many such servers still offer no AUTH. A client that sends before it receives (Outlook Express's Send/Recv sends first) gets `554 5.7.1 Relay access denied` or `553 sorry, that domain isn't in my list of allowed rcpthosts` for outside recipients, and the same message goes out after the next check of mail.",
+                evidence: "The recipient was refused; the probe logged in to the client's POP3 account and tried the same SMTP setting again, and it was accepted. Without a POP3 account in the client, or when the retry is refused too, this stays relay-denied.",
+                remedy: "Check mail before sending (Outlook Express: Options > Send > uncheck \"Send messages immediately\" and use Send/Recv after a receive, or tick \"My server requires authentication\" where the server offers AUTH); better, ask the provider for SMTP AUTH on port 587, which works from anywhere and at any time.",
+                references: &["RFC 4954 (SMTP AUTH), section 1 (why POP-before-SMTP gave way)", "RFC 5068 (Email Submission Operations), section 3", "qmail: relay-ctrl and POP-before-SMTP (cr.yp.to)"],
+                outlook_express_codes: &["0x800CCC79"],
+                thunderbird_codes: &["recipient-rejected"],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

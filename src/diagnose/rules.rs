@@ -268,6 +268,13 @@ fn account_refused(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Caus
         return Some(Cause::TooManyConnections);
     }
     let envelope_step = matches!(facts.step, Step::MailFrom | Step::RcptTo);
+    if let Some(login) = relayed_after_pop3_login(facts.report) {
+        evidence.push(format!(
+            "The recipient was refused; after a POP3 login to {} the same session setting was accepted: the server lets a client relay only for a while after it checked its mail (POP-before-SMTP).",
+            login.endpoint.host
+        ));
+        return Some(Cause::PopBeforeSmtp);
+    }
     if envelope_step && names_a_block_list(&refusal) {
         return Some(Cause::ClientAddressBlocklisted);
     }
@@ -732,6 +739,18 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
 }
 
 /// Whether lowercased server text contains any of `phrases`.
+/// The POP3 login of a POP-before-SMTP check, where the SMTP setting
+/// tried after it worked.
+fn relayed_after_pop3_login(report: &ProbeReport) -> Option<&Attempt> {
+    let mut checks = report
+        .follow_ups
+        .iter()
+        .filter(|a| a.purpose == Purpose::AfterPop3Login);
+    let login = checks.next()?;
+    let again = checks.next()?;
+    (login.is_ok() && again.is_ok() && again.endpoint.protocol == Protocol::Smtp).then_some(login)
+}
+
 /// A refusal for the number of connections: per user, per address or in
 /// all (Dovecot's `mail_max_userip_connections`, Gmail's "Too many
 /// simultaneous connections", RFC 5530's `[LIMIT]`).

@@ -204,6 +204,18 @@ pub fn scenario_clock(scenario: &Scenario) -> OffsetDateTime {
     )
 }
 
+/// `prober` set up as `client` behaves: an old client's newest TLS
+/// version, and the POP3 account it also receives with.
+pub fn as_the_client(mut prober: Prober, client: &ClientSpec) -> Prober {
+    if let Some(max_tls) = client.max_tls {
+        prober = prober.speaking_at_most(max_tls.legacy());
+    }
+    if let Some(pop3) = &client.pop3 {
+        prober = prober.receiving_with(pop3.account(Protocol::Pop3));
+    }
+    prober
+}
+
 async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRun, RunError> {
     let started = tokio::time::Instant::now();
     let clock = scenario_clock(scenario);
@@ -231,9 +243,7 @@ async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRu
             if at_once {
                 prober = prober.at_once();
             }
-            if let Some(max_tls) = client.max_tls {
-                prober = prober.speaking_at_most(max_tls.legacy());
-            }
+            prober = as_the_client(prober, client);
             let controls = client.control.as_ref().map_or(&[][..], |c| c.as_slice());
             let report = prober.probe(&account, controls).await;
             let kind = client_kind(client.emulate);

@@ -424,6 +424,7 @@ fn smtp_config(name: &str, smtp: &SmtpSpec, domains: &[String]) -> SmtpConfig {
         .refuse_unauthenticated
         .as_deref()
         .and_then(Reply::from_line);
+    config.pop_before_smtp = smtp.pop_before_smtp.map(|s| s.0);
     config
 }
 

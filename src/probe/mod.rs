@@ -326,6 +326,9 @@ pub struct Prober {
     /// TLS 1.2: its ClientHello goes first, on implicit-TLS ports and after
     /// STARTTLS.
     legacy: Option<legacy::LegacyTls>,
+    /// The POP3 account of the same client, for an SMTP probe: where relay
+    /// is refused, it logs in there and tries again (POP-before-SMTP).
+    receiving: Option<Account>,
 }
 
 /// How long a live probe waits on a silent configured attempt before it
@@ -353,7 +356,16 @@ impl Prober {
             server_names: std::collections::BTreeMap::new(),
             legacy: None,
             journal: None,
+            receiving: None,
         }
+    }
+
+    /// The client also receives mail over POP3 with `account`: an SMTP
+    /// probe whose recipient is refused logs in there and tries again, as
+    /// a client that checks mail before sending does (POP-before-SMTP).
+    pub fn receiving_with(mut self, account: Account) -> Self {
+        self.receiving = (account.endpoint.protocol == Protocol::Pop3).then_some(account);
+        self
     }
 
     /// Starts follow-ups and the control as soon as the configured attempt
@@ -444,10 +456,12 @@ impl Prober {
         let mut report = self
             .with_canary(account, self.without_follow_ups(configured))
             .await;
-        if !wants_follow_ups(account, &report.configured) {
+        let after_login = self.after_pop3_login(account, &report.configured).await;
+        let mut fixed = after_login.iter().any(|a| fixes(account, a));
+        report.follow_ups.extend(after_login);
+        if fixed || !wants_follow_ups(account, &report.configured) {
             return report;
         }
-        let mut fixed = false;
         if let Some(check) = self.server_name_check(account, &report.configured).await {
             fixed = fixes(account, &check);
             report.follow_ups.push(check);
@@ -500,18 +514,19 @@ impl Prober {
             () = tokio::time::sleep(FOLLOW_UP_GRACE) => None,
         };
         if let Some(attempt) = early {
-            if !wants_follow_ups(account, &attempt) {
-                return self
-                    .with_canary(account, self.without_follow_ups(attempt))
-                    .await;
+            let mut checks = self.after_pop3_login(account, &attempt).await;
+            if checks.iter().any(|a| fixes(account, a)) || !wants_follow_ups(account, &attempt) {
+                let mut report = self.without_follow_ups(attempt);
+                report.follow_ups = checks;
+                return self.with_canary(account, report).await;
             }
             // The SNI check first: when it fixes the account, the other
             // settings are not tried, as in the sequential plan.
-            let check = self.server_name_check(account, &attempt).await;
-            let fixed = check.as_ref().is_some_and(|c| fixes(account, c));
+            checks.extend(self.server_name_check(account, &attempt).await);
+            let fixed = checks.iter().any(|c| fixes(account, c));
             let (follow_ups, control) = self.the_rest(account, controls, !fixed).await;
             return self
-                .finish_at_once(account, attempt, check, follow_ups, control)
+                .finish_at_once(account, attempt, checks, follow_ups, control)
                 .await;
         }
         let rest = self.the_rest(account, controls, true);
@@ -524,11 +539,12 @@ impl Prober {
                 done = &mut rest, if finished_rest.is_none() => finished_rest = Some(done),
             }
         };
-        if !wants_follow_ups(account, &attempt) {
+        let mut checks = self.after_pop3_login(account, &attempt).await;
+        if checks.iter().any(|a| fixes(account, a)) || !wants_follow_ups(account, &attempt) {
             // Worked after all, or failed where other ports tell nothing.
-            return self
-                .with_canary(account, self.without_follow_ups(attempt))
-                .await;
+            let mut report = self.without_follow_ups(attempt);
+            report.follow_ups = checks;
+            return self.with_canary(account, report).await;
         }
         let rest = async {
             match finished_rest {
@@ -538,7 +554,8 @@ impl Prober {
         };
         let (check, (follow_ups, control)) =
             tokio::join!(self.server_name_check(account, &attempt), rest);
-        self.finish_at_once(account, attempt, check, follow_ups, control)
+        checks.extend(check);
+        self.finish_at_once(account, attempt, checks, follow_ups, control)
             .await
     }
 
@@ -576,14 +593,14 @@ impl Prober {
         &self,
         account: &Account,
         configured: Attempt,
-        check: Option<Attempt>,
+        checks: Vec<Attempt>,
         follow_ups: Vec<Attempt>,
         control: Option<Attempt>,
     ) -> ProbeReport {
         let mut report = self.without_follow_ups(configured);
         let mut fixed = false;
-        if let Some(check) = check {
-            fixed = fixes(account, &check);
+        for check in checks {
+            fixed |= fixes(account, &check);
             report.follow_ups.push(check);
         }
         for attempt in follow_ups {
@@ -621,6 +638,46 @@ impl Prober {
                 .map(|addresses| addresses.iter().map(|a| a.to_string()).collect());
         }
         report
+    }
+
+    /// For an SMTP account whose recipient was refused, of a client that
+    /// also receives over POP3: a POP3 login, then the configured setting
+    /// again. Nothing when it does not apply.
+    async fn after_pop3_login(&self, account: &Account, configured: &Attempt) -> Vec<Attempt> {
+        let Some(receiving) = &self.receiving else {
+            return Vec::new();
+        };
+        let refused = matches!(
+            configured.failure(),
+            Some((
+                Step::RcptTo,
+                Failure::Reply {
+                    code: 500..=599,
+                    ..
+                }
+            ))
+        );
+        if account.endpoint.protocol != Protocol::Smtp || !refused || self.time_left().is_zero() {
+            return Vec::new();
+        }
+        let login = self
+            .attempt(
+                Purpose::AfterPop3Login,
+                &receiving.endpoint,
+                Plan::Full(receiving),
+            )
+            .await;
+        if !login.is_ok() {
+            return vec![login];
+        }
+        let again = self
+            .attempt(
+                Purpose::AfterPop3Login,
+                &account.endpoint,
+                Plan::Full(account),
+            )
+            .await;
+        vec![login, again]
     }
 
     /// For an emulated client that names no server in TLS (SNI), and whose

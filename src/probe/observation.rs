@@ -422,6 +422,10 @@ pub enum Purpose {
     /// The configured setting again, naming the server in TLS (SNI), which
     /// the emulated client leaves out.
     ServerName,
+    /// A POP3 login of the same client, then the refused SMTP setting
+    /// again: POP-before-SMTP servers let a client that checked its mail
+    /// relay for a while.
+    AfterPop3Login,
 }
 
 impl Purpose {
@@ -432,6 +436,7 @@ impl Purpose {
             Purpose::FollowUp => "follow-up",
             Purpose::Control => "control",
             Purpose::ServerName => "with SNI",
+            Purpose::AfterPop3Login => "after a POP3 login",
         }
     }
 }

@@ -400,6 +400,12 @@ pub struct SmtpSpec {
     /// zen.spamhaus.org"`: a block list that authenticated clients skip.
     #[serde(default)]
     pub refuse_unauthenticated: Option<String>,
+    /// POP-before-SMTP: relaying without AUTH is allowed for this long
+    /// after a POP3 login from the client's address (e.g. `600s`); before
+    /// it, `554 5.7.1 Relay access denied`. Such servers often offer no
+    /// AUTH at all (`auth: []`).
+    #[serde(default)]
+    pub pop_before_smtp: Option<Seconds>,
 }
 
 fn default_auth() -> Vec<String> {

@@ -295,6 +295,7 @@ impl Pop3Session {
         if !store.lock_mailbox(&user) {
             return Response::err("[IN-USE] mailbox is locked by another session");
         }
+        store.note_pop3_login(tokio::time::Instant::now());
         let messages = store.messages(&user).to_vec();
         drop(store);
         let count = messages.len();

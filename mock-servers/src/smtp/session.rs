@@ -52,6 +52,9 @@ pub struct SmtpConfig {
     pub relay: RelayPolicy,
     /// Domains delivered locally and whose accounts may log in.
     pub domains: Vec<String>,
+    /// POP-before-SMTP: a client that logged in over POP3 (to this world's
+    /// store) within this long may relay without AUTH.
+    pub pop_before_smtp: Option<Duration>,
     /// The SIZE limit advertised and enforced, in octets.
     pub max_message_size: usize,
     /// How long the server waits for a client before `421` and close; each
@@ -87,6 +90,7 @@ impl SmtpConfig {
             greeting_delay: Duration::ZERO,
             relay: RelayPolicy::AuthOnly,
             domains: vec![parent_domain(hostname)],
+            pop_before_smtp: None,
             max_message_size: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
@@ -542,6 +546,16 @@ impl SmtpSession {
         Response::reply(250, "2.1.0 Ok")
     }
 
+    /// Whether POP-before-SMTP lets this client relay: it logged in over
+    /// POP3 within the server's window.
+    fn checked_mail_lately(&self) -> bool {
+        self.config.pop_before_smtp.is_some_and(|window| {
+            self.store
+                .lock()
+                .pop3_login_within(window, tokio::time::Instant::now())
+        })
+    }
+
     fn rcpt(&mut self, to: String) -> Response {
         if !to.is_ascii() && !self.config.smtputf8 {
             return Response::reply(553, "5.1.3 Bad recipient address syntax");
@@ -560,7 +574,10 @@ impl SmtpSession {
             if self.store.lock().account_by_address(&to).is_none() {
                 return Response::reply(550, "5.1.1 Recipient address rejected: User unknown");
             }
-        } else if self.authenticated.is_none() && self.config.relay != RelayPolicy::Open {
+        } else if self.authenticated.is_none()
+            && self.config.relay != RelayPolicy::Open
+            && !self.checked_mail_lately()
+        {
             return Response::reply(554, "5.7.1 Relay access denied");
         }
         self.recipients.push(to);
