@@ -73,6 +73,10 @@ struct World {
     greeted_elsewhere: BTreeMap<String, Vec<String>>,
     /// The resolver's behaviour, when it did not answer.
     resolver: Option<&'static str>,
+    /// Public roots the certificates showed (`{ name: ..., distrusted: true }`).
+    roots: Vec<String>,
+    /// The client's trust store, when it was seen to lack a current root.
+    client_trust: Option<Vec<String>>,
 }
 
 impl World {
@@ -711,7 +715,26 @@ fn observe_tls(
                         Some("intermediate: missing".to_string())
                     }
                     Some(info) if info.self_signed => Some("self_signed: true".to_string()),
-                    Some(info) => Some(format!("issuer: {}", quote(&info.issuer))),
+                    Some(info) => {
+                        // A root a current store holds and the client's lacks
+                        // (what the client's holds is not known), or one
+                        // current stores removed.
+                        let roots = [
+                            (&info.current_root, ""),
+                            (&info.distrusted_root, ", distrusted: true"),
+                        ];
+                        for (root, distrusted) in roots {
+                            let Some(root) = root else { continue };
+                            let entry = format!("{{ name: {}{distrusted} }}", quote(root));
+                            if !world.roots.contains(&entry) {
+                                world.roots.push(entry);
+                            }
+                        }
+                        if info.current_root.is_some() {
+                            world.client_trust = Some(Vec::new());
+                        }
+                        Some(format!("issuer: {}", quote(&info.issuer)))
+                    }
                     None => Some("self_signed: true".to_string()),
                 }
             } else if why == reason::EXPIRED || why == reason::NOT_YET_VALID {
@@ -969,6 +992,12 @@ pub fn record(report: &Report, origin: &str) -> String {
     if let Some(resolver) = world.resolver {
         let _ = writeln!(out, "  resolver: {resolver}");
     }
+    if !world.roots.is_empty() {
+        out.push_str("  roots:\n");
+        for root in &world.roots {
+            let _ = writeln!(out, "    - {root}");
+        }
+    }
     if !world.dns.is_empty() {
         out.push_str("  dns:\n");
         for entry in &world.dns {
@@ -977,6 +1006,10 @@ pub fn record(report: &Report, origin: &str) -> String {
     }
     out.push_str("client:\n");
     let _ = writeln!(out, "  emulate: {}", options.emulate);
+    if let Some(trust) = &world.client_trust {
+        let names: Vec<String> = trust.iter().map(|n| quote(n)).collect();
+        let _ = writeln!(out, "  trust: [{}]", names.join(", "));
+    }
     if !options.controls.is_empty() {
         let _ = writeln!(out, "  control: [{}]", options.controls.join(", "));
     }

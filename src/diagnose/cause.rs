@@ -129,6 +129,12 @@ pub enum Cause {
     /// The server relays only for a while after a POP3 login from the same
     /// address (POP-before-SMTP), and the client sends before it checks mail.
     PopBeforeSmtp,
+    /// The client's trust store lacks a root current stores hold: the
+    /// server's chain leads to a root newer than the client's store.
+    TrustStoreOutdated,
+    /// The server's certificate chains to a root current trust stores
+    /// removed.
+    CertificateRootDistrusted,
     /// None of the known patterns.
     Unknown,
 }
@@ -169,7 +175,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 59] = [
+    pub const ALL: [Cause; 61] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -228,6 +234,8 @@ impl Cause {
         Cause::PathMtuBlackhole,
         Cause::TooManyConnections,
         Cause::PopBeforeSmtp,
+        Cause::TrustStoreOutdated,
+        Cause::CertificateRootDistrusted,
         Cause::Unknown,
     ];
 
@@ -851,6 +859,26 @@ impl Cause {
                 outlook_express_codes: &["0x800CCC79"],
                 thunderbird_codes: &["recipient-rejected"],
             },
+            Cause::TrustStoreOutdated => CauseInfo {
+                id: "trust-store-outdated",
+                title: "The client's trust store lacks the root the server's certificate chains to",
+                wire: "The server's chain is valid and leads to a root that current trust stores hold, but the client's store predates it: Windows XP without root updates, Android before 7.1.1 or an old Java against ISRG Root X1 after DST Root CA X3 expired (30 September 2021), a device that never gets store updates. The client refuses the certificate as from an unknown issuer; the same server works from a current client. Outlook Express shows 0x800CCC1A or a security warning; Thunderbird (its own store) asks for an exception.",
+                evidence: "The certificate was refused for an unknown issuer, and checking it against the roots of a current store, one at a time, names the root that accepts it and that the client's store lacks. A live probe has no other store to check against and reports certificate-untrusted: explain lists the pair.",
+                remedy: "Update the client's trust store (Windows Update's root certificate updates, a newer OS or Java, or a client that carries its own store such as Thunderbird); a server admin can serve a chain cross-signed by a root old clients still hold while it is valid.",
+                references: &["Let's Encrypt: DST Root CA X3 expiration (September 2021)", "Microsoft KB 931125 (Windows root certificate program)", "RFC 5280, section 6 (certification path validation)"],
+                outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["certificate-exception"],
+            },
+            Cause::CertificateRootDistrusted => CauseInfo {
+                id: "certificate-root-distrusted",
+                title: "The server's certificate chains to a root current trust stores removed",
+                wire: "Browser and OS vendors remove roots whose authority broke the rules (Symantec's in 2018, WoSign's and StartCom's in 2017, TrustCor's in 2022, Entrust's for new certificates in 2024). A server still using a certificate from such a root works for old clients, whose store holds the root, and fails for current ones with an unknown issuer.",
+                evidence: "The certificate was refused for an unknown issuer, and it chains to a root the probe knows current stores removed; a client that still holds that root accepts it. A live probe that knows no removed roots reports certificate-untrusted: explain lists the pair.",
+                remedy: "The server's admin must replace the certificate with one from a trusted authority; do not add the removed root back to the client.",
+                references: &["Mozilla: Distrust of Symantec TLS certificates (2018)", "Mozilla: TrustCor root removal (2022)", "Chrome Root Program: Entrust distrust (2024)"],
+                outlook_express_codes: &["0x800CCC1A"],
+                thunderbird_codes: &["certificate-exception"],
+            },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
                 title: "No known pattern matched",
@@ -883,6 +911,16 @@ pub const LOOK_ALIKES: &[(Cause, Cause, &str)] = &[
         Cause::CertificateChainIncomplete,
         Cause::CertificateUntrusted,
         "a live probe names the missing intermediate only when it knows it (it ships none and does not fetch a certificate's AIA URL); otherwise it reports certificate-untrusted",
+    ),
+    (
+        Cause::TrustStoreOutdated,
+        Cause::CertificateUntrusted,
+        "a live probe has no current store but the one it runs with, so an old client's store cannot be compared: it reports certificate-untrusted",
+    ),
+    (
+        Cause::CertificateRootDistrusted,
+        Cause::CertificateUntrusted,
+        "a probe knows a removed root only when the world declares it (`roots: [{ name: ..., distrusted: true }]`); a live probe reports certificate-untrusted",
     ),
     (
         Cause::BasicAuthDisabled,

@@ -550,7 +550,24 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
                     ));
                     Cause::CertificateChainIncomplete
                 }
-                (None, None) => Cause::CertificateUntrusted,
+                (None, None) => match (
+                    certificate.and_then(|c| c.distrusted_root.as_deref()),
+                    certificate.and_then(|c| c.current_root.as_deref()),
+                ) {
+                    (Some(root), _) => {
+                        evidence.push(format!(
+                            "The certificate chains to \"{root}\", a root current trust stores removed: clients that still hold it accept the certificate, current ones refuse it."
+                        ));
+                        Cause::CertificateRootDistrusted
+                    }
+                    (None, Some(root)) => {
+                        evidence.push(format!(
+                            "The certificate chains to \"{root}\", which a current trust store holds and this client's does not: its store is older than the server's certificate authority."
+                        ));
+                        Cause::TrustStoreOutdated
+                    }
+                    (None, None) => Cause::CertificateUntrusted,
+                },
             }
         }
         TlsFailure::Certificate(why) if why == reason::EXPIRED || why == reason::NOT_YET_VALID => {

@@ -290,11 +290,26 @@ pub fn tls_client(
 ) -> TlsClient {
     let now = client.clock.map_or(clock, |c| c.0);
     let unix_seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    let tls = TlsClient::new(
-        world.roots.clone(),
-        Arc::new(VirtualClock::starting_at(unix_seconds)),
-    )
-    .knowing_intermediates(world.intermediates.clone());
+    // A store of another era holds the roots it names; validation checks
+    // that each names a root of the world.
+    let roots = match &client.trust {
+        None => world.roots.clone(),
+        Some(names) => {
+            let mut store = rustls::RootCertStore::empty();
+            let listed = world
+                .named_roots
+                .iter()
+                .filter(|(name, _)| names.iter().any(|n| n == name));
+            for (_, root) in listed {
+                // A root that does not parse is one the store goes without.
+                let _ = store.add(root.clone());
+            }
+            store
+        }
+    };
+    let tls = TlsClient::new(roots, Arc::new(VirtualClock::starting_at(unix_seconds)))
+        .knowing_intermediates(world.intermediates.clone())
+        .knowing_other_stores(world.current_roots.clone(), world.distrusted_roots.clone());
     if client.sni {
         tls
     } else {

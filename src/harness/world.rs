@@ -39,8 +39,16 @@ pub const DEFAULT_RESIGNING_ISSUER: &str = "Avast Web/Mail Shield Root";
 pub struct BuiltWorld {
     /// The simulated network with every server listening.
     pub network: SimNetwork,
-    /// What a client of this world trusts.
+    /// What a current client of this world trusts: the world's root and
+    /// its public roots that are not distrusted.
     pub roots: RootCertStore,
+    /// Every root of the world by name (its own, its public roots, the
+    /// issuers hosts name), for a client that lists its own (`trust`).
+    pub named_roots: Vec<(String, rustls::pki_types::CertificateDer<'static>)>,
+    /// The roots in `roots`, as certificates.
+    pub current_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The world's public roots that current stores removed.
+    pub distrusted_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The world's intermediate certificates, as a client that keeps known
     /// intermediates (Firefox's preloaded list) has them.
     pub intermediates: Vec<rustls::pki_types::CertificateDer<'static>>,
@@ -91,9 +99,24 @@ struct Authorities {
     intermediate: Option<Arc<CertificateAuthority>>,
     validity: Validity,
     clock: OffsetDateTime,
+    /// Roots other than the trusted one, by name, made once per world.
+    named: indexmap::IndexMap<String, Arc<CertificateAuthority>>,
 }
 
 impl Authorities {
+    /// The root called `name`, made when first asked for.
+    fn root(&mut self, name: &str) -> Result<Arc<CertificateAuthority>, TlsSetupError> {
+        if name == WORLD_CA_NAME {
+            return Ok(self.trusted.clone());
+        }
+        if let Some(root) = self.named.get(name) {
+            return Ok(root.clone());
+        }
+        let root = CertificateAuthority::shared(name, self.validity, KeyKind::default(), None)?;
+        self.named.insert(name.to_string(), root.clone());
+        Ok(root)
+    }
+
     /// The identity `host` presents, as its certificate spec says.
     fn identity(
         &mut self,
@@ -132,11 +155,7 @@ impl Authorities {
                     IntermediateSpec::Missing => Arc::new(identity.without_intermediates()),
                 })
             }
-            (Some(name), _) => {
-                let authority =
-                    CertificateAuthority::shared(&name, self.validity, KeyKind::default(), None)?;
-                authority.issue_shared(&names, validity)
-            }
+            (Some(name), _) => self.root(&name)?.issue_shared(&names, validity),
         }
     }
 }
@@ -174,7 +193,11 @@ pub fn build_with_root(
         intermediate: None,
         validity,
         clock,
+        named: indexmap::IndexMap::new(),
     };
+    for root in &world.roots {
+        authorities.root(&root.name)?;
+    }
     let store = SharedStore::new(mail_store(&world.users)?);
     let mut builder = SimNetworkBuilder::new();
     let mut listening = Listening {
@@ -239,11 +262,29 @@ pub fn build_with_root(
         (false, ResolverSpec::Down) => Resolver::Down,
         (false, ResolverSpec::Fails) => Resolver::Fails,
     });
+    let mut current_roots = vec![authorities.trusted.certificate().clone()];
+    let mut distrusted_roots = Vec::new();
+    for spec in &world.roots {
+        let certificate = authorities.root(&spec.name)?.certificate().clone();
+        match spec.distrusted {
+            true => distrusted_roots.push(certificate),
+            false => current_roots.push(certificate),
+        }
+    }
     let mut roots = RootCertStore::empty();
-    roots.add(authorities.trusted.certificate().clone())?;
+    for root in &current_roots {
+        roots.add(root.clone())?;
+    }
+    let named_roots = std::iter::once((WORLD_CA_NAME, &authorities.trusted))
+        .chain(authorities.named.iter().map(|(n, r)| (n.as_str(), r)))
+        .map(|(name, root)| (name.to_string(), root.certificate().clone()))
+        .collect();
     Ok(BuiltWorld {
         network: builder.build(),
         roots,
+        named_roots,
+        current_roots,
+        distrusted_roots,
         intermediates: authorities
             .intermediate
             .iter()

@@ -57,6 +57,9 @@ pub struct TlsClient {
     provider: Arc<CryptoProvider>,
     /// Intermediates the client keeps (see [`TlsClient::knowing_intermediates`]).
     known_intermediates: Arc<[CertificateDer<'static>]>,
+    /// Roots of today's stores and roots they removed, to tell why a
+    /// certificate is refused (see [`TlsClient::knowing_other_stores`]).
+    other_stores: Arc<OtherStores>,
     /// Whether the ClientHello names the server (SNI).
     sni: bool,
 }
@@ -70,8 +73,27 @@ impl TlsClient {
             clock,
             provider: crypto_provider(),
             known_intermediates: Arc::new([]),
+            other_stores: Arc::default(),
             sni: true,
         }
+    }
+
+    /// Knows the roots a current trust store holds (`current`) and roots
+    /// current stores removed (`distrusted`): a certificate refused for an
+    /// unknown issuer is checked against each, one root at a time, and the
+    /// certificate says which accepts it
+    /// ([`CertificateInfo::current_root`], [`CertificateInfo::distrusted_root`]).
+    /// The handshake still fails as the client's own store decides.
+    pub fn knowing_other_stores(
+        mut self,
+        current: Vec<CertificateDer<'static>>,
+        distrusted: Vec<CertificateDer<'static>>,
+    ) -> Self {
+        self.other_stores = Arc::new(OtherStores {
+            current,
+            distrusted,
+        });
+        self
     }
 
     /// Keeps `intermediates`, as Firefox preloads the intermediates of
@@ -116,7 +138,9 @@ impl TlsClient {
             signatures: AcceptAnyCertificate(self.provider.clone()),
             seen: slot.clone(),
             known_intermediates: self.known_intermediates.clone(),
+            other_stores: self.other_stores.clone(),
             roots_id: self.roots_id,
+            provider: self.provider.clone(),
         };
         let mut config =
             rustls::ClientConfig::builder_with_details(self.provider.clone(), self.clock.clone())
@@ -180,6 +204,15 @@ fn remembered_verdict(
     }
 }
 
+/// Roots of trust stores other than the client's own.
+#[derive(Debug, Default)]
+struct OtherStores {
+    /// What a current store holds.
+    current: Vec<CertificateDer<'static>>,
+    /// What current stores removed.
+    distrusted: Vec<CertificateDer<'static>>,
+}
+
 /// Checks as webpki does, after writing down what it was shown.
 #[derive(Debug)]
 struct RecordingVerifier {
@@ -188,8 +221,10 @@ struct RecordingVerifier {
     signatures: AcceptAnyCertificate,
     seen: CertificateSlot,
     known_intermediates: Arc<[CertificateDer<'static>]>,
+    other_stores: Arc<OtherStores>,
     /// The fingerprint of the roots `inner` trusts.
     roots_id: u64,
+    provider: Arc<CryptoProvider>,
 }
 
 impl RecordingVerifier {
@@ -213,6 +248,32 @@ impl RecordingVerifier {
                 )
                 .ok()
                 .and_then(|_| x509::parse(known))
+                .map(|info| info.subject)
+        })
+    }
+}
+
+impl RecordingVerifier {
+    /// The first of `roots` that alone accepts the chain, by its name.
+    fn accepting_root(
+        &self,
+        roots: &[CertificateDer<'static>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Option<String> {
+        roots.iter().find_map(|root| {
+            let mut store = RootCertStore::empty();
+            store.add(root.clone()).ok()?;
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(store), self.provider.clone())
+                    .build()
+                    .ok()?;
+            verifier
+                .verify_server_cert(end_entity, intermediates, server_name, &[], now)
+                .ok()
+                .and_then(|_| x509::parse(root))
                 .map(|info| info.subject)
         })
     }
@@ -267,6 +328,19 @@ impl ServerCertVerifier for RecordingVerifier {
                 CertificateError::UnknownIssuer,
             )),
         };
+        let unknown_issuer = matches!(
+            verdict,
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        );
+        if let (true, Some(info)) = (unknown_issuer, &mut seen) {
+            let stores = &self.other_stores;
+            let accepting =
+                |roots| self.accepting_root(roots, end_entity, intermediates, server_name, now);
+            info.current_root = accepting(&stores.current);
+            info.distrusted_root = accepting(&stores.distrusted);
+        }
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = seen;
         verdict
     }

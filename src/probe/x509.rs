@@ -31,6 +31,15 @@ pub struct CertificateInfo {
     /// the server's chain is incomplete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_intermediate: Option<String>,
+    /// The certificate was refused for an unknown issuer, and this root
+    /// (by name), which a current trust store holds and the client's lacks,
+    /// accepts it: the client's trust store is outdated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_root: Option<String>,
+    /// The certificate was refused for an unknown issuer, and chains to this
+    /// root (by name), which current trust stores removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distrusted_root: Option<String>,
 }
 
 /// Reads a DER certificate; `None` if it is not one.
@@ -62,6 +71,8 @@ pub fn parse(der: &[u8]) -> Option<CertificateInfo> {
         self_signed: certificate.subject().as_raw() == certificate.issuer().as_raw(),
         chain_length: 1,
         missing_intermediate: None,
+        current_root: None,
+        distrusted_root: None,
     })
 }
 

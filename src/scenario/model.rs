@@ -226,6 +226,26 @@ pub struct World {
     /// answers), or `fails` (SERVFAIL at once).
     #[serde(default)]
     pub resolver: ResolverSpec,
+    /// Public roots besides the world's own, by name, for hosts whose
+    /// `certificate: { issuer: NAME }` chains to them. Current clients trust
+    /// them, unless `distrusted: true` (removed from current trust stores);
+    /// a client of another era lists the roots it has in `client.trust`.
+    #[serde(default)]
+    pub roots: Vec<RootSpec>,
+}
+
+/// A public root certificate authority of the world.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RootSpec {
+    /// Its name (the certificate's common name), e.g. `ISRG Root X1`.
+    pub name: String,
+    /// Removed from current trust stores (as Symantec's roots in 2018 and
+    /// TrustCor's in 2022 were): only clients that list it in `trust` still
+    /// accept certificates it issued.
+    #[serde(default)]
+    pub distrusted: bool,
 }
 
 /// How the client's DNS resolver behaves.
@@ -698,6 +718,12 @@ pub struct ClientSpec {
     /// dead CMOS battery): certificates are checked against it.
     #[serde(default)]
     pub clock: Option<Clock>,
+    /// The roots the client's trust store holds, by name, when it is not
+    /// today's: an old system's store without newer roots, or one that
+    /// still holds a root current stores removed. Absent: a current store
+    /// (the world's root and its `roots` that are not distrusted).
+    #[serde(default)]
+    pub trust: Option<Vec<String>>,
     /// The newest TLS version the client speaks, when it predates TLS 1.2:
     /// `tls1.0` (Outlook Express 6 on Windows XP), `tls1.1` or `ssl3`.
     #[serde(default)]

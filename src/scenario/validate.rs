@@ -30,6 +30,22 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             message,
         })
     };
+    let mut root_names = std::collections::BTreeSet::new();
+    for root in &scenario.world.roots {
+        let name = root.name.trim();
+        if name.is_empty() || name == crate::harness::world::WORLD_CA_NAME {
+            return problem(
+                "roots:",
+                format!("world `roots`: `{name}` cannot name a public root; give each its own name, such as \"ISRG Root X1\" (the world's own root, \"{}\", is always there)", crate::harness::world::WORLD_CA_NAME),
+            );
+        }
+        if !root_names.insert(name) {
+            return problem(
+                name,
+                format!("world `roots`: `{name}` is listed twice; list each root once"),
+            );
+        }
+    }
     let hosts: Vec<&str> = scenario.world.hosts.keys().map(String::as_str).collect();
     if hosts.len() > crate::net::sim::MAX_HOSTS {
         let extra = hosts
