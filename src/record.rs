@@ -43,6 +43,8 @@ struct Host {
     legacy_tls: bool,
     weak_tls: bool,
     ipv6: bool,
+    /// A ban after failed logins, as seen: `{ maxretry: 1, action: ... }`.
+    fail2ban: Option<String>,
     /// SMTP AUTH as seen: `Some(Some(list))` listed, `Some(None)` EHLO
     /// answered without AUTH, `None` never asked.
     auth: Option<Option<Vec<String>>>,
@@ -212,6 +214,19 @@ fn quote(text: &str) -> String {
 
 /// Infers the world from one attempt.
 fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str) {
+    // The connection after a refused login tells only whether the address
+    // was banned; the earlier failures are not in the report, so the one
+    // the probe saw bans.
+    if attempt.purpose == Purpose::AfterRefusedLogin {
+        let action = match attempt.failure() {
+            Some((Step::Connect, Failure::Refused)) => "reject",
+            Some((Step::Connect, Failure::TimedOut { .. })) => "drop",
+            _ => return,
+        };
+        let host = world.behind(&attempt.endpoint.host);
+        world.host(&host).fail2ban = Some(format!("{{ maxretry: 1, action: {action} }}"));
+        return;
+    }
     let host = world.behind(&attempt.endpoint.host);
     let port = attempt.endpoint.port;
     let security = attempt.endpoint.security;
@@ -487,7 +502,7 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
         Some((Step::Auth, Failure::Reply { code: 535, .. }))
         | Some((Step::Pass, Failure::PopError { .. }))
         | Some((Step::Auth, Failure::ImapError { .. }))
-            if cause == "auth-failed" =>
+            if cause == "auth-failed" || cause == "client-address-banned" =>
         {
             world.user_password = OTHER_PASSWORD.to_string();
         }
@@ -939,6 +954,10 @@ pub fn record(report: &Report, origin: &str) -> String {
         }
         if host.ipv6 {
             out.push_str("      ipv6: true\n");
+            wrote = true;
+        }
+        if let Some(jail) = &host.fail2ban {
+            let _ = writeln!(out, "      fail2ban: {jail}");
             wrote = true;
         }
         if !wrote {

@@ -9,7 +9,7 @@ use mailprobe::diagnose::{diagnose, Cause};
 use mailprobe::net::{Network, RealNetwork};
 use mailprobe::probe::tls::TlsClient;
 use mailprobe::probe::{
-    Account, Credentials, Endpoint, Failure, Prober, Protocol, Security, Step, Timeouts,
+    Account, Credentials, Endpoint, Failure, Prober, Protocol, Purpose, Security, Step, Timeouts,
 };
 use mock_mail_servers::mailstore::{Account as MailAccount, MailStore, SharedStore};
 use mock_mail_servers::serve::ServerTls;
@@ -89,7 +89,8 @@ async fn starttls_auth_and_envelope_over_tcp() {
 
 #[tokio::test]
 async fn wrong_password_over_tcp_is_auth_failed() {
-    let (address, roots) = loopback_smtp(1).await;
+    // The login, and the connection after it that checks for a ban.
+    let (address, roots) = loopback_smtp(2).await;
     let report = prober(roots)
         .probe(&account(address.port(), "wrong"), &[])
         .await;
@@ -100,11 +101,24 @@ async fn wrong_password_over_tcp_is_auth_failed() {
             .map(|(step, f)| (step, f.reply_code())),
         Some((Step::Auth, Some(535)))
     );
-    assert!(
-        report.follow_ups.is_empty(),
-        "account failures need no follow-ups"
+    let purposes: Vec<Purpose> = report.follow_ups.iter().map(|a| a.purpose).collect();
+    assert_eq!(
+        purposes,
+        vec![Purpose::AfterRefusedLogin],
+        "an account failure needs no other setting, only a check for a ban"
     );
+    assert!(report.follow_ups[0].is_ok());
     assert_eq!(diagnose(&report).cause, Cause::AuthFailed);
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_after_a_refused_login_banned_the_address() {
+    // One connection only: the next one is refused, as after a ban.
+    let (address, roots) = loopback_smtp(1).await;
+    let report = prober(roots)
+        .probe(&account(address.port(), "wrong"), &[])
+        .await;
+    assert_eq!(diagnose(&report).cause, Cause::ClientAddressBanned);
 }
 
 #[tokio::test]

@@ -214,7 +214,13 @@ pub struct MailStore {
     /// When a POP3 session last logged in (the caller's clock): what a
     /// POP-before-SMTP server checks. A world has one client address.
     last_pop3_login: Option<tokio::time::Instant>,
+    /// When logins failed, by the server that refused them (its log, as
+    /// fail2ban reads it), the latest [`MAX_FAILED_LOGINS`] of each.
+    failed_logins: BTreeMap<String, std::collections::VecDeque<tokio::time::Instant>>,
 }
+
+/// How many failed logins a store remembers per server.
+pub const MAX_FAILED_LOGINS: usize = 100;
 
 impl Default for MailStore {
     fn default() -> Self {
@@ -224,6 +230,7 @@ impl Default for MailStore {
             bytes: 0,
             max_bytes: DEFAULT_MAX_BYTES,
             last_pop3_login: None,
+            failed_logins: BTreeMap::new(),
             received: None,
         }
     }
@@ -297,6 +304,29 @@ impl MailStore {
         self.account(user).is_some_and(|account| {
             account.password == password && serves(domains, &account.domain())
         })
+    }
+
+    /// [`MailStore::authenticate`] for a login to `server`, noting a refused
+    /// one in that server's log.
+    pub fn log_in(&mut self, server: &str, user: &str, password: &str, domains: &[String]) -> bool {
+        let accepted = self.authenticate(user, password, domains);
+        if !accepted {
+            let log = self.failed_logins.entry(server.to_string()).or_default();
+            if log.len() >= MAX_FAILED_LOGINS {
+                log.pop_front();
+            }
+            log.push_back(tokio::time::Instant::now());
+        }
+        accepted
+    }
+
+    /// When logins to `server` failed, oldest first.
+    pub fn failed_logins(&self, server: &str) -> impl Iterator<Item = tokio::time::Instant> + '_ {
+        self.failed_logins
+            .get(server)
+            .into_iter()
+            .flatten()
+            .copied()
     }
 
     /// Appends a message to the mailbox of `user`, unless the store is full.

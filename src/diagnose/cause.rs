@@ -135,6 +135,9 @@ pub enum Cause {
     /// The server's certificate chains to a root current trust stores
     /// removed.
     CertificateRootDistrusted,
+    /// The server's firewall banned the client's address after failed
+    /// logins (fail2ban).
+    ClientAddressBanned,
     /// None of the known patterns.
     Unknown,
 }
@@ -175,7 +178,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 61] = [
+    pub const ALL: [Cause; 62] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -236,6 +239,7 @@ impl Cause {
         Cause::PopBeforeSmtp,
         Cause::TrustStoreOutdated,
         Cause::CertificateRootDistrusted,
+        Cause::ClientAddressBanned,
         Cause::Unknown,
     ];
 
@@ -879,6 +883,16 @@ impl Cause {
                 outlook_express_codes: &["0x800CCC1A"],
                 thunderbird_codes: &["certificate-exception"],
             },
+            Cause::ClientAddressBanned => CauseInfo {
+                id: "client-address-banned",
+                title: "The server banned the client's address after failed logins (fail2ban)",
+                wire: "Servers run fail2ban or the like: after a number of failed logins from one address within a window (fail2ban's maxretry 5 in 10 minutes by default), a firewall rule refuses (REJECT) or ignores (DROP) every connection from it for a while (bantime). A phone or a second computer with an old password reaches the limit, and from that moment every device behind the same address gets 'connection refused' or a timeout on every mail port, the ones with the right password too: it looks like a network fault.",
+                evidence: "The login was refused, and a new connection to the same port, right after, was refused or went unanswered where it had just been answered. A probe that starts after the ban sees only refused or dropped connections, as from a firewall or a server that is down: explain lists the pair.",
+                remedy: "Find the device or program with the old password (a phone, a tablet, a second mail client) and correct or stop it; then wait for the ban to run out (often 10 minutes to an hour) or ask the provider to lift it. Changing networks (a phone's mobile data) gets around it for that device only.",
+                references: &["fail2ban documentation: jail.conf (maxretry, findtime, bantime)", "Dovecot and Postfix filters shipped with fail2ban (dovecot.conf, postfix-sasl.conf)"],
+                outlook_express_codes: &["0x800CCC60", "0x800CCC90", "0x800CCC92", "0x800CCCD1"],
+                thunderbird_codes: &["authentication-failed"],
+            },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
                 title: "No known pattern matched",
@@ -921,6 +935,11 @@ pub const LOOK_ALIKES: &[(Cause, Cause, &str)] = &[
         Cause::CertificateRootDistrusted,
         Cause::CertificateUntrusted,
         "a probe knows a removed root only when the world declares it (`roots: [{ name: ..., distrusted: true }]`); a live probe reports certificate-untrusted",
+    ),
+    (
+        Cause::ClientAddressBanned,
+        Cause::ConnectionRefused,
+        "a probe that starts after the ban, with no refused login of its own, sees only refused (or, with DROP, unanswered) connections on every mail port, as from a firewall or a stopped server",
     ),
     (
         Cause::BasicAuthDisabled,

@@ -259,6 +259,18 @@ fn account_refused(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Caus
         }
         return Some(Cause::LoginTooSoon);
     }
+    if login_step {
+        if let Some(again) = refused_after_the_login(facts.report) {
+            evidence.push(format!(
+                "The server refused the login, and a new connection to the same port right after it {}: the server's firewall banned this address after failed logins (fail2ban).",
+                match again {
+                    Failure::TimedOut { .. } => "went unanswered",
+                    _ => "was refused",
+                }
+            ));
+            return Some(Cause::ClientAddressBanned);
+        }
+    }
     let session_step = login_step || matches!(facts.step, Step::Greeting | Step::Examine);
     if session_step && names_a_connection_limit(&refusal) {
         evidence.push(format!(
@@ -756,6 +768,21 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
 }
 
 /// Whether lowercased server text contains any of `phrases`.
+/// How the connection after a refused login failed, when it failed to
+/// connect at all.
+fn refused_after_the_login(report: &ProbeReport) -> Option<&Failure> {
+    let again = report
+        .follow_ups
+        .iter()
+        .find(|a| a.purpose == Purpose::AfterRefusedLogin)?;
+    match again.failure() {
+        Some((Step::Connect, failure @ (Failure::Refused | Failure::TimedOut { .. }))) => {
+            Some(failure)
+        }
+        _ => None,
+    }
+}
+
 /// The POP3 login of a POP-before-SMTP check, where the SMTP setting
 /// tried after it worked.
 fn relayed_after_pop3_login(report: &ProbeReport) -> Option<&Attempt> {

@@ -20,9 +20,9 @@ use crate::net::sim::firewall::{Action, Family, Layer, LinkFaults, Middlebox, Ru
 use crate::net::sim::{Resolver, Service, SimNetwork, SimNetworkBuilder};
 use crate::net::NetStream;
 use crate::scenario::model::{
-    ActionName, AuthBeforeTlsSpec, CertificateSpec, FamilySpec, HostSpec, ImapSpec,
-    IntermediateSpec, LinkSpec, MiddleboxName, PortMode, Relay, ResolverSpec, RuleSpec, SmtpSpec,
-    UserSpec, World,
+    ActionName, AuthBeforeTlsSpec, BanAction, CertificateSpec, Fail2banSpec, FamilySpec, HostSpec,
+    ImapSpec, IntermediateSpec, LinkSpec, MiddleboxName, PortMode, Relay, ResolverSpec, RuleSpec,
+    SmtpSpec, UserSpec, World,
 };
 
 /// The common name of every world's root certificate.
@@ -228,6 +228,21 @@ pub fn build_with_root(
             ServerTls::Modern(modern.clone())
         };
         listen(&mut listening, name, host, &tls, &modern, &store)?;
+        if let Some(jail) = host.fail2ban {
+            let (store, server) = (store.clone(), name.clone());
+            let action = match jail.action {
+                BanAction::Reject => Action::Reject,
+                BanAction::Drop => Action::Drop,
+            };
+            listening.builder.gate(
+                name,
+                Arc::new(move || {
+                    let now = tokio::time::Instant::now();
+                    let failures: Vec<_> = store.lock().failed_logins(&server).collect();
+                    banned(&failures, &jail, now).then_some(action.clone())
+                }),
+            )?;
+        }
     }
     let ports = listening.ports;
     for (name, rules) in &world.network {
@@ -294,6 +309,29 @@ pub fn build_with_root(
         ca_pem: authorities.trusted.certificate_pem(),
         ca_key_pem: authorities.trusted.key_pem(),
         ports,
+    })
+}
+
+/// Whether fail2ban, as `jail` sets it, bans the client at `now` after
+/// logins failed at `failures` (oldest first): some `maxretry` of them fell
+/// within `findtime`, and the ban from the last of those has not run out.
+fn banned(
+    failures: &[tokio::time::Instant],
+    jail: &Fail2banSpec,
+    now: tokio::time::Instant,
+) -> bool {
+    let Ok(needed) = usize::try_from(jail.maxretry) else {
+        return false;
+    };
+    let Some(needed) = needed.checked_sub(1) else {
+        return false;
+    };
+    failures.iter().enumerate().any(|(i, at)| {
+        let Some(first) = i.checked_sub(needed).and_then(|f| failures.get(f)) else {
+            return false;
+        };
+        at.saturating_duration_since(*first) <= jail.findtime.0
+            && now.saturating_duration_since(*at) < jail.bantime.0
     })
 }
 
@@ -576,5 +614,45 @@ fn rule(spec: &RuleSpec) -> Rule {
             FamilySpec::Ipv6 => Family::V6,
         }),
         action,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::Seconds;
+    use tokio::time::Instant;
+
+    fn jail(maxretry: u32) -> Fail2banSpec {
+        Fail2banSpec {
+            maxretry,
+            findtime: Seconds(Duration::from_secs(600)),
+            bantime: Seconds(Duration::from_secs(3600)),
+            action: BanAction::Reject,
+        }
+    }
+
+    #[test]
+    fn a_ban_needs_maxretry_failures_within_findtime_and_lasts_bantime() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let close = [at(0), at(100), at(200)];
+        assert!(!banned(&close[..2], &jail(3), at(300)), "two of three");
+        assert!(
+            banned(&close, &jail(3), at(300)),
+            "three within ten minutes"
+        );
+        assert!(
+            banned(&close, &jail(3), at(3799)),
+            "within the hour after the third"
+        );
+        assert!(!banned(&close, &jail(3), at(3800)), "the ban ran out");
+        let spread = [at(0), at(500), at(1000)];
+        assert!(!banned(&spread, &jail(3), at(1000)), "not within findtime");
+        assert!(
+            banned(&spread[..1], &jail(1), at(10)),
+            "maxretry 1: the first bans"
+        );
+        assert!(!banned(&spread, &jail(0), at(10)), "maxretry 0 never bans");
     }
 }

@@ -456,7 +456,7 @@ impl Prober {
         let mut report = self
             .with_canary(account, self.without_follow_ups(configured))
             .await;
-        let after_login = self.after_pop3_login(account, &report.configured).await;
+        let after_login = self.after_configured(account, &report.configured).await;
         let mut fixed = after_login.iter().any(|a| fixes(account, a));
         report.follow_ups.extend(after_login);
         if fixed || !wants_follow_ups(account, &report.configured) {
@@ -514,7 +514,7 @@ impl Prober {
             () = tokio::time::sleep(FOLLOW_UP_GRACE) => None,
         };
         if let Some(attempt) = early {
-            let mut checks = self.after_pop3_login(account, &attempt).await;
+            let mut checks = self.after_configured(account, &attempt).await;
             if checks.iter().any(|a| fixes(account, a)) || !wants_follow_ups(account, &attempt) {
                 let mut report = self.without_follow_ups(attempt);
                 report.follow_ups = checks;
@@ -539,7 +539,7 @@ impl Prober {
                 done = &mut rest, if finished_rest.is_none() => finished_rest = Some(done),
             }
         };
-        let mut checks = self.after_pop3_login(account, &attempt).await;
+        let mut checks = self.after_configured(account, &attempt).await;
         if checks.iter().any(|a| fixes(account, a)) || !wants_follow_ups(account, &attempt) {
             // Worked after all, or failed where other ports tell nothing.
             let mut report = self.without_follow_ups(attempt);
@@ -638,6 +638,26 @@ impl Prober {
                 .map(|addresses| addresses.iter().map(|a| a.to_string()).collect());
         }
         report
+    }
+
+    /// The checks a failure of the configured attempt calls for before any
+    /// other setting: a POP-before-SMTP login, or a new connection after a
+    /// refused login. Nothing when none applies.
+    async fn after_configured(&self, account: &Account, configured: &Attempt) -> Vec<Attempt> {
+        let login_refused = matches!(
+            configured.failure(),
+            Some((
+                Step::Auth | Step::User | Step::Pass,
+                Failure::Reply { .. } | Failure::PopError { .. } | Failure::ImapError { .. }
+            ))
+        );
+        if login_refused && !self.time_left().is_zero() {
+            let again = self
+                .attempt(Purpose::AfterRefusedLogin, &account.endpoint, Plan::Reach)
+                .await;
+            return vec![again];
+        }
+        self.after_pop3_login(account, configured).await
     }
 
     /// For an SMTP account whose recipient was refused, of a client that
@@ -893,9 +913,11 @@ fn wants_follow_ups(account: &Account, configured: &Attempt) -> bool {
 }
 
 /// Whether a follow-up fixed the account: it worked with security at
-/// least as strong. A weaker mode that works is evidence, not a fix.
+/// least as strong. A weaker mode that works is evidence, not a fix, and so
+/// is a connection after a refused login, which does not log in.
 fn fixes(account: &Account, attempt: &Attempt) -> bool {
-    attempt.is_ok()
+    attempt.purpose != Purpose::AfterRefusedLogin
+        && attempt.is_ok()
         && attempt
             .endpoint
             .security

@@ -426,6 +426,10 @@ pub enum Purpose {
     /// again: POP-before-SMTP servers let a client that checked its mail
     /// relay for a while.
     AfterPop3Login,
+    /// The configured setting again, without logging in, right after the
+    /// server refused the login: a server that bans an address after failed
+    /// logins (fail2ban) no longer takes its connections.
+    AfterRefusedLogin,
 }
 
 impl Purpose {
@@ -437,6 +441,7 @@ impl Purpose {
             Purpose::Control => "control",
             Purpose::ServerName => "with SNI",
             Purpose::AfterPop3Login => "after a POP3 login",
+            Purpose::AfterRefusedLogin => "after the refused login",
         }
     }
 }

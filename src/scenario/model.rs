@@ -262,6 +262,45 @@ pub enum ResolverSpec {
     Fails,
 }
 
+/// fail2ban's jail settings, by its own names.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Fail2banSpec {
+    /// Failed logins that ban (fail2ban's default: 5).
+    #[serde(default = "default_maxretry")]
+    pub maxretry: u32,
+    /// The window they must fall within (default 600s).
+    #[serde(default = "default_ban_window")]
+    pub findtime: Seconds,
+    /// How long the ban lasts (default 600s).
+    #[serde(default = "default_ban_window")]
+    pub bantime: Seconds,
+    /// `reject` (default: refused, as iptables REJECT) or `drop` (ignored).
+    #[serde(default)]
+    pub action: BanAction,
+}
+
+fn default_maxretry() -> u32 {
+    5
+}
+
+fn default_ban_window() -> Seconds {
+    Seconds(std::time::Duration::from_secs(600))
+}
+
+/// What a ban does to the banned address's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum BanAction {
+    /// Refused at once.
+    #[default]
+    Reject,
+    /// Never answered.
+    Drop,
+}
+
 /// A host and the servers it runs.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
@@ -286,6 +325,12 @@ pub struct HostSpec {
     /// The host's certificate, when it is not a valid one from the world's CA.
     #[serde(default)]
     pub certificate: Option<CertificateSpec>,
+    /// A ban after failed logins (fail2ban): `maxretry` failures to the
+    /// host's servers within `findtime` ban the client's address for
+    /// `bantime`; its connections are then refused (`action: reject`,
+    /// fail2ban's default) or ignored (`drop`).
+    #[serde(default)]
+    pub fail2ban: Option<Fail2banSpec>,
     /// The certificate for clients that send no server name (SNI): a shared
     /// server's default, such as `{ names: [server1.hosting.example] }`.
     /// Clients that send the name get the host's own certificate.

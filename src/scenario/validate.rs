@@ -238,6 +238,19 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 );
             }
         }
+        if let Some(jail) = &host.fail2ban {
+            let windows = [("findtime", jail.findtime.0), ("bantime", jail.bantime.0)];
+            let empty = windows.iter().find(|(_, d)| d.is_zero()).map(|(k, _)| *k);
+            if jail.maxretry == 0 || empty.is_some() {
+                let field = empty.unwrap_or("maxretry");
+                let (line, column) = locate_after(source, &[name.as_str()], field).unzip();
+                return Err(Problem {
+                    line,
+                    column,
+                    message: format!("host `{name}`: fail2ban `{field}` must be above zero: `maxretry` is the failed logins that ban (1 up, fail2ban's default 5), `findtime` and `bantime` durations such as 600s"),
+                });
+            }
+        }
         let session_limits = [
             host.pop3.as_ref().and_then(|p| p.max_user_connections),
             host.imap.as_ref().and_then(|i| i.max_user_connections),

@@ -491,8 +491,8 @@ impl ImapSession {
     }
 
     fn log_in(&mut self, tag: &str, user: String, password: &str) -> Response {
-        let store = self.store.lock();
-        if !store.authenticate(&user, password, &self.config.domains) {
+        let mut store = self.store.lock();
+        if !store.log_in(&self.config.hostname, &user, password, &self.config.domains) {
             return no(tag, "[AUTHENTICATIONFAILED] Authentication failed.");
         }
         if let Some(refusal) = &self.config.refuse_logins {

@@ -273,7 +273,7 @@ impl Pop3Session {
 
     fn login(&mut self, user: String, password: &str) -> Response {
         let mut store = self.store.lock();
-        if !store.authenticate(&user, password, &self.config.domains) {
+        if !store.log_in(&self.config.hostname, &user, password, &self.config.domains) {
             return Response::err("[AUTH] invalid user name or password");
         }
         if let Some(refusal) = &self.config.refuse_logins {

@@ -500,10 +500,11 @@ impl SmtpSession {
 
     fn finish_auth(&mut self, user: &str, password: &str) -> Response {
         self.state = State::Ready;
+        let hostname = &self.config.hostname;
         if self
             .store
             .lock()
-            .authenticate(user, password, &self.config.domains)
+            .log_in(hostname, user, password, &self.config.domains)
         {
             if let Some(refusal) = &self.config.refuse_logins {
                 return Response {

@@ -36,7 +36,15 @@ struct SimHost {
     v4: IpAddr,
     v6: Option<IpAddr>,
     services: BTreeMap<u16, Service>,
+    /// The host's own firewall, asked at each connection (a ban list).
+    gate: Option<HostGate>,
 }
+
+/// A host's own firewall that decides at each connection: `None` lets it
+/// in, `Some(Action::Drop)` or `Some(Action::Reject)` stops it. What it
+/// decides can change while the world runs (fail2ban bans an address
+/// after failed logins).
+pub type HostGate = Arc<dyn Fn() -> Option<firewall::Action> + Send + Sync>;
 
 /// Certificate authorities of re-signing scanners, by issuer name.
 struct Resigners {
@@ -158,6 +166,7 @@ impl SimNetworkBuilder {
             v4,
             v6: None,
             services: BTreeMap::new(),
+            gate: None,
         });
         Ok(self.hosts.len() - 1)
     }
@@ -174,6 +183,13 @@ impl SimNetworkBuilder {
     }
 
     /// Makes `service` listen on `host:port` (adding the host if needed).
+    /// Puts `gate` in front of every port of `host`.
+    pub fn gate(&mut self, host: &str, gate: HostGate) -> Result<(), TooManyHosts> {
+        let index = self.index(host)?;
+        self.hosts[index].gate = Some(gate);
+        Ok(())
+    }
+
     pub fn listen(&mut self, host: &str, port: u16, service: Service) -> Result<(), TooManyHosts> {
         let index = self.index(host)?;
         self.hosts[index].services.insert(port, service);
@@ -359,7 +375,17 @@ impl SimNetwork {
                     ));
                     middlebox::spawn(network.clone(), layer + 1, host, port, family, middlebox)
                 }
-                Verdict::Deliver => network.deliver(host, port)?,
+                Verdict::Deliver => match network.host_gate(host) {
+                    Some(firewall::Action::Drop) => {
+                        network.record(format!("{name}: own firewall (a ban) drops :{port}"));
+                        std::future::pending().await
+                    }
+                    Some(_) => {
+                        network.record(format!("{name}: own firewall (a ban) rejects :{port}"));
+                        return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
+                    }
+                    None => network.deliver(host, port)?,
+                },
             };
             Ok(route.faults.into_iter().rev().fold(stream, link::degrade))
         })
@@ -425,7 +451,10 @@ impl SimNetwork {
         let Some(service) = target.services.get(&addr.port()) else {
             return Err(stream);
         };
-        if !matches!(route.verdict, Verdict::Deliver) || !route.faults.is_empty() {
+        if !matches!(route.verdict, Verdict::Deliver)
+            || !route.faults.is_empty()
+            || target.gate.is_some()
+        {
             return Err(stream);
         }
         self.record(format!(
@@ -434,6 +463,11 @@ impl SimNetwork {
             addr.port()
         ));
         Ok(service(stream))
+    }
+
+    /// What the host's own firewall decides for a connection now.
+    fn host_gate(&self, host: usize) -> Option<firewall::Action> {
+        self.inner.hosts[host].gate.as_ref().and_then(|gate| gate())
     }
 
     fn deliver(&self, host: usize, port: u16) -> io::Result<NetStream> {
