@@ -227,6 +227,30 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
         world.host(&host).fail2ban = Some(format!("{{ maxretry: 1, action: {action} }}"));
         return;
     }
+    // A local proxy answered the configured session: the proxy, named as
+    // its greeting names itself.
+    if cause == "antivirus-answers-for-server" && attempt.purpose == Purpose::Configured {
+        let greeting = attempt.greeting().unwrap_or("");
+        let words = greeting.get(4..).unwrap_or("");
+        let product = words
+            .split_once(' ')
+            .map_or("antivirus", |(_, rest)| rest)
+            .trim_end_matches(" SMTP proxy ready")
+            .trim();
+        let port = attempt.endpoint.port;
+        world.rule(
+            true,
+            format!(
+                "{{ port: {port}, intercept: answering-scanner, product: {} }}",
+                quote(if product.is_empty() {
+                    "antivirus"
+                } else {
+                    product
+                })
+            ),
+        );
+        return;
+    }
     let host = world.behind(&attempt.endpoint.host);
     let port = attempt.endpoint.port;
     let security = attempt.endpoint.security;

@@ -138,6 +138,9 @@ pub enum Cause {
     /// The server's firewall banned the client's address after failed
     /// logins (fail2ban).
     ClientAddressBanned,
+    /// A local antivirus proxy answers the SMTP session in the server's
+    /// place and accepts what the server may refuse later.
+    AntivirusAnswersForServer,
     /// None of the known patterns.
     Unknown,
 }
@@ -178,7 +181,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 62] = [
+    pub const ALL: [Cause; 63] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -240,6 +243,7 @@ impl Cause {
         Cause::TrustStoreOutdated,
         Cause::CertificateRootDistrusted,
         Cause::ClientAddressBanned,
+        Cause::AntivirusAnswersForServer,
         Cause::Unknown,
     ];
 
@@ -892,6 +896,16 @@ impl Cause {
                 references: &["fail2ban documentation: jail.conf (maxretry, findtime, bantime)", "Dovecot and Postfix filters shipped with fail2ban (dovecot.conf, postfix-sasl.conf)"],
                 outlook_express_codes: &["0x800CCC60", "0x800CCC90", "0x800CCC92", "0x800CCCD1"],
                 thunderbird_codes: &["authentication-failed"],
+            },
+            Cause::AntivirusAnswersForServer => CauseInfo {
+                id: "antivirus-answers-for-server",
+                title: "A local antivirus proxy answers for the mail server and takes the mail itself",
+                wire: "Some antivirus mail shields do not relay the SMTP session: they answer it themselves from this machine (`220 localhost ...`), accept the login, every recipient and the message at once, and pass it on to the real server afterwards. What the server refuses then (a wrong password, relaying, the size, the sender) never reaches the client, which shows no error: mail 'was sent' and never arrives, or comes back later as a bounce from the antivirus.",
+                evidence: "The session worked, but its greeting came from this machine (localhost or a loopback address, often naming the product); on the server's implicit-TLS port, which the proxy cannot read, the server greets in its own name.",
+                remedy: "Turn off the antivirus's outgoing mail scanning (or its 'scan outgoing mail' proxy) or switch the account to port 465 with SSL/TLS, which it does not intercept; then send again to see the server's real answer.",
+                references: &["RFC 5321, section 4.2 (a 250 after DATA takes responsibility for delivery)", "Avast Support: Mail Shield settings", "ESET Knowledgebase: email client protection"],
+                outlook_express_codes: &[],
+                thunderbird_codes: &[],
             },
             Cause::Unknown => CauseInfo {
                 id: "unknown",

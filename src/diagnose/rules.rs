@@ -68,6 +68,13 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
             evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
             ("worked-after-ipv6-failed", Cause::Ipv6Broken)
         }
+        None if configured.greeted_from_this_machine() => {
+            evidence.push(answered_from_this_machine(report));
+            (
+                "answered-from-this-machine",
+                Cause::AntivirusAnswersForServer,
+            )
+        }
         None => ("worked", Cause::Ok),
         Some((step, failure)) => classify(report, step, failure, &mut evidence),
     };
@@ -768,6 +775,28 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
 }
 
 /// Whether lowercased server text contains any of `phrases`.
+/// What says that a local proxy answered the session, and what the server
+/// itself says where the proxy cannot read.
+fn answered_from_this_machine(report: &ProbeReport) -> String {
+    let greeting = report.configured.greeting().unwrap_or("");
+    let product = antivirus_product(greeting)
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    let own = report
+        .follow_ups
+        .iter()
+        .find(|a| a.purpose == Purpose::ServerOwnGreeting);
+    let server = match own.and_then(|a| a.greeting().map(|g| (a.endpoint.port, g))) {
+        Some((port, g)) => format!(
+            " On port {port}, over TLS that a proxy cannot read, the server greets \"{g}\"."
+        ),
+        None => String::new(),
+    };
+    format!(
+        "The session was answered from this machine, \"{greeting}\": a local proxy{product} took it in the server's place and accepts what the server may refuse later, when the client can no longer be told.{server}"
+    )
+}
+
 /// How the connection after a refused login failed, when it failed to
 /// connect at all.
 fn refused_after_the_login(report: &ProbeReport) -> Option<&Failure> {

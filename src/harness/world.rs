@@ -586,6 +586,12 @@ fn rule(spec: &RuleSpec) -> Rule {
             MiddleboxName::EsmtpInspection => Middlebox::EsmtpInspection,
             MiddleboxName::StarttlsStripper => Middlebox::StartTlsStripper,
             MiddleboxName::CloseAfterGreeting => Middlebox::CloseAfterGreeting,
+            MiddleboxName::AnsweringScanner => Middlebox::AnsweringScanner {
+                product: spec
+                    .product
+                    .clone()
+                    .unwrap_or_else(|| "avast! Antivirus".to_string()),
+            },
         })
     } else if let Some(target) = &spec.redirect {
         Action::Redirect(target.clone())

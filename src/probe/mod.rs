@@ -657,6 +657,24 @@ impl Prober {
                 .await;
             return vec![again];
         }
+        // A session answered from this machine: what the server itself says
+        // where a local proxy cannot read (its implicit-TLS port).
+        let endpoint = &account.endpoint;
+        if configured.is_ok()
+            && configured.greeted_from_this_machine()
+            && endpoint.security != Security::Tls
+            && !self.time_left().is_zero()
+        {
+            let own = Endpoint {
+                port: endpoint.protocol.default_port(Security::Tls),
+                security: Security::Tls,
+                ..endpoint.clone()
+            };
+            return vec![
+                self.attempt(Purpose::ServerOwnGreeting, &own, Plan::Reach)
+                    .await,
+            ];
+        }
         self.after_pop3_login(account, configured).await
     }
 
@@ -916,8 +934,10 @@ fn wants_follow_ups(account: &Account, configured: &Attempt) -> bool {
 /// least as strong. A weaker mode that works is evidence, not a fix, and so
 /// is a connection after a refused login, which does not log in.
 fn fixes(account: &Account, attempt: &Attempt) -> bool {
-    attempt.purpose != Purpose::AfterRefusedLogin
-        && attempt.is_ok()
+    !matches!(
+        attempt.purpose,
+        Purpose::AfterRefusedLogin | Purpose::ServerOwnGreeting
+    ) && attempt.is_ok()
         && attempt
             .endpoint
             .security

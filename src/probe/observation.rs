@@ -430,6 +430,9 @@ pub enum Purpose {
     /// server refused the login: a server that bans an address after failed
     /// logins (fail2ban) no longer takes its connections.
     AfterRefusedLogin,
+    /// The server's own greeting, on its implicit-TLS port, where a local
+    /// proxy answered the configured setting.
+    ServerOwnGreeting,
 }
 
 impl Purpose {
@@ -442,6 +445,7 @@ impl Purpose {
             Purpose::ServerName => "with SNI",
             Purpose::AfterPop3Login => "after a POP3 login",
             Purpose::AfterRefusedLogin => "after the refused login",
+            Purpose::ServerOwnGreeting => "the server's own greeting",
         }
     }
 }
@@ -486,6 +490,25 @@ impl Attempt {
             Outcome::Ok => None,
             Outcome::Failed { step, failure } => Some((*step, failure)),
         }
+    }
+
+    /// The first line the server sent, if any.
+    pub fn greeting(&self) -> Option<&str> {
+        self.events.iter().find_map(|e| match &e.what {
+            EventKind::Received(line) => Some(line.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Whether the greeting came from this machine (`220 localhost ...`,
+    /// `220 127.0.0.1 ...`): a local proxy answered for the server.
+    pub fn greeted_from_this_machine(&self) -> bool {
+        let Some(name) = self.greeting().and_then(|g| g.get(4..)) else {
+            return false;
+        };
+        let name = name.split_whitespace().next().unwrap_or("");
+        let name = name.trim_matches(|c| c == '[' || c == ']');
+        name.eq_ignore_ascii_case("localhost") || name.starts_with("127.") || name == "::1"
     }
 
     /// Whether the server itself answered: any reply line arrived.

@@ -650,6 +650,10 @@ pub struct RuleSpec {
     /// For `intercept: resigning-scanner`: the name of its root certificate.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// For `intercept: answering-scanner`: the antivirus product, named in
+    /// its greeting (default `avast! Antivirus`).
+    #[serde(default)]
+    pub product: Option<String>,
     /// Link faults on matching connections (which then pass on).
     #[serde(default)]
     pub link: Option<LinkSpec>,
@@ -733,6 +737,9 @@ pub enum MiddleboxName {
     StarttlsStripper,
     /// A throttle that closes the session right after the greeting.
     CloseAfterGreeting,
+    /// A local antivirus SMTP proxy that answers the session itself (as
+    /// `localhost`) and accepts every message to pass on later.
+    AnsweringScanner,
 }
 
 /// The mail client's settings.

@@ -191,6 +191,20 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     format!("{at}: `upstream_timeout` applies only to `intercept` rules"),
                 );
             }
+            if let Some(product) = &rule.product {
+                if rule.intercept != Some(MiddleboxName::AnsweringScanner) {
+                    return problem(
+                        layer,
+                        format!("{at}: `product` applies only to `intercept: answering-scanner`"),
+                    );
+                }
+                if product.is_empty() || product.chars().any(char::is_control) {
+                    return problem(
+                        layer,
+                        format!("{at}: `product` goes into the proxy's greeting: give a name without line breaks or control characters, such as \"avast! Antivirus\""),
+                    );
+                }
+            }
             if rule.issuer.is_some() && rule.intercept != Some(MiddleboxName::ResigningScanner) {
                 return problem(
                     layer,

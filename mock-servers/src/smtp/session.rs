@@ -66,6 +66,9 @@ pub struct SmtpConfig {
     /// without AUTH (a test fixture's catch-all: nothing is relayed, the
     /// store's journal keeps it).
     pub catch_all: bool,
+    /// Accept every AUTH, whatever the password: a proxy that answers for
+    /// the real server and would pass the login on only later.
+    pub any_login: bool,
     /// A reply to every AUTH with the right password instead of 235, e.g.
     /// `534 5.7.9 Application-specific password required`: what a provider
     /// says when it no longer takes the account password.
@@ -95,6 +98,7 @@ impl SmtpConfig {
             idle_timeout: Duration::from_secs(300),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
             catch_all: false,
+            any_login: false,
             refuse_logins: None,
             refuse_unauthenticated: None,
         }
@@ -216,14 +220,19 @@ impl SmtpSession {
         }
     }
 
-    /// The greeting sent when the connection opens. A configured 421 closes
-    /// the connection after it; any other refusal leaves only QUIT.
+    /// The greeting sent when the connection opens. A configured 220 only
+    /// changes the words; a configured 421 closes the connection after it;
+    /// any other refusal leaves only QUIT.
     pub fn greeting(&mut self) -> Response {
         match &self.config.greeting {
             None => Response::reply(
                 220,
                 format!("{} ESMTP mailprobe mock", self.config.hostname),
             ),
+            Some(reply) if reply.code == 220 => Response {
+                reply: Some(reply.clone()),
+                next: Next::Continue,
+            },
             Some(reply) => {
                 self.state = State::Refused;
                 let next = if reply.code == 421 {
@@ -501,10 +510,11 @@ impl SmtpSession {
     fn finish_auth(&mut self, user: &str, password: &str) -> Response {
         self.state = State::Ready;
         let hostname = &self.config.hostname;
-        if self
-            .store
-            .lock()
-            .log_in(hostname, user, password, &self.config.domains)
+        if self.config.any_login
+            || self
+                .store
+                .lock()
+                .log_in(hostname, user, password, &self.config.domains)
         {
             if let Some(refusal) = &self.config.refuse_logins {
                 return Response {

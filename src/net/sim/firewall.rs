@@ -59,6 +59,13 @@ pub enum Middlebox {
     /// closes the session before the first command is answered. It reads
     /// plaintext: inside implicit TLS it cannot tell where the greeting ends.
     CloseAfterGreeting,
+    /// A local antivirus SMTP proxy that answers the session itself, as
+    /// `localhost`, and takes every message to pass on later: what the real
+    /// server would refuse, the client believes sent.
+    AnsweringScanner {
+        /// The product, named in its greeting.
+        product: String,
+    },
 }
 
 impl Middlebox {
@@ -70,6 +77,7 @@ impl Middlebox {
             Middlebox::EsmtpInspection => "esmtp-inspection",
             Middlebox::StartTlsStripper => "starttls-stripper",
             Middlebox::CloseAfterGreeting => "close-after-greeting",
+            Middlebox::AnsweringScanner { .. } => "answering-scanner",
         }
     }
 }

@@ -359,6 +359,15 @@ pub(super) fn spawn(
     middlebox: Middlebox,
 ) -> NetStream {
     let (client, local) = tokio::io::duplex(PIPE_CAPACITY);
+    if let Middlebox::AnsweringScanner { product } = &middlebox {
+        network.record(format!(
+            "{}: answers {}:{port} itself",
+            middlebox.name(),
+            network.host_name(host)
+        ));
+        tokio::spawn(answer_for_the_server(product.clone(), local));
+        return Box::new(client);
+    }
     tokio::spawn(async move {
         let box_name = middlebox.name();
         let name = network.host_name(host).to_string();
@@ -392,6 +401,8 @@ pub(super) fn spawn(
             Middlebox::EsmtpInspection => Box::new(LineRewriter::new(Rewrite::EsmtpInspection)),
             Middlebox::StartTlsStripper => Box::new(LineRewriter::new(Rewrite::StartTlsStripper)),
             Middlebox::CloseAfterGreeting => Box::<CloseAfterGreeting>::default(),
+            // Answers without an upstream (above).
+            Middlebox::AnsweringScanner { .. } => return,
         };
         match relay(Box::new(local), upstream, filter.as_mut()).await {
             RelayEnd::Done => {}
@@ -421,6 +432,25 @@ pub(super) fn spawn(
         }
     });
     Box::new(client)
+}
+
+/// An antivirus SMTP proxy's own session: it greets as `localhost`, takes
+/// every login and every recipient, and keeps what it is sent in a queue of
+/// its own; the real server sees none of it while the client is connected.
+async fn answer_for_the_server(product: String, client: tokio::io::DuplexStream) {
+    use mock_mail_servers::smtp::{Reply, SmtpConfig, SmtpServer};
+    let mut config = SmtpConfig::new("localhost");
+    config.greeting = Some(Reply::new(
+        220,
+        format!("localhost {product} SMTP proxy ready"),
+    ));
+    config.catch_all = true;
+    config.any_login = true;
+    config.domains = Vec::new();
+    let server = SmtpServer::new(config, Default::default(), Default::default());
+    let _ = server
+        .serve(client, mock_mail_servers::TlsMode::Plain)
+        .await;
 }
 
 /// Completes the client's handshake with a certificate for `host` signed by
