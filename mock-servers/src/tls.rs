@@ -423,7 +423,10 @@ impl ServerIdentity {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(self.chain.clone(), self.key.clone_key())?;
-        Ok(self.config.get_or_init(|| Arc::new(config)).clone())
+        Ok(self
+            .config
+            .get_or_init(|| Arc::new(without_tickets(config)))
+            .clone())
     }
 
     /// The identity ready for a certificate resolver.
@@ -450,7 +453,15 @@ pub fn config_by_server_name(
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    Ok(Arc::new(config))
+    Ok(Arc::new(without_tickets(config)))
+}
+
+/// A configuration that sends no TLS 1.3 session tickets: every connection
+/// to a mock server is a full handshake, which is what a probe observes
+/// (its clients keep no sessions), and no ticket is made only to be dropped.
+fn without_tickets(mut config: rustls::ServerConfig) -> rustls::ServerConfig {
+    config.send_tls13_tickets = 0;
+    config
 }
 
 /// Chooses the certificate by whether the ClientHello names the server.

@@ -150,6 +150,9 @@ impl TlsClient {
                 .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth();
         config.enable_sni = self.sni;
+        // Every attempt is a full handshake: a resumed session would show
+        // no certificate to record.
+        config.resumption = rustls::client::Resumption::disabled();
         (Arc::new(config), slot)
     }
 }
