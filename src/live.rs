@@ -49,6 +49,9 @@ pub struct LiveRequest {
     pub max_tls: Option<crate::scenario::model::MaxTls>,
     /// Whether the emulated client names the server in TLS (SNI).
     pub sni: bool,
+    /// For SMTP: the POP3 account the same client receives with, for a
+    /// POP-before-SMTP check when a recipient is refused.
+    pub receiving: Option<AccountSpec>,
 }
 
 /// Why a live probe could not start.
@@ -140,6 +143,9 @@ fn with_prober<T>(
         }
         if let Some(max_tls) = request.max_tls {
             prober = prober.speaking_at_most(max_tls.legacy());
+        }
+        if let Some(pop3) = &request.receiving {
+            prober = prober.receiving_with(pop3.account(Protocol::Pop3));
         }
         if request.show_steps {
             // Steps as they happen, on stderr: stdout carries the result.

@@ -671,6 +671,7 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
             connect_map: connect_map.clone(),
             max_tls: args.max_tls,
             sni: !args.no_sni,
+            receiving: None,
         };
     if let Some(path) = &args.account {
         let client = scenario::load_account(path).map_err(|e| e.to_string())?;
@@ -695,6 +696,10 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
         } else {
             args.control.clone()
         };
+        let receiving = client.pop3.clone().map(|spec| AccountSpec {
+            password: password.clone(),
+            ..spec
+        });
         let accounts = [
             (Protocol::Smtp, client.smtp),
             (Protocol::Pop3, client.pop3),
@@ -710,6 +715,9 @@ fn live_requests(args: ProbeArgs) -> Result<Vec<mailprobe::live::LiveRequest>, S
                 let mut request = request(protocol, account, control.clone(), kind, timeouts);
                 request.max_tls = request.max_tls.or(client.max_tls);
                 request.sni &= client.sni;
+                if protocol == Protocol::Smtp {
+                    request.receiving = receiving.clone();
+                }
                 Some(request)
             })
             .collect());

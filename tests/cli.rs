@@ -563,30 +563,8 @@ fn an_account_file_instead_of_flags() {
 /// as in the scenario, follow-ups and the control host included.
 #[test]
 fn a_served_world_probed_through_its_map() {
-    use std::io::{BufRead, BufReader};
-    let root = env!("CARGO_MANIFEST_DIR");
     let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-map", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (map, ca) = (dir.join("world.map"), dir.join("ca.pem"));
-    let mut served = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
-        .args([
-            "serve",
-            &format!("{root}/scenarios/seed/op25b-behind-scanner.yaml"),
-            "--for",
-            "60s",
-        ])
-        .arg("--map")
-        .arg(&map)
-        .arg("--ca-out")
-        .arg(&ca)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(served.stdout.take().unwrap());
-    let mut line = String::new();
-    while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("serving") {
-        line.clear();
-    }
+    let (mut served, map, ca) = serve_with_map("scenarios/seed/op25b-behind-scanner.yaml", &dir);
     let map_text = std::fs::read_to_string(&map).unwrap();
     assert!(
         map_text.contains("smtp.other.example:587 127.0.0.1:"),
@@ -614,6 +592,70 @@ fn a_served_world_probed_through_its_map() {
         text.contains("suggestion: port 587 security=starttls"),
         "{text}"
     );
+    let _ = served.kill();
+    let _ = served.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Serves the scenario at `scenario` (below the crate) for a minute, with
+/// its map and root in `dir`, once it says it is serving.
+fn serve_with_map(
+    scenario: &str,
+    dir: &std::path::Path,
+) -> (std::process::Child, std::path::PathBuf, std::path::PathBuf) {
+    use std::io::{BufRead, BufReader};
+    std::fs::create_dir_all(dir).unwrap();
+    let (map, ca) = (dir.join("world.map"), dir.join("ca.pem"));
+    let mut served = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .arg("serve")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(scenario))
+        .args(["--for", "60s"])
+        .arg("--map")
+        .arg(&map)
+        .arg("--ca-out")
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(served.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("serving") {
+        line.clear();
+    }
+    (served, map, ca)
+}
+
+/// An account file with SMTP and POP3, probed live against a served
+/// POP-before-SMTP world: the refused recipient is tried again after a
+/// POP3 login, and the cause is named.
+#[test]
+fn an_account_file_with_pop3_checks_pop_before_smtp() {
+    let dir = std::env::temp_dir().join(format!("mailprobe-cli-{}-pbs", std::process::id()));
+    let (mut served, map, ca) =
+        serve_with_map("scenarios/catalogue/server/pop-before-smtp.yaml", &dir);
+    let account = dir.join("account.yaml");
+    std::fs::write(
+        &account,
+        "timeouts: { connect: 3s, reply: 3s }\n\
+         smtp: { host: mail.oldisp.example, port: 25, security: none }\n\
+         pop3: { host: mail.oldisp.example, port: 110, security: none, user: hanako }\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mailprobe"))
+        .arg("probe")
+        .arg("--account")
+        .arg(&account)
+        .args(["--password-env", "MAILPROBE_TEST_PASSWORD", "--quiet"])
+        .arg("--connect-map")
+        .arg(&map)
+        .arg("--ca")
+        .arg(&ca)
+        .env("MAILPROBE_TEST_PASSWORD", "sakura-2004")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("diagnosis: pop-before-smtp"), "{text}");
+    assert!(text.contains("after a POP3 login"), "{text}");
     let _ = served.kill();
     let _ = served.wait();
     let _ = std::fs::remove_dir_all(dir);
