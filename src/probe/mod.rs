@@ -456,9 +456,9 @@ impl Prober {
         let mut report = self
             .with_canary(account, self.without_follow_ups(configured))
             .await;
-        let after_login = self.after_configured(account, &report.configured).await;
-        let mut fixed = after_login.iter().any(|a| fixes(account, a));
-        report.follow_ups.extend(after_login);
+        let checks = self.after_configured(account, &report.configured).await;
+        let mut fixed = checks.iter().any(|a| fixes(account, a));
+        report.follow_ups.extend(checks);
         if fixed || !wants_follow_ups(account, &report.configured) {
             return report;
         }
@@ -640,9 +640,10 @@ impl Prober {
         report
     }
 
-    /// The checks a failure of the configured attempt calls for before any
-    /// other setting: a POP-before-SMTP login, or a new connection after a
-    /// refused login. Nothing when none applies.
+    /// The checks the configured attempt's end calls for before any other
+    /// setting: a new connection after a refused login (a ban), the
+    /// server's own greeting where a local proxy answered, or a
+    /// POP-before-SMTP login. Nothing when none applies.
     async fn after_configured(&self, account: &Account, configured: &Attempt) -> Vec<Attempt> {
         let login_refused = matches!(
             configured.failure(),
