@@ -251,6 +251,14 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
         );
         return;
     }
+    // A server that greets as this machine (`220 localhost ...`) does so
+    // in the recorded world too, where the probe checks its other port.
+    if protocol == Protocol::Smtp && attempt.greeted_from_this_machine() {
+        if let Some(greeting) = attempt.greeting() {
+            let host = world.behind(&attempt.endpoint.host);
+            world.host(&host).set(protocol, "greeting", quote(greeting));
+        }
+    }
     let host = world.behind(&attempt.endpoint.host);
     let port = attempt.endpoint.port;
     let security = attempt.endpoint.security;

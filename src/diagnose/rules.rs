@@ -68,7 +68,7 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
             evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
             ("worked-after-ipv6-failed", Cause::Ipv6Broken)
         }
-        None if configured.greeted_from_this_machine() => {
+        None if answered_by_a_local_proxy(report) => {
             evidence.push(answered_from_this_machine(report));
             (
                 "answered-from-this-machine",
@@ -775,6 +775,26 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
 }
 
 /// Whether lowercased server text contains any of `phrases`.
+/// Whether the session that worked was greeted from this machine while the
+/// server, where a proxy cannot read, greets under another name (a server
+/// that calls itself `localhost` does so on every port).
+fn answered_by_a_local_proxy(report: &ProbeReport) -> bool {
+    let configured = &report.configured;
+    let own = report
+        .follow_ups
+        .iter()
+        .find(|a| a.purpose == Purpose::ServerOwnGreeting);
+    let name = |attempt: &Attempt| {
+        greeting(attempt)
+            .and_then(|g| g.get(4..))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_ascii_lowercase)
+    };
+    let same_name_there =
+        own.is_some_and(|own| name(own).is_some() && name(own) == name(configured));
+    configured.greeted_from_this_machine() && !same_name_there
+}
+
 /// What says that a local proxy answered the session, and what the server
 /// itself says where the proxy cannot read.
 fn answered_from_this_machine(report: &ProbeReport) -> String {

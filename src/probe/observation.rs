@@ -501,14 +501,18 @@ impl Attempt {
     }
 
     /// Whether the greeting came from this machine (`220 localhost ...`,
-    /// `220 127.0.0.1 ...`): a local proxy answered for the server.
+    /// `220 127.0.0.1 ...`) where the server is elsewhere: a local proxy
+    /// answered for it. A server on this machine may greet so.
     pub fn greeted_from_this_machine(&self) -> bool {
         let Some(name) = self.greeting().and_then(|g| g.get(4..)) else {
             return false;
         };
         let name = name.split_whitespace().next().unwrap_or("");
-        let name = name.trim_matches(|c| c == '[' || c == ']');
-        name.eq_ignore_ascii_case("localhost") || name.starts_with("127.") || name == "::1"
+        let is_local = |name: &str| {
+            let name = name.trim_matches(|c| c == '[' || c == ']');
+            name.eq_ignore_ascii_case("localhost") || name.starts_with("127.") || name == "::1"
+        };
+        is_local(name) && !is_local(&self.endpoint.host)
     }
 
     /// Whether the server itself answered: any reply line arrived.
