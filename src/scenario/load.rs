@@ -243,7 +243,8 @@ fn mask_passwords(line: &str) -> String {
             .map_or(after.len(), |(offset, _)| offset);
         let value = &after[..value_length];
         let blanks = value.len() - value.trim_start().len();
-        let end = value.trim_end().len();
+        // A value of blanks alone ends where it starts.
+        let end = blanks + value[blanks..].trim_end().len();
         masked.push_str(&value[..blanks]);
         masked.extend(value[blanks..end].chars().map(|_| '*'));
         masked.push_str(&value[end..]);
@@ -386,6 +387,12 @@ mod tests {
             "  password: *****  # c"
         );
         assert_eq!(mask_passwords("no secret"), "no secret");
+        // A key with blanks alone before a comment (found by fuzzing).
+        assert_eq!(
+            mask_passwords("password:         # layers"),
+            "password:         # layers"
+        );
+        assert_eq!(mask_passwords("password:   "), "password:   ");
         let error = ScenarioError::at(
             Path::new("a.yaml"),
             "users:\n  - { user: taro, password: hunter2, adress: x }\n",
