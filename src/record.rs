@@ -868,10 +868,10 @@ pub fn record(report: &Report, origin: &str) -> String {
         }
     }
     // The POP3 login of a POP-before-SMTP check: the client's POP3 account.
-    let pop3_login =
-        report.observed.follow_ups.iter().find(|a| {
-            a.purpose == Purpose::AfterPop3Login && a.endpoint.protocol == Protocol::Pop3
-        });
+    let pop3_login = report
+        .observed
+        .check(Purpose::AfterPop3Login)
+        .filter(|a| a.endpoint.protocol == Protocol::Pop3);
     let pop3_user = pop3_login.and_then(|login| {
         login.events.iter().find_map(|e| match &e.what {
             EventKind::Sent(line) => line.strip_prefix("USER ").map(str::to_string),

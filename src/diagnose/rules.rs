@@ -197,7 +197,10 @@ fn resolver_answers_everything(facts: &Facts<'_>, evidence: &mut Vec<String>) ->
 
 /// `220 ****`: a PIX/ASA rewrote the session.
 fn masked_greeting(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Option<Cause> {
-    let greeting = greeting(facts.configured).filter(|g| is_masked_greeting(g))?;
+    let greeting = facts
+        .configured
+        .greeting()
+        .filter(|g| is_masked_greeting(g))?;
     evidence.push(format!("The greeting arrived masked: \"{greeting}\"."));
     Some(Cause::EsmtpInspection)
 }
@@ -450,7 +453,7 @@ fn first_large_flight_lost(facts: &Facts<'_>, evidence: &mut Vec<String>) -> Opt
     if secured {
         return None;
     }
-    let answered = same_host.iter().find(|a| greeting(a).is_some())?;
+    let answered = same_host.iter().find(|a| a.greeting().is_some())?;
     evidence.push(format!(
         "Small packets pass: port {} answered in plaintext ({} lines). Every TLS handshake with {host} got nothing back after the ClientHello, and the connection stayed open: the server's certificate flight, the first full-size packet, is lost on the way, and no \"fragmentation needed\" came back (a path-MTU blackhole).",
         answered.endpoint.port,
@@ -631,11 +634,7 @@ fn classify_tls(report: &ProbeReport, failure: &TlsFailure, evidence: &mut Vec<S
 /// the configured attempt, naming none, had the certificate refused; says
 /// which certificates each was shown.
 fn accepted_with_server_name(report: &ProbeReport, evidence: &mut Vec<String>) -> bool {
-    let Some(named) = report
-        .follow_ups
-        .iter()
-        .find(|a| a.purpose == Purpose::ServerName)
-    else {
+    let Some(named) = report.check(Purpose::ServerName) else {
         return false;
     };
     let secured = named
@@ -664,15 +663,9 @@ fn received(attempt: &Attempt) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The first line the server sent.
-fn greeting(attempt: &Attempt) -> Option<&str> {
-    received(attempt).next()
-}
-
 /// The host name a greeting announces (`220 mx.example ESMTP` → `mx.example`).
 fn greeting_host(attempt: &Attempt) -> Option<String> {
-    let greeting = greeting(attempt)?;
-    let name = greeting.get(4..)?.split_whitespace().next()?;
+    let name = attempt.greeting_name()?;
     name.contains('.')
         .then(|| name.trim_end_matches('.').to_ascii_lowercase())
 }
@@ -780,18 +773,11 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
 /// that calls itself `localhost` does so on every port).
 fn answered_by_a_local_proxy(report: &ProbeReport) -> bool {
     let configured = &report.configured;
-    let own = report
-        .follow_ups
-        .iter()
-        .find(|a| a.purpose == Purpose::ServerOwnGreeting);
-    let name = |attempt: &Attempt| {
-        greeting(attempt)
-            .and_then(|g| g.get(4..))
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_ascii_lowercase)
-    };
-    let same_name_there =
-        own.is_some_and(|own| name(own).is_some() && name(own) == name(configured));
+    let same_name_there = report
+        .check(Purpose::ServerOwnGreeting)
+        .and_then(Attempt::greeting_name)
+        .zip(configured.greeting_name())
+        .is_some_and(|(own, here)| own.eq_ignore_ascii_case(here));
     configured.greeted_from_this_machine() && !same_name_there
 }
 
@@ -802,10 +788,7 @@ fn answered_from_this_machine(report: &ProbeReport) -> String {
     let product = antivirus_product(greeting)
         .map(|p| format!(" ({p})"))
         .unwrap_or_default();
-    let own = report
-        .follow_ups
-        .iter()
-        .find(|a| a.purpose == Purpose::ServerOwnGreeting);
+    let own = report.check(Purpose::ServerOwnGreeting);
     let server = match own.and_then(|a| a.greeting().map(|g| (a.endpoint.port, g))) {
         Some((port, g)) => format!(
             " On port {port}, over TLS that a proxy cannot read, the server greets \"{g}\"."
@@ -820,10 +803,7 @@ fn answered_from_this_machine(report: &ProbeReport) -> String {
 /// How the connection after a refused login failed, when it failed to
 /// connect at all.
 fn refused_after_the_login(report: &ProbeReport) -> Option<&Failure> {
-    let again = report
-        .follow_ups
-        .iter()
-        .find(|a| a.purpose == Purpose::AfterRefusedLogin)?;
+    let again = report.check(Purpose::AfterRefusedLogin)?;
     match again.failure() {
         Some((Step::Connect, failure @ (Failure::Refused | Failure::TimedOut { .. }))) => {
             Some(failure)

@@ -500,14 +500,19 @@ impl Attempt {
         })
     }
 
+    /// The first word after the greeting's code: the name the server gives
+    /// itself (`220 mx.example ESMTP` → `mx.example`).
+    pub fn greeting_name(&self) -> Option<&str> {
+        self.greeting()?.get(4..)?.split_whitespace().next()
+    }
+
     /// Whether the greeting came from this machine (`220 localhost ...`,
     /// `220 127.0.0.1 ...`) where the server is elsewhere: a local proxy
     /// answered for it. A server on this machine may greet so.
     pub fn greeted_from_this_machine(&self) -> bool {
-        let Some(name) = self.greeting().and_then(|g| g.get(4..)) else {
+        let Some(name) = self.greeting_name() else {
             return false;
         };
-        let name = name.split_whitespace().next().unwrap_or("");
         let is_local = |name: &str| {
             let name = name.trim_matches(|c| c == '[' || c == ']');
             name.eq_ignore_ascii_case("localhost") || name.starts_with("127.") || name == "::1"
@@ -545,6 +550,12 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
+    /// The first follow-up made for `purpose` (a check after the configured
+    /// attempt, such as the connection after a refused login).
+    pub fn check(&self, purpose: Purpose) -> Option<&Attempt> {
+        self.follow_ups.iter().find(|a| a.purpose == purpose)
+    }
+
     /// Every attempt in order.
     pub fn attempts(&self) -> impl Iterator<Item = &Attempt> {
         std::iter::once(&self.configured)

@@ -30,6 +30,15 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             message,
         })
     };
+    // At `needle`, found after each of `anchors` in turn.
+    let problem_after = |anchors: &[&str], needle: &str, message: String| {
+        let (line, column) = locate_after(source, anchors, needle).unzip();
+        Err(Problem {
+            line,
+            column,
+            message,
+        })
+    };
     let mut root_names = std::collections::BTreeSet::new();
     for root in &scenario.world.roots {
         let name = root.name.trim();
@@ -164,22 +173,11 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 && rule.redirect.is_none()
                 && rule.intercept.is_none();
             if rule.link.as_ref().and_then(|l| l.bandwidth) == Some(0) {
-                let (line, column) = locate_after(source, &[layer.as_str()], "bandwidth").unzip();
-                return Err(Problem {
-                    line,
-                    column,
-                    message: format!("{at}: `bandwidth: 0` would let nothing through; give bytes per second from 1 up, or leave it out for an unlimited link"),
-                });
+                return problem_after(&[layer.as_str()], "bandwidth", format!("{at}: `bandwidth: 0` would let nothing through; give bytes per second from 1 up, or leave it out for an unlimited link"));
             }
             if let Some(max) = rule.link.as_ref().and_then(|l| l.max_packet) {
                 if !(1..=65535).contains(&max) {
-                    let (line, column) =
-                        locate_after(source, &[layer.as_str()], "max_packet").unzip();
-                    return Err(Problem {
-                        line,
-                        column,
-                        message: format!("{at}: `max_packet: {max}` is out of range; give the largest packet that passes in bytes, from 1 to 65535 (1400 for a typical VPN, 1452 for PPPoE)"),
-                    });
+                    return problem_after(&[layer.as_str()], "max_packet", format!("{at}: `max_packet: {max}` is out of range; give the largest packet that passes in bytes, from 1 to 65535 (1400 for a typical VPN, 1452 for PPPoE)"));
                 }
             }
             if rule.link.is_some() && !passes {
@@ -257,12 +255,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             let empty = windows.iter().find(|(_, d)| d.is_zero()).map(|(k, _)| *k);
             if jail.maxretry == 0 || empty.is_some() {
                 let field = empty.unwrap_or("maxretry");
-                let (line, column) = locate_after(source, &[name.as_str()], field).unzip();
-                return Err(Problem {
-                    line,
-                    column,
-                    message: format!("host `{name}`: fail2ban `{field}` must be above zero: `maxretry` is the failed logins that ban (1 up, fail2ban's default 5), `findtime` and `bantime` durations such as 600s"),
-                });
+                return problem_after(&[name.as_str()], field, format!("host `{name}`: fail2ban `{field}` must be above zero: `maxretry` is the failed logins that ban (1 up, fail2ban's default 5), `findtime` and `bantime` durations such as 600s"));
             }
         }
         let session_limits = [
@@ -270,13 +263,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             host.imap.as_ref().and_then(|i| i.max_user_connections),
         ];
         if session_limits.contains(&Some(0)) {
-            let (line, column) =
-                locate_after(source, &[name.as_str()], "max_user_connections").unzip();
-            return Err(Problem {
-                line,
-                column,
-                message: format!("host `{name}`: `max_user_connections: 0` would refuse every login; give the sessions one user may hold, from 1 up (Dovecot's default is 10)"),
-            });
+            return problem_after(&[name.as_str()], "max_user_connections", format!("host `{name}`: `max_user_connections: 0` would refuse every login; give the sessions one user may hold, from 1 up (Dovecot's default is 10)"));
         }
         let refusals = host.smtp.iter().flat_map(|s| {
             [
@@ -374,12 +361,11 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
             if let Err(unsafe_value) = spec.account(protocol).check_wire_values() {
                 let key = format!("{}:", unsafe_value.field);
                 let anchors = [name, "client:", protocol.name()];
-                let (line, column) = locate_after(source, &anchors, &key).unzip();
-                return Err(Problem {
-                    line,
-                    column,
-                    message: format!("probe `{name}`, {}: {unsafe_value}", protocol.name()),
-                });
+                return problem_after(
+                    &anchors,
+                    &key,
+                    format!("probe `{name}`, {}: {unsafe_value}", protocol.name()),
+                );
             }
         }
         for control in client.control.iter().flat_map(|c| c.as_slice()) {
@@ -405,12 +391,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         }
         for code in expect.each().filter_map(|e| e.client_error.as_deref()) {
             if let Some(hint) = unknown_client_code(code, client.emulate) {
-                let (line, column) = locate_after(source, &[name, "expect:"], code).unzip();
-                return Err(Problem {
-                    line,
-                    column,
-                    message: format!("probe `{name}`: {hint}"),
-                });
+                return problem_after(&[name, "expect:"], code, format!("probe `{name}`: {hint}"));
             }
         }
         for id in expect.each().filter_map(|e| e.diagnosis.as_deref()) {
