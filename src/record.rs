@@ -251,6 +251,15 @@ fn observe(world: &mut World, attempt: &Attempt, protocol: Protocol, cause: &str
         );
         return;
     }
+    // A proxy relayed the configured session and hid the streaming
+    // extensions: a holding scanner on that port, and the server behind it.
+    if cause == "antivirus-holds-message" && attempt.purpose == Purpose::Configured {
+        let port = attempt.endpoint.port;
+        world.rule(
+            true,
+            format!("{{ port: {port}, intercept: holding-scanner }}"),
+        );
+    }
     // A server that greets as this machine (`220 localhost ...`) does so
     // in the recorded world too, where the probe checks its other port.
     if protocol == Protocol::Smtp && attempt.greeted_from_this_machine() {

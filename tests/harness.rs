@@ -520,3 +520,84 @@ fn the_readme_lists_each_cause_with_the_codes_clients_show() {
         "update the README's codes table from the catalogue"
     );
 }
+
+/// A holding scanner keeps the client waiting at the end of DATA for as
+/// long as it takes to scan the message: 1 MB at its 100 KB a second is ten
+/// seconds of silence after the dot; the server itself answers at once.
+#[test]
+fn a_holding_scanner_keeps_the_client_waiting_after_the_dot() {
+    use mailprobe::net::Network;
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    async fn reply(reader: &mut (impl AsyncBufReadExt + Unpin)) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    let scenario = load("catalogue/network/antivirus-holds-message-port-25.yaml");
+    let runtime = harness::scenario_runtime().unwrap();
+    let waits: Vec<std::time::Duration> = runtime.block_on(async {
+        let world =
+            harness::world::build(&scenario.world, harness::scenario_clock(&scenario)).unwrap();
+        let address = world
+            .network
+            .resolve("smtp.provider.example")
+            .await
+            .unwrap()[0];
+        let mut waits = Vec::new();
+        // Port 25 through the scanner, then 587, which it does not take.
+        for port in [25, 587] {
+            let stream = world
+                .network
+                .connect(SocketAddr::new(address, port))
+                .await
+                .unwrap();
+            let mut stream = BufReader::new(stream);
+            assert!(reply(&mut stream)
+                .await
+                .starts_with("220 smtp.provider.example"));
+            stream.write_all(b"EHLO pc.example\r\n").await.unwrap();
+            let ehlo = reply(&mut stream).await;
+            assert_eq!(ehlo.contains("PIPELINING"), port != 25, "{ehlo}");
+            for command in [
+                "MAIL FROM:<jiro@provider.example>",
+                "RCPT TO:<jiro@provider.example>",
+                "DATA",
+            ] {
+                stream
+                    .write_all(format!("{command}\r\n").as_bytes())
+                    .await
+                    .unwrap();
+                let answer = reply(&mut stream).await;
+                assert!(
+                    answer.starts_with('2') || answer.starts_with('3'),
+                    "{answer}"
+                );
+            }
+            let line = format!("{}\r\n", "x".repeat(998));
+            for _ in 0..1000 {
+                stream.write_all(line.as_bytes()).await.unwrap();
+            }
+            stream.write_all(b".\r\n").await.unwrap();
+            let sent = tokio::time::Instant::now();
+            let answer = reply(&mut stream).await;
+            assert!(answer.starts_with("250"), "{answer}");
+            waits.push(sent.elapsed());
+        }
+        waits
+    });
+    assert_eq!(
+        waits[0].as_secs(),
+        10,
+        "1,000,003 bytes at 100,000 a second"
+    );
+    assert_eq!(waits[1], std::time::Duration::ZERO);
+}

@@ -141,6 +141,10 @@ pub enum Cause {
     /// A local antivirus proxy answers the SMTP session in the server's
     /// place and accepts what the server may refuse later.
     AntivirusAnswersForServer,
+    /// A local antivirus proxy relays the SMTP session but holds each
+    /// message until it has scanned all of it: large mails time out at the
+    /// end of DATA.
+    AntivirusHoldsMessage,
     /// None of the known patterns.
     Unknown,
 }
@@ -181,7 +185,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 63] = [
+    pub const ALL: [Cause; 64] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -244,6 +248,7 @@ impl Cause {
         Cause::CertificateRootDistrusted,
         Cause::ClientAddressBanned,
         Cause::AntivirusAnswersForServer,
+        Cause::AntivirusHoldsMessage,
         Cause::Unknown,
     ];
 
@@ -907,6 +912,16 @@ impl Cause {
                 outlook_express_codes: &[],
                 thunderbird_codes: &[],
             },
+            Cause::AntivirusHoldsMessage => CauseInfo {
+                id: "antivirus-holds-message",
+                title: "A local antivirus proxy holds each outgoing message until it has scanned it",
+                wire: "The antivirus's outgoing-mail scanner relays the SMTP session to the real server, but from DATA on it keeps the message to itself until the final dot, scans all of it, and only then passes it on. The client has sent everything and waits for the reply to its dot while nothing moves on the wire: a small mail goes through, a large attachment keeps it waiting past its server timeout, and it reports a timeout or a broken connection (the message may still arrive, sometimes twice when the client sends it again). To hold messages the proxy leaves PIPELINING and CHUNKING out of the EHLO reply it relays.",
+                evidence: "The server's EHLO before TLS, as relayed on this port, lacks PIPELINING (or CHUNKING) that the server's own EHLO lists where a proxy cannot read: after STARTTLS on the same connection, or on the implicit-TLS port 465. The greeting is the server's own: the session is relayed, not answered.",
+                remedy: "Turn off the antivirus's outgoing (SMTP) mail scanning, or use port 465 with SSL/TLS, which it cannot read; if the product offers it, turn on its protection against timeouts; otherwise raise the client's server timeout (Outlook Express: Account Properties, Advanced, Server Timeouts) for large attachments.",
+                references: &["RFC 2920 (SMTP Service Extension for Command Pipelining)", "RFC 3030 (SMTP CHUNKING and BINARYMIME)", "RFC 5321, section 4.5.3.2.6 (the 10-minute wait for the reply to the final dot)", "Norton AntiVirus: outgoing email scanning and its 'Protect against timeouts' option", "Microsoft KB 813514 (Outlook send/receive errors: antivirus email scanning)"],
+                outlook_express_codes: &["0x800CCC0F", "0x8004210B"],
+                thunderbird_codes: &["connection-timed-out", "connection-lost"],
+            },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
                 title: "No known pattern matched",
@@ -925,6 +940,11 @@ impl Cause {
 /// and when; `explain` says so for both, rather than the diagnosis guess.
 /// The library's scenarios stay on the side of each pair the rules name.
 pub const LOOK_ALIKES: &[(Cause, Cause, &str)] = &[
+    (
+        Cause::AntivirusHoldsMessage,
+        Cause::Ok,
+        "a server configured to list PIPELINING only over TLS (or only on port 465) looks like a proxy that hid it; the probe sends no message, so it cannot time the end of DATA to be sure",
+    ),
     (
         Cause::PathMtuBlackhole,
         Cause::MidSessionStall,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::probe::smtp;
 use crate::probe::tls::reason;
 use crate::probe::x509::CertificateInfo;
 use crate::probe::{
@@ -74,6 +75,10 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
                 "answered-from-this-machine",
                 Cause::AntivirusAnswersForServer,
             )
+        }
+        None if !streaming_hidden_on_the_way(report).is_empty() => {
+            evidence.push(held_for_scanning(report));
+            ("streaming-hidden-before-tls", Cause::AntivirusHoldsMessage)
         }
         None => ("worked", Cause::Ok),
         Some((step, failure)) => classify(report, step, failure, &mut evidence),
@@ -797,6 +802,52 @@ fn answered_from_this_machine(report: &ProbeReport) -> String {
     };
     format!(
         "The session was answered from this machine, \"{greeting}\": a local proxy{product} took it in the server's place and accepts what the server may refuse later, when the client can no longer be told.{server}"
+    )
+}
+
+/// The server's own EHLO where a proxy cannot read: after STARTTLS in the
+/// configured session, or on the implicit-TLS port of the check after it;
+/// with that port, if it came from the check.
+fn own_ehlo(report: &ProbeReport) -> Option<(Option<u16>, Vec<&str>)> {
+    let configured = &report.configured;
+    if let Some((_, keywords)) = configured.ehlo_keywords().into_iter().find(|(tls, _)| *tls) {
+        return Some((None, keywords));
+    }
+    let own = report.check(Purpose::ServerOwnGreeting)?;
+    let (_, keywords) = own.ehlo_keywords().into_iter().find(|(tls, _)| *tls)?;
+    Some((Some(own.endpoint.port), keywords))
+}
+
+/// The streaming extensions (PIPELINING, CHUNKING) the server lists where
+/// a proxy cannot read and the EHLO relayed in plaintext left out: what a
+/// proxy that holds each message hides. Empty when nothing is missing or
+/// there is nothing to compare.
+fn streaming_hidden_on_the_way(report: &ProbeReport) -> Vec<&'static str> {
+    let configured = &report.configured;
+    let plain = configured
+        .ehlo_keywords()
+        .into_iter()
+        .find(|(tls, _)| !*tls);
+    let (Some((_, plain)), Some((_, own))) = (plain, own_ehlo(report)) else {
+        return Vec::new();
+    };
+    smtp::STREAMING_EXTENSIONS
+        .iter()
+        .copied()
+        .filter(|keyword| smtp::offers(&own, keyword) && !smtp::offers(&plain, keyword))
+        .collect()
+}
+
+/// What says that a proxy relays the session and holds the messages.
+fn held_for_scanning(report: &ProbeReport) -> String {
+    let hidden = streaming_hidden_on_the_way(report).join(" and ");
+    let port = report.configured.endpoint.port;
+    let own = match own_ehlo(report).and_then(|(port, _)| port) {
+        Some(own_port) => format!("on port {own_port}, over TLS"),
+        None => "after STARTTLS".to_string(),
+    };
+    format!(
+        "Port {port}'s EHLO, relayed in plaintext, lacks {hidden}; the server's own EHLO {own}, which a proxy cannot read, lists it. Something on this machine reads the session and hides what would let the client stream the message past it: a mail scanner that holds each message until it has scanned all of it. Small mails go; a large one keeps the client waiting at the end of DATA past its timeout."
     )
 }
 

@@ -32,6 +32,9 @@ pub const WORLD_CA_NAME: &str = "mailprobe World Root CA";
 pub const WORLD_INTERMEDIATE_NAME: &str = "mailprobe World Issuing CA";
 /// How long a mail scanner waits for its upstream unless the rule says otherwise.
 pub const DEFAULT_SCANNER_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// How fast a holding scanner reads a message unless the rule says: 100 KB
+/// a second holds a 6 MB attachment at the end of DATA for a minute.
+pub const DEFAULT_SCAN_RATE: u64 = 100_000;
 /// The root a re-signing scanner uses unless the rule names one.
 pub const DEFAULT_RESIGNING_ISSUER: &str = "Avast Web/Mail Shield Root";
 
@@ -591,6 +594,13 @@ fn rule(spec: &RuleSpec) -> Rule {
                     .product
                     .clone()
                     .unwrap_or_else(|| "avast! Antivirus".to_string()),
+            },
+            MiddleboxName::HoldingScanner => Middlebox::HoldingScanner {
+                product: spec
+                    .product
+                    .clone()
+                    .unwrap_or_else(|| "Norton AntiVirus".to_string()),
+                scan_rate: spec.scan_rate.unwrap_or(DEFAULT_SCAN_RATE),
             },
         })
     } else if let Some(target) = &spec.redirect {

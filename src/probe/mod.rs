@@ -642,7 +642,8 @@ impl Prober {
 
     /// The checks the configured attempt's end calls for before any other
     /// setting: a new connection after a refused login (a ban), the
-    /// server's own greeting where a local proxy answered, or a
+    /// server's own greeting and EHLO where a local proxy answered or a
+    /// plaintext EHLO hid PIPELINING, or a
     /// POP-before-SMTP login. Nothing when none applies.
     async fn after_configured(&self, account: &Account, configured: &Attempt) -> Vec<Attempt> {
         let login_refused = matches!(
@@ -660,9 +661,16 @@ impl Prober {
         }
         // A session answered from this machine: what the server itself says
         // where a local proxy cannot read (its implicit-TLS port).
+        // So is a plaintext session whose EHLO hides PIPELINING, which a
+        // proxy that holds messages leaves out.
         let endpoint = &account.endpoint;
+        let without_pipelining = endpoint.security == Security::None
+            && configured
+                .ehlo_keywords()
+                .first()
+                .is_some_and(|(_, keywords)| !smtp::offers(keywords, "PIPELINING"));
         if configured.is_ok()
-            && configured.greeted_from_this_machine()
+            && (configured.greeted_from_this_machine() || without_pipelining)
             && endpoint.security != Security::Tls
             && !self.time_left().is_zero()
         {

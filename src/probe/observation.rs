@@ -430,8 +430,9 @@ pub enum Purpose {
     /// server refused the login: a server that bans an address after failed
     /// logins (fail2ban) no longer takes its connections.
     AfterRefusedLogin,
-    /// The server's own greeting, on its implicit-TLS port, where a local
-    /// proxy answered the configured setting.
+    /// The server's own greeting and EHLO, on its implicit-TLS port, where
+    /// a local proxy answered the configured setting, or its plaintext EHLO
+    /// lacked PIPELINING (which a proxy that holds messages hides).
     ServerOwnGreeting,
 }
 
@@ -518,6 +519,43 @@ impl Attempt {
             name.eq_ignore_ascii_case("localhost") || name.starts_with("127.") || name == "::1"
         };
         is_local(name) && !is_local(&self.endpoint.host)
+    }
+
+    /// The keywords of each EHLO reply that accepted (`PIPELINING`,
+    /// `SIZE 10240000`, ...; not the first line, which names the server),
+    /// in order, and whether TLS was up when it came.
+    pub fn ehlo_keywords(&self) -> Vec<(bool, Vec<&str>)> {
+        let mut replies = Vec::new();
+        let mut secure = false;
+        // The lines of the EHLO reply being read.
+        let mut reading: Option<Vec<&str>> = None;
+        for event in &self.events {
+            match &event.what {
+                EventKind::TlsEstablished { .. } => secure = true,
+                EventKind::Sent(line) => {
+                    let verb = line.split(' ').next().unwrap_or("");
+                    if verb.eq_ignore_ascii_case("EHLO") {
+                        reading = Some(Vec::new());
+                    }
+                }
+                EventKind::Received(line) => {
+                    let Some(lines) = reading.as_mut() else {
+                        continue;
+                    };
+                    lines.push(line.as_str());
+                    if line.as_bytes().get(3) == Some(&b'-') {
+                        continue;
+                    }
+                    let lines = reading.take().unwrap_or_default();
+                    if lines.iter().all(|l| l.starts_with("250")) {
+                        let keywords = lines.iter().skip(1).filter_map(|l| l.get(4..));
+                        replies.push((secure, keywords.collect()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        replies
     }
 
     /// Whether the server itself answered: any reply line arrived.

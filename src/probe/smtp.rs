@@ -265,10 +265,16 @@ impl ReadReply for Reply {
     }
 }
 
+/// EHLO keywords that let a client send ahead of the server's replies or
+/// in binary chunks. A proxy that holds each message to scan it leaves them
+/// out: it must read the whole message, line by line, before passing it on.
+pub const STREAMING_EXTENSIONS: &[&str] = &["PIPELINING", "CHUNKING", "BINARYMIME"];
+
 /// Whether the EHLO capabilities include `keyword`.
-pub fn offers(capabilities: &[String], keyword: &str) -> bool {
+pub fn offers<S: AsRef<str>>(capabilities: &[S], keyword: &str) -> bool {
     capabilities.iter().any(|line| {
-        line.split_whitespace()
+        line.as_ref()
+            .split_whitespace()
             .next()
             .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
     })

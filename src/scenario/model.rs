@@ -650,10 +650,16 @@ pub struct RuleSpec {
     /// For `intercept: resigning-scanner`: the name of its root certificate.
     #[serde(default)]
     pub issuer: Option<String>,
-    /// For `intercept: answering-scanner`: the antivirus product, named in
-    /// its greeting (default `avast! Antivirus`).
+    /// For `intercept: answering-scanner` and `holding-scanner`: the
+    /// antivirus product, named in the answering proxy's greeting and in
+    /// the network log (default `avast! Antivirus`, `Norton AntiVirus`).
     #[serde(default)]
     pub product: Option<String>,
+    /// For `intercept: holding-scanner`: how fast it scans a held message,
+    /// in bytes per second (default 100000: a 6 MB attachment holds the
+    /// end of DATA for a minute).
+    #[serde(default)]
+    pub scan_rate: Option<u64>,
     /// Link faults on matching connections (which then pass on).
     #[serde(default)]
     pub link: Option<LinkSpec>,
@@ -740,6 +746,10 @@ pub enum MiddleboxName {
     /// A local antivirus SMTP proxy that answers the session itself (as
     /// `localhost`) and accepts every message to pass on later.
     AnsweringScanner,
+    /// A local antivirus SMTP proxy that relays the session but holds each
+    /// message until it has scanned it all; it hides the extensions that
+    /// would let the client stream past it (PIPELINING, CHUNKING).
+    HoldingScanner,
 }
 
 /// The mail client's settings.

@@ -189,11 +189,15 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     format!("{at}: `upstream_timeout` applies only to `intercept` rules"),
                 );
             }
+            let scanner = matches!(
+                rule.intercept,
+                Some(MiddleboxName::AnsweringScanner | MiddleboxName::HoldingScanner)
+            );
             if let Some(product) = &rule.product {
-                if rule.intercept != Some(MiddleboxName::AnsweringScanner) {
+                if !scanner {
                     return problem(
                         layer,
-                        format!("{at}: `product` applies only to `intercept: answering-scanner`"),
+                        format!("{at}: `product` applies only to `intercept: answering-scanner` and `intercept: holding-scanner`"),
                     );
                 }
                 if product.is_empty() || product.chars().any(char::is_control) {
@@ -201,6 +205,18 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                         layer,
                         format!("{at}: `product` goes into the proxy's greeting: give a name without line breaks or control characters, such as \"avast! Antivirus\""),
                     );
+                }
+            }
+            if let Some(rate) = rule.scan_rate {
+                if rule.intercept != Some(MiddleboxName::HoldingScanner) {
+                    return problem_after(
+                        &[layer.as_str()],
+                        "scan_rate",
+                        format!("{at}: `scan_rate` applies only to `intercept: holding-scanner`"),
+                    );
+                }
+                if !(1..=1_000_000_000).contains(&rate) {
+                    return problem_after(&[layer.as_str()], "scan_rate", format!("{at}: `scan_rate: {rate}` is out of range; give the bytes the scanner reads per second, from 1 to 1000000000 (100000 holds a 6 MB message for a minute)"));
                 }
             }
             if rule.issuer.is_some() && rule.intercept != Some(MiddleboxName::ResigningScanner) {

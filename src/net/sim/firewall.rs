@@ -66,6 +66,16 @@ pub enum Middlebox {
         /// The product, named in its greeting.
         product: String,
     },
+    /// A local antivirus SMTP proxy that relays the session but holds each
+    /// message, from DATA to its final dot, until it has scanned all of it:
+    /// the client waits at the end of DATA for as long as the scan takes.
+    /// Its EHLO leaves out what would let the client stream past it.
+    HoldingScanner {
+        /// The product, named in the network log.
+        product: String,
+        /// Bytes scanned per second.
+        scan_rate: u64,
+    },
 }
 
 impl Middlebox {
@@ -78,6 +88,7 @@ impl Middlebox {
             Middlebox::StartTlsStripper => "starttls-stripper",
             Middlebox::CloseAfterGreeting => "close-after-greeting",
             Middlebox::AnsweringScanner { .. } => "answering-scanner",
+            Middlebox::HoldingScanner { .. } => "holding-scanner",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Boxes that terminate the client's connection and open their own upstream:
-//! antivirus mail scanners (plain and TLS re-signing), Cisco ESMTP
-//! inspection, a STARTTLS stripper.
+//! antivirus mail scanners (plain, TLS re-signing, answering, holding),
+//! Cisco ESMTP inspection, a STARTTLS stripper.
 //!
 //! Each accepts the client at once, connects upstream through the layers
 //! beyond it, and relays through a [`Filter`] that sees every chunk.
@@ -16,6 +16,7 @@ use super::firewall::{Family, Middlebox};
 use super::prefixed::Prefixed;
 use super::{SimNetwork, PIPE_CAPACITY};
 use crate::net::NetStream;
+use crate::probe::smtp::STREAMING_EXTENSIONS;
 
 /// How long inspection boxes wait for their upstream.
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,6 +29,8 @@ pub fn starts_tls_handshake(bytes: &[u8]) -> bool {
 /// What a filter does with bytes from the client.
 enum Pass {
     Forward(Vec<u8>),
+    /// Forward these bytes after a while (a message held for scanning).
+    After(Duration, Vec<u8>),
     /// Close both connections.
     Close,
     /// Terminate TLS here (these bytes start the client's handshake).
@@ -131,6 +134,10 @@ impl Filter for PassThrough {
 enum Rewrite {
     EsmtpInspection,
     StartTlsStripper,
+    /// A store-and-forward scanner reading this many bytes a second.
+    HoldingScanner {
+        scan_rate: u64,
+    },
 }
 
 /// A line-based rewriting proxy. Binary data (a TLS handshake) passes as is.
@@ -142,6 +149,12 @@ struct LineRewriter {
     data_requested: bool,
     in_data: bool,
     raw: bool,
+    /// The lines of a multi-line reply held until its last line, when
+    /// lines are left out of it.
+    reply_lines: Vec<String>,
+    /// A message held for scanning, and when its final dot releases it.
+    held: Vec<u8>,
+    release_after: Option<Duration>,
 }
 
 impl LineRewriter {
@@ -154,17 +167,36 @@ impl LineRewriter {
             data_requested: false,
             in_data: false,
             raw: false,
+            reply_lines: Vec::new(),
+            held: Vec::new(),
+            release_after: None,
         }
+    }
+
+    /// A holding scanner keeps the message's lines until the final dot,
+    /// then lets them go after the time it takes to scan them.
+    fn hold(&mut self, line: &[u8], done: bool) -> Vec<u8> {
+        let Rewrite::HoldingScanner { scan_rate } = self.rewrite else {
+            return line.to_vec();
+        };
+        self.held.extend_from_slice(line);
+        if !done {
+            return Vec::new();
+        }
+        let seconds = self.held.len() as f64 / scan_rate.max(1) as f64;
+        self.release_after = Some(Duration::from_secs_f64(seconds));
+        std::mem::take(&mut self.held)
     }
 
     fn client_line(&mut self, line: &[u8]) -> Vec<u8> {
         let text = String::from_utf8_lossy(line);
         let content = text.trim_end_matches(['\r', '\n']);
         if self.in_data {
-            if content == "." {
+            let done = content == ".";
+            if done {
                 self.in_data = false;
             }
-            return line.to_vec();
+            return self.hold(line, done);
         }
         let verb = content.split(' ').next().unwrap_or("").to_ascii_uppercase();
         let blocked = match self.rewrite {
@@ -174,6 +206,7 @@ impl LineRewriter {
                 "HELO" | "MAIL" | "RCPT" | "DATA" | "RSET" | "NOOP" | "QUIT" | "VRFY"
             ),
             // IMAP's comes after a tag: `a2 STARTTLS`.
+            Rewrite::HoldingScanner { .. } => false,
             Rewrite::StartTlsStripper => {
                 matches!(verb.as_str(), "STARTTLS" | "STLS")
                     || content
@@ -209,9 +242,38 @@ impl LineRewriter {
                 mask_greeting(content)
             }
             Rewrite::StartTlsStripper => strip_starttls(content),
+            Rewrite::HoldingScanner { .. } => return self.without_streaming(content, ending),
             _ => content.to_string(),
         };
         format!("{rewritten}{ending}").into_bytes()
+    }
+
+    /// A `250` reply without the streaming extensions: its lines wait for
+    /// the last, so the reply still ends on a `250 ` line when that one
+    /// goes.
+    fn without_streaming(&mut self, content: &str, ending: &str) -> Vec<u8> {
+        let continued = content.len() > 3 && content.as_bytes()[3] == b'-';
+        if !content.starts_with("250") || (!continued && self.reply_lines.is_empty()) {
+            return format!("{content}{ending}").into_bytes();
+        }
+        let keyword = content.get(4..).unwrap_or("");
+        if !STREAMING_EXTENSIONS
+            .iter()
+            .any(|hidden| keyword.eq_ignore_ascii_case(hidden))
+        {
+            self.reply_lines.push(keyword.to_string());
+        }
+        if continued {
+            return Vec::new();
+        }
+        let lines = std::mem::take(&mut self.reply_lines);
+        let last = lines.len().saturating_sub(1);
+        let mut out = String::new();
+        for (index, line) in lines.iter().enumerate() {
+            let separator = if index == last { ' ' } else { '-' };
+            out.push_str(&format!("250{separator}{line}{ending}"));
+        }
+        out.into_bytes()
     }
 }
 
@@ -275,7 +337,10 @@ impl Filter for LineRewriter {
         pending.extend_from_slice(bytes);
         let out = take_lines(&mut pending, |line| self.client_line(line));
         self.client_pending = pending;
-        Pass::Forward(out)
+        match self.release_after.take() {
+            Some(after) => Pass::After(after, out),
+            None => Pass::Forward(out),
+        }
     }
 
     fn server_sent(&mut self, bytes: &[u8]) -> Vec<u8> {
@@ -318,6 +383,12 @@ async fn relay(
                 };
                 match filter.client_sent(&from_client[..n]) {
                     Pass::Forward(bytes) => {
+                        if upstream.write_all(&bytes).await.is_err() {
+                            return RelayEnd::Done;
+                        }
+                    }
+                    Pass::After(delay, bytes) => {
+                        tokio::time::sleep(delay).await;
                         if upstream.write_all(&bytes).await.is_err() {
                             return RelayEnd::Done;
                         }
@@ -368,6 +439,13 @@ pub(super) fn spawn(
         tokio::spawn(answer_for_the_server(product.clone(), local));
         return Box::new(client);
     }
+    if let Middlebox::HoldingScanner { product, scan_rate } = &middlebox {
+        network.record(format!(
+            "{} ({product}): relays {}:{port}, holding each message to scan it at {scan_rate} bytes/s",
+            middlebox.name(),
+            network.host_name(host)
+        ));
+    }
     tokio::spawn(async move {
         let box_name = middlebox.name();
         let name = network.host_name(host).to_string();
@@ -401,6 +479,11 @@ pub(super) fn spawn(
             Middlebox::EsmtpInspection => Box::new(LineRewriter::new(Rewrite::EsmtpInspection)),
             Middlebox::StartTlsStripper => Box::new(LineRewriter::new(Rewrite::StartTlsStripper)),
             Middlebox::CloseAfterGreeting => Box::<CloseAfterGreeting>::default(),
+            Middlebox::HoldingScanner { scan_rate, .. } => {
+                Box::new(LineRewriter::new(Rewrite::HoldingScanner {
+                    scan_rate: *scan_rate,
+                }))
+            }
             // Answers without an upstream (above).
             Middlebox::AnsweringScanner { .. } => return,
         };
@@ -573,6 +656,45 @@ mod tests {
         let mut throttle = CloseAfterGreeting::default();
         assert_eq!(throttle.server_sent(&[0x16, 0x03, 0x03, 0x0a, 0x00]), b"");
         assert!(throttle.hangs_up());
+    }
+
+    #[test]
+    fn a_holding_scanner_hides_streaming_and_holds_the_message() {
+        let mut scanner = LineRewriter::new(Rewrite::HoldingScanner { scan_rate: 10 });
+        assert_eq!(
+            scanner.server_sent(b"220 mx ESMTP\r\n"),
+            b"220 mx ESMTP\r\n"
+        );
+        assert_eq!(
+            scanner.server_sent(b"250-mx Hello\r\n250-PIPELINING\r\n"),
+            b""
+        );
+        assert_eq!(
+            scanner.server_sent(b"250-SIZE 10\r\n250 CHUNKING\r\n"),
+            b"250-mx Hello\r\n250 SIZE 10\r\n"
+        );
+        assert_eq!(
+            scanner.server_sent(b"250 2.1.0 Ok\r\n"),
+            b"250 2.1.0 Ok\r\n"
+        );
+        let Pass::Forward(data) = scanner.client_sent(b"DATA\r\n") else {
+            panic!()
+        };
+        assert_eq!(data, b"DATA\r\n");
+        scanner.server_sent(b"354 go\r\n");
+        let Pass::Forward(nothing) = scanner.client_sent(b"Subject: x\r\n\r\n") else {
+            panic!()
+        };
+        assert!(nothing.is_empty());
+        let Pass::After(delay, message) = scanner.client_sent(b"body\r\n.\r\nQUIT\r\n") else {
+            panic!()
+        };
+        assert_eq!(message, b"Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+        assert_eq!(
+            delay,
+            Duration::from_secs_f64(2.3),
+            "23 bytes at 10 a second"
+        );
     }
 
     #[test]
