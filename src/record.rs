@@ -643,6 +643,15 @@ fn observe_portal(world: &mut World, attempt: &Attempt) {
 /// account's host: a slow connect (latency), a reset or stall after the
 /// bytes that arrived, a close after a delay, a trickle (bandwidth).
 fn link_faults(world: &mut World, attempt: &Attempt, host: &str) {
+    // A TLS flight in equal bursts a round trip apart: the window and the
+    // round trip that paced it.
+    if let Some((_, window, round_trip)) = crate::diagnose::cut_down_window(attempt) {
+        world.path.push(format!(
+            "{{ to: {host}, link: {{ latency: {}ms, window: {window} }} }}",
+            round_trip.as_millis()
+        ));
+        return;
+    }
     if tls_established(attempt) {
         return;
     }

@@ -145,6 +145,9 @@ pub enum Cause {
     /// message until it has scanned all of it: large mails time out at the
     /// end of DATA.
     AntivirusHoldsMessage,
+    /// A router on the path breaks TCP window scaling: one small window
+    /// crosses per round trip, and large transfers crawl.
+    TcpWindowScalingBroken,
     /// None of the known patterns.
     Unknown,
 }
@@ -185,7 +188,7 @@ impl CauseInfo {
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 64] = [
+    pub const ALL: [Cause; 65] = [
         Cause::Ok,
         Cause::OutboundPort25Blocked,
         Cause::TlsBrokenByLocalScanner,
@@ -249,6 +252,7 @@ impl Cause {
         Cause::ClientAddressBanned,
         Cause::AntivirusAnswersForServer,
         Cause::AntivirusHoldsMessage,
+        Cause::TcpWindowScalingBroken,
         Cause::Unknown,
     ];
 
@@ -922,6 +926,16 @@ impl Cause {
                 outlook_express_codes: &["0x800CCC0F", "0x8004210B"],
                 thunderbird_codes: &["connection-timed-out", "connection-lost"],
             },
+            Cause::TcpWindowScalingBroken => CauseInfo {
+                id: "tcp-window-scaling-broken",
+                title: "A router breaks TCP window scaling: large transfers crawl",
+                wire: "The computer offers TCP window scaling (RFC 7323), as every system since Windows Vista does with receive-window auto-tuning, and a router or firewall on the path mangles the option or the window field. The sender then sees a window of a few hundred bytes, and sends one such window per round trip, whatever the line's speed. Greetings and short replies fit in one window and pass at once; a TLS certificate flight crawls in bursts, and a large message or download takes minutes: sends time out at the end of DATA and downloads stall in the middle.",
+                evidence: "The server's TLS flight came in equal bursts of a few hundred bytes, each a silence of one round trip (the quickest a command was answered) after the last: a window that never grows. A slow line delivers evenly, without such silences.",
+                remedy: "Update or replace the router's firmware, or turn off the feature that rewrites TCP (an old firewall's 'SPI', a 'TCP optimiser'); until then, turn off receive-window auto-tuning on the computer (Windows: netsh interface tcp set global autotuninglevel=disabled, then restart).",
+                references: &["RFC 7323 (TCP Extensions for High Performance: window scale), section 2", "Microsoft KB 935400 (network connectivity fails or is slow with receive window auto-tuning through a router that does not support window scaling)", "RFC 1323 (the original window scale option)"],
+                outlook_express_codes: &["0x800CCC0F", "0x8004210B", "0x8004210A"],
+                thunderbird_codes: &["connection-timed-out", "connection-lost"],
+            },
             Cause::Unknown => CauseInfo {
                 id: "unknown",
                 title: "No known pattern matched",
@@ -940,6 +954,11 @@ impl Cause {
 /// and when; `explain` says so for both, rather than the diagnosis guess.
 /// The library's scenarios stay on the side of each pair the rules name.
 pub const LOOK_ALIKES: &[(Cause, Cause, &str)] = &[
+    (
+        Cause::TcpWindowScalingBroken,
+        Cause::Ok,
+        "a session without TLS moves too little to show the window: its replies each fit in one, so only a TLS certificate flight (a few KB) shows the bursts; a window larger than the flight (over ~1 KB per burst for a 2.6 KB flight) does not show either",
+    ),
     (
         Cause::AntivirusHoldsMessage,
         Cause::Ok,

@@ -11,7 +11,7 @@ mod rules;
 
 pub use cause::{Cause, CauseInfo, LOOK_ALIKES};
 pub use client_error::{ClientError, ClientKind};
-pub use rules::diagnose;
+pub use rules::{cut_down_window, diagnose};
 
 use crate::probe::{Attempt, ProbeReport, Security};
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::probe::pacing::Paced;
 use crate::probe::smtp;
 use crate::probe::tls::reason;
 use crate::probe::x509::CertificateInfo;
@@ -75,6 +76,10 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
                 "answered-from-this-machine",
                 Cause::AntivirusAnswersForServer,
             )
+        }
+        None if cut_down_window(configured).is_some() => {
+            evidence.extend(cut_down_window(configured).map(window_evidence));
+            ("one-window-per-round-trip", Cause::TcpWindowScalingBroken)
         }
         None if !streaming_hidden_on_the_way(report).is_empty() => {
             evidence.push(held_for_scanning(report));
@@ -802,6 +807,62 @@ fn answered_from_this_machine(report: &ProbeReport) -> String {
     };
     format!(
         "The session was answered from this machine, \"{greeting}\": a local proxy{product} took it in the server's place and accepts what the server may refuse later, when the client can no longer be told.{server}"
+    )
+}
+
+/// Bursts smaller than this are not a TCP window a real stack advertises.
+const SMALLEST_WINDOW: usize = 64;
+/// Fewer bursts than this do not show a window that never grows.
+const WINDOW_BURSTS: usize = 4;
+
+/// The attempt's TLS flight and round trip, where the flight came in equal
+/// bursts a round trip apart (give or take a quarter): one window per round
+/// trip, a window that never grows.
+pub fn cut_down_window(attempt: &Attempt) -> Option<(&Paced, usize, Duration)> {
+    let round_trip = command_round_trip(attempt).filter(|t| *t >= Duration::from_millis(10))?;
+    let paced = attempt.events.iter().find_map(|e| match &e.what {
+        EventKind::Paced(paced) => Some(paced),
+        _ => None,
+    })?;
+    let window = paced
+        .window
+        .filter(|w| (SMALLEST_WINDOW..=65535).contains(w))?;
+    let quarter = round_trip / 4;
+    let about_a_round_trip = paced.gap >= round_trip.saturating_sub(quarter)
+        && paced.gap <= round_trip.saturating_add(quarter);
+    (paced.bursts >= WINDOW_BURSTS && about_a_round_trip).then_some((paced, window, round_trip))
+}
+
+/// The shortest time from a line the probe sent to the next line it
+/// received: a round trip, with the server's time to answer.
+fn command_round_trip(attempt: &Attempt) -> Option<Duration> {
+    let mut sent_at = None;
+    let mut shortest: Option<Duration> = None;
+    for event in &attempt.events {
+        match &event.what {
+            EventKind::Sent(_) => sent_at = Some(event.at),
+            EventKind::Received(_) => {
+                if let Some(sent) = sent_at.take() {
+                    let took = event.at.saturating_sub(sent);
+                    shortest = Some(shortest.map_or(took, |s| s.min(took)));
+                }
+            }
+            _ => {}
+        }
+    }
+    shortest
+}
+
+/// What says that one small window crosses per round trip.
+fn window_evidence((paced, window, round_trip): (&Paced, usize, Duration)) -> String {
+    let per_second = window as f64 / round_trip.as_secs_f64().max(0.001);
+    let minutes = 5_000_000.0 / per_second.max(1.0) / 60.0;
+    format!(
+        "The server's TLS flight ({} bytes) came in {} bursts of {window} bytes, each a round trip ({} ms, the quickest a command was answered) after the last: the path lets {window} bytes through per round trip, {:.1} KB/s whatever the line's speed, and the window never grows. A slow line would deliver evenly. A 5 MB attachment would take about {minutes:.0} minutes: a router that breaks TCP window scaling.",
+        paced.bytes,
+        paced.bursts,
+        round_trip.as_millis(),
+        per_second / 1000.0
     )
 }
 

@@ -569,6 +569,7 @@ fn link(spec: &LinkSpec) -> LinkFaults {
         close_after: spec.close_after.map(|s| s.0),
         slow_close: seconds(spec.slow_close),
         max_packet: spec.max_packet,
+        window: spec.window,
     }
 }
 

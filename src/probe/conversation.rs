@@ -304,6 +304,9 @@ impl<'a> Conversation<'a> {
             version: info.version,
             cipher: info.cipher,
         });
+        if let Some(paced) = info.paced {
+            self.recorder.record(EventKind::Paced(paced));
+        }
         Ok(())
     }
 

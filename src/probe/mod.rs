@@ -16,6 +16,7 @@ pub mod imap;
 pub mod join;
 pub mod legacy;
 pub mod observation;
+pub mod pacing;
 pub mod pop3;
 pub mod smtp;
 pub mod tls;

@@ -360,6 +360,9 @@ pub enum EventKind {
         /// Cipher suite.
         cipher: String,
     },
+    /// The server's TLS handshake flight came in bursts with silences
+    /// between them (recorded only then).
+    Paced(super::pacing::Paced),
     /// The attempt stops short of logging in: the setting is weaker than
     /// the account's security, so credentials are withheld (the reason).
     Withheld(String),
@@ -400,6 +403,18 @@ impl EventKind {
             }
             EventKind::TlsEstablished { version, cipher } => {
                 format!("TLS established: {version} {cipher}")
+            }
+            EventKind::Paced(paced) => {
+                let sizes = match paced.window {
+                    Some(window) => format!("bursts of {window} bytes"),
+                    None => "bursts of unequal size".to_string(),
+                };
+                format!(
+                    "the server's TLS flight ({} bytes) came in {} {sizes}, at least {} ms apart",
+                    paced.bytes,
+                    paced.bursts,
+                    paced.gap.as_millis()
+                )
             }
             EventKind::Withheld(reason) => format!("note: {reason}"),
             EventKind::Sent(line) => format!("C: {line}"),
@@ -603,7 +618,7 @@ impl ProbeReport {
 }
 
 /// Durations as whole milliseconds in reports.
-mod millis {
+pub(super) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

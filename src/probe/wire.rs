@@ -15,6 +15,7 @@ use mock_mail_servers::line::{Line, LineBuffer};
 use mock_mail_servers::stream::MaybeTls;
 
 use super::observation::{Failure, TlsFailure};
+use super::pacing::{self, Paced};
 use super::tls::{classify, TlsClient};
 use super::x509::CertificateInfo;
 use crate::net::NetStream;
@@ -32,6 +33,9 @@ const TAP_KEEP: usize = 64;
 struct TapState {
     since_mark: usize,
     first_bytes: Vec<u8>,
+    /// During a handshake: when each read came (since the mark) and its
+    /// bytes, up to [`pacing::MAX_ARRIVALS`].
+    arrivals: Option<(tokio::time::Instant, Vec<(Duration, usize)>)>,
 }
 
 /// Counts the bytes read from the inner stream since the last mark and keeps
@@ -58,6 +62,12 @@ impl AsyncRead for Tap {
             state
                 .first_bytes
                 .extend_from_slice(&fresh[..fresh.len().min(room)]);
+            let bytes = fresh.len();
+            if let Some((mark, reads)) = state.arrivals.as_mut() {
+                if reads.len() < pacing::MAX_ARRIVALS {
+                    reads.push((mark.elapsed(), bytes));
+                }
+            }
         }
         poll
     }
@@ -72,6 +82,8 @@ pub struct TlsInfo {
     pub version: String,
     /// e.g. `TLS13_AES_128_GCM_SHA256`.
     pub cipher: String,
+    /// How the server's flight arrived, when it came in bursts.
+    pub paced: Option<Paced>,
 }
 
 /// A client connection to a server.
@@ -236,6 +248,7 @@ impl Wire {
             let mut tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
             tap.since_mark = 0;
             tap.first_bytes.clear();
+            tap.arrivals = Some((tokio::time::Instant::now(), Vec::new()));
         }
         let MaybeTls::Plain(plain) = self.stream.detach() else {
             return Err(Failure::Tls(TlsFailure::Other(
@@ -249,6 +262,10 @@ impl Wire {
         })?;
         let handshake = TlsConnector::from(config).connect(name, plain);
         let result = tokio::time::timeout(self.reply_timeout, handshake).await;
+        let arrivals = {
+            let mut tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
+            tap.arrivals.take()
+        };
         let tls = match result {
             Err(_) => return Err(self.timed_out_in_handshake()),
             Ok(Err(error)) => return Err(self.handshake_failure(error)),
@@ -262,6 +279,7 @@ impl Wire {
             cipher: connection
                 .negotiated_cipher_suite()
                 .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite())),
+            paced: arrivals.and_then(|(_, reads)| pacing::shape(&reads)),
         };
         self.stream = MaybeTls::Tls(Box::new(TlsStream::Client(tls)));
         Ok(info)

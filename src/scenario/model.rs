@@ -706,6 +706,13 @@ pub struct LinkSpec {
     /// certificate flight, a large message) never arrives.
     #[serde(default)]
     pub max_packet: Option<u64>,
+    /// A TCP window the path has cut down (a router that breaks window
+    /// scaling): at most this many bytes, 1 to 65535, cross the link per
+    /// round trip, both ways, however fast the line. The round trip is the
+    /// link's `latency`, which this needs. Small replies pass at once;
+    /// anything larger (a TLS certificate flight, a message) crawls.
+    #[serde(default)]
+    pub window: Option<u64>,
 }
 
 /// Plain firewall actions.

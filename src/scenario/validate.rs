@@ -180,6 +180,16 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                     return problem_after(&[layer.as_str()], "max_packet", format!("{at}: `max_packet: {max}` is out of range; give the largest packet that passes in bytes, from 1 to 65535 (1400 for a typical VPN, 1452 for PPPoE)"));
                 }
             }
+            if let Some(link) = &rule.link {
+                if let Some(window) = link.window {
+                    if !(1..=65535).contains(&window) {
+                        return problem_after(&[layer.as_str()], "window", format!("{at}: `window: {window}` is out of range; give the bytes that cross per round trip, from 1 to 65535 (256 where a router broke window scaling)"));
+                    }
+                    if link.latency.is_none_or(|l| l.0.is_zero()) {
+                        return problem_after(&[layer.as_str()], "window", format!("{at}: `window` caps the bytes per round trip, and the link's round trip is its `latency`: add one, such as `latency: 0.1`"));
+                    }
+                }
+            }
             if rule.link.is_some() && !passes {
                 return problem(layer, format!("{at}: `link` faults apply to connections that pass (`action: allow` or no action)"));
             }

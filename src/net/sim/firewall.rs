@@ -107,6 +107,8 @@ impl Middlebox {
 /// | `slow_close`  | the server's close reaches the client this much later          |
 /// | `max_packet`  | both ways: a packet larger than this is dropped, with no ICMP  |
 /// |               | "fragmentation needed" back (a path-MTU blackhole)             |
+/// | `window`      | both ways: at most this many bytes cross per round trip (the   |
+/// |               | `latency`): a TCP window cut down by a router                  |
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkFaults {
     /// Added delay.
@@ -123,6 +125,8 @@ pub struct LinkFaults {
     pub slow_close: Duration,
     /// The largest packet (bytes of one write) that passes, both ways.
     pub max_packet: Option<u64>,
+    /// Bytes that cross per round trip (`latency`), both ways.
+    pub window: Option<u64>,
 }
 
 /// An IP address family.

@@ -105,7 +105,7 @@ async fn pump(client: DuplexStream, server: NetStream, faults: LinkFaults, reset
             if too_large(&faults, n) {
                 break std::future::pending::<()>().await;
             }
-            if server_write.write_all(&buffer[..n]).await.is_err() {
+            if !in_windows(&mut server_write, &buffer[..n], &faults).await {
                 break;
             }
         }
@@ -185,8 +185,8 @@ fn read_size(faults: &LinkFaults) -> usize {
     beyond_max.clamp(4096, 65536)
 }
 
-/// Writes a chunk after the link's latency, then at its bandwidth: in
-/// slices of a tenth of a second's worth, so a slow link trickles.
+/// Writes a chunk after the link's latency, then a window at a time (see
+/// [`in_windows`]).
 async fn deliver<W: AsyncWrite + Unpin>(client: &mut W, chunk: &[u8], faults: &LinkFaults) -> bool {
     if chunk.is_empty() {
         return true;
@@ -194,10 +194,44 @@ async fn deliver<W: AsyncWrite + Unpin>(client: &mut W, chunk: &[u8], faults: &L
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
+    in_windows(client, chunk, faults).await
+}
+
+/// Writes a chunk a window at a time: with a `window`, each further window
+/// waits a round trip (the latency) for the peer's acknowledgement, as TCP
+/// does; within a window, at the link's bandwidth.
+async fn in_windows<W: AsyncWrite + Unpin>(
+    peer: &mut W,
+    chunk: &[u8],
+    faults: &LinkFaults,
+) -> bool {
+    let window = faults
+        .window
+        .and_then(|w| usize::try_from(w).ok())
+        .unwrap_or(usize::MAX)
+        .max(1);
+    for (round, part) in chunk.chunks(window).enumerate() {
+        if round > 0 {
+            tokio::time::sleep(faults.latency).await;
+        }
+        if !at_bandwidth(peer, part, faults).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// Writes at the link's bandwidth: in slices of a hundredth of a second's
+/// worth, so a slow link trickles evenly rather than in bursts.
+async fn at_bandwidth<W: AsyncWrite + Unpin>(
+    client: &mut W,
+    chunk: &[u8],
+    faults: &LinkFaults,
+) -> bool {
     let Some(rate) = faults.bandwidth.filter(|r| *r > 0) else {
         return client.write_all(chunk).await.is_ok();
     };
-    let slice = usize::try_from(rate / 10).unwrap_or(usize::MAX).max(1);
+    let slice = usize::try_from(rate / 100).unwrap_or(usize::MAX).max(1);
     for piece in chunk.chunks(slice) {
         tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / rate as f64)).await;
         if client.write_all(piece).await.is_err() {

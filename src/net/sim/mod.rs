@@ -743,6 +743,33 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_down_window_crosses_once_per_round_trip_both_ways() {
+        runtime().block_on(async {
+            let faults = LinkFaults {
+                latency: Duration::from_millis(100),
+                window: Some(4),
+                ..LinkFaults::default()
+            };
+            let network = world(vec![rule(&[], Action::Degrade(faults))]);
+            let mut stream = connect(&network, "echo.example", 7).await.unwrap();
+            let start = tokio::time::Instant::now();
+            stream.write_all(b"0123456789").await.unwrap();
+            let mut arrivals = Vec::new();
+            let mut echoed = Vec::new();
+            while echoed.len() < 10 {
+                let mut buffer = [0u8; 16];
+                let n = stream.read(&mut buffer).await.unwrap();
+                echoed.extend_from_slice(&buffer[..n]);
+                arrivals.push((start.elapsed().as_millis(), n));
+            }
+            assert_eq!(echoed, b"0123456789");
+            // Up: 4 bytes now, 4 a round trip later, 2 after another; each
+            // echo comes back a latency later, in windows of its own.
+            assert_eq!(arrivals, vec![(100, 4), (200, 4), (300, 2)]);
+        });
+    }
+
+    #[test]
     fn dns_overrides_and_ipv6() {
         runtime().block_on(async {
             let mut builder = SimNetworkBuilder::new();
