@@ -7,7 +7,8 @@ use crate::probe::smtp;
 use crate::probe::tls::reason;
 use crate::probe::x509::CertificateInfo;
 use crate::probe::{
-    Attempt, EventKind, Failure, ProbeReport, Protocol, Purpose, Security, Step, TlsFailure,
+    Attempt, Endpoint, EventKind, Failure, ProbeReport, Protocol, Purpose, Security, Step,
+    TlsFailure,
 };
 
 use super::{Cause, Diagnosis};
@@ -867,16 +868,16 @@ fn window_evidence((paced, window, round_trip): (&Paced, usize, Duration)) -> St
 }
 
 /// The server's own EHLO where a proxy cannot read: after STARTTLS in the
-/// configured session, or on the implicit-TLS port of the check after it;
-/// with that port, if it came from the check.
-fn own_ehlo(report: &ProbeReport) -> Option<(Option<u16>, Vec<&str>)> {
+/// configured session, or over TLS in the check after it; with that
+/// check's endpoint, if it came from one.
+fn own_ehlo(report: &ProbeReport) -> Option<(Option<&Endpoint>, Vec<&str>)> {
     let configured = &report.configured;
     if let Some((_, keywords)) = configured.ehlo_keywords().into_iter().find(|(tls, _)| *tls) {
         return Some((None, keywords));
     }
     let own = report.check(Purpose::ServerOwnGreeting)?;
     let (_, keywords) = own.ehlo_keywords().into_iter().find(|(tls, _)| *tls)?;
-    Some((Some(own.endpoint.port), keywords))
+    Some((Some(&own.endpoint), keywords))
 }
 
 /// The streaming extensions (PIPELINING, CHUNKING) the server lists where
@@ -903,8 +904,11 @@ fn streaming_hidden_on_the_way(report: &ProbeReport) -> Vec<&'static str> {
 fn held_for_scanning(report: &ProbeReport) -> String {
     let hidden = streaming_hidden_on_the_way(report).join(" and ");
     let port = report.configured.endpoint.port;
-    let own = match own_ehlo(report).and_then(|(port, _)| port) {
-        Some(own_port) => format!("on port {own_port}, over TLS"),
+    let own = match own_ehlo(report).and_then(|(endpoint, _)| endpoint) {
+        Some(check) if check.security == Security::Tls => {
+            format!("on port {}, over TLS", check.port)
+        }
+        Some(check) => format!("on port {} after STARTTLS, in a second session", check.port),
         None => "after STARTTLS".to_string(),
     };
     format!(

@@ -663,22 +663,32 @@ impl Prober {
         // A session answered from this machine: what the server itself says
         // where a local proxy cannot read (its implicit-TLS port).
         // So is a plaintext session whose EHLO hides PIPELINING, which a
-        // proxy that holds messages leaves out.
+        // proxy that holds messages leaves out: after STARTTLS on the same
+        // port where it offers that, else on the implicit-TLS port.
         let endpoint = &account.endpoint;
+        let plain_ehlo = configured.ehlo_keywords().into_iter().next();
         let without_pipelining = endpoint.security == Security::None
-            && configured
-                .ehlo_keywords()
-                .first()
+            && plain_ehlo
+                .as_ref()
                 .is_some_and(|(_, keywords)| !smtp::offers(keywords, "PIPELINING"));
+        let local_greeting = configured.greeted_from_this_machine();
         if configured.is_ok()
-            && (configured.greeted_from_this_machine() || without_pipelining)
+            && (local_greeting || without_pipelining)
             && endpoint.security != Security::Tls
             && !self.time_left().is_zero()
         {
-            let own = Endpoint {
-                port: endpoint.protocol.default_port(Security::Tls),
-                security: Security::Tls,
-                ..endpoint.clone()
+            let upgrade_here = !local_greeting
+                && plain_ehlo.is_some_and(|(_, keywords)| smtp::offers(&keywords, "STARTTLS"));
+            let own = match upgrade_here {
+                true => Endpoint {
+                    security: Security::StartTls,
+                    ..endpoint.clone()
+                },
+                false => Endpoint {
+                    port: endpoint.protocol.default_port(Security::Tls),
+                    security: Security::Tls,
+                    ..endpoint.clone()
+                },
             };
             return vec![
                 self.attempt(Purpose::ServerOwnGreeting, &own, Plan::Reach)

@@ -445,9 +445,11 @@ pub enum Purpose {
     /// server refused the login: a server that bans an address after failed
     /// logins (fail2ban) no longer takes its connections.
     AfterRefusedLogin,
-    /// The server's own greeting and EHLO, on its implicit-TLS port, where
-    /// a local proxy answered the configured setting, or its plaintext EHLO
-    /// lacked PIPELINING (which a proxy that holds messages hides).
+    /// The server's own greeting and EHLO where a proxy cannot read: on its
+    /// implicit-TLS port where a local proxy answered the configured
+    /// setting; where its plaintext EHLO lacked PIPELINING (which a proxy
+    /// that holds messages hides), after STARTTLS on the same port if it
+    /// offers that, else on the implicit-TLS port.
     ServerOwnGreeting,
 }
 
