@@ -935,11 +935,11 @@ fn serve(
             .await
             .map_err(|e| e.to_string())?;
         if let Some(path) = ca_out {
-            std::fs::write(path, &served.world.ca_pem)
+            std::fs::write(path, served.world.ca_pem())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         if let Some(dir) = ca_dir {
-            keep_root(dir, &served.world.ca_pem, &served.world.ca_key_pem)?;
+            keep_root(dir, &served.world.ca_pem(), &served.world.ca_key_pem())?;
         }
         if let Some(path) = map_file {
             let lines: String = served

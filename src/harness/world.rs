@@ -57,12 +57,23 @@ pub struct BuiltWorld {
     pub intermediates: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The shared mail store.
     pub store: SharedStore,
-    /// The world's root certificate in PEM, for real clients of a served world.
-    pub ca_pem: String,
-    /// The root's key in PEM, to serve with the same root again (`--ca-dir`).
-    pub ca_key_pem: String,
+    /// The root its servers chain to (see [`BuiltWorld::ca_pem`]).
+    root: Arc<CertificateAuthority>,
     /// Every server port, in the scenario's order.
     pub ports: Vec<ServerPort>,
+}
+
+impl BuiltWorld {
+    /// The world's root certificate in PEM, for real clients of a served
+    /// world. Made when asked: a replay never needs it.
+    pub fn ca_pem(&self) -> String {
+        self.root.certificate_pem()
+    }
+
+    /// The root's key in PEM, to serve with the same root again (`--ca-dir`).
+    pub fn ca_key_pem(&self) -> String {
+        self.root.key_pem()
+    }
 }
 
 /// A port a server of the world listens on.
@@ -309,8 +320,7 @@ pub fn build_with_root(
             .map(|i| i.certificate().clone())
             .collect(),
         store,
-        ca_pem: authorities.trusted.certificate_pem(),
-        ca_key_pem: authorities.trusted.key_pem(),
+        root: authorities.trusted.clone(),
         ports,
     })
 }
