@@ -875,9 +875,14 @@ fn own_ehlo(report: &ProbeReport) -> Option<(Option<&Endpoint>, Vec<&str>)> {
     if let Some((_, keywords)) = configured.ehlo_keywords().into_iter().find(|(tls, _)| *tls) {
         return Some((None, keywords));
     }
-    let own = report.check(Purpose::ServerOwnGreeting)?;
-    let (_, keywords) = own.ehlo_keywords().into_iter().find(|(tls, _)| *tls)?;
-    Some((Some(&own.endpoint), keywords))
+    report
+        .follow_ups
+        .iter()
+        .filter(|a| a.purpose == Purpose::ServerOwnGreeting)
+        .find_map(|own| {
+            let (_, keywords) = own.ehlo_keywords().into_iter().find(|(tls, _)| *tls)?;
+            Some((Some(&own.endpoint), keywords))
+        })
 }
 
 /// The streaming extensions (PIPELINING, CHUNKING) the server lists where

@@ -679,21 +679,18 @@ impl Prober {
         {
             let upgrade_here = !local_greeting
                 && plain_ehlo.is_some_and(|(_, keywords)| smtp::offers(&keywords, "STARTTLS"));
-            let own = match upgrade_here {
-                true => Endpoint {
-                    security: Security::StartTls,
-                    ..endpoint.clone()
-                },
-                false => Endpoint {
-                    port: endpoint.protocol.default_port(Security::Tls),
-                    security: Security::Tls,
-                    ..endpoint.clone()
-                },
-            };
-            return vec![
-                self.attempt(Purpose::ServerOwnGreeting, &own, Plan::Reach)
-                    .await,
-            ];
+            let mut checks = Vec::new();
+            for own in unreadable_by_a_proxy(endpoint, local_greeting, upgrade_here) {
+                let check = self
+                    .attempt(Purpose::ServerOwnGreeting, &own, Plan::Reach)
+                    .await;
+                let answered = check.ehlo_keywords().iter().any(|(tls, _)| *tls);
+                checks.push(check);
+                if answered || local_greeting || self.time_left().is_zero() {
+                    break;
+                }
+            }
+            return checks;
         }
         self.after_pop3_login(account, configured).await
     }
@@ -948,6 +945,44 @@ fn wants_follow_ups(account: &Account, configured: &Attempt) -> bool {
     let redirect_suspected =
         account.endpoint.protocol == Protocol::Smtp && account.endpoint.port == 25;
     step != Step::Resolve && (step.is_transport() || redirect_suspected)
+}
+
+/// Where to hear the server's own greeting and EHLO, in order, where a
+/// local proxy on the configured port cannot read: its implicit-TLS port
+/// (where the proxy answered the session itself, only there); for a proxy
+/// that relays, first STARTTLS on the same port when it offers that, then
+/// the implicit-TLS port, then submission with STARTTLS.
+fn unreadable_by_a_proxy(
+    endpoint: &Endpoint,
+    local_greeting: bool,
+    upgrade_here: bool,
+) -> Vec<Endpoint> {
+    let implicit = Endpoint {
+        port: endpoint.protocol.default_port(Security::Tls),
+        security: Security::Tls,
+        ..endpoint.clone()
+    };
+    if local_greeting {
+        return vec![implicit];
+    }
+    let submission = Endpoint {
+        port: endpoint.protocol.default_port(Security::StartTls),
+        security: Security::StartTls,
+        ..endpoint.clone()
+    };
+    let here = Endpoint {
+        security: Security::StartTls,
+        ..endpoint.clone()
+    };
+    let mut places = Vec::new();
+    if upgrade_here {
+        places.push(here);
+    }
+    places.push(implicit);
+    if endpoint.port != submission.port {
+        places.push(submission);
+    }
+    places
 }
 
 /// Whether a follow-up fixed the account: it worked with security at

@@ -449,7 +449,8 @@ pub enum Purpose {
     /// implicit-TLS port where a local proxy answered the configured
     /// setting; where its plaintext EHLO lacked PIPELINING (which a proxy
     /// that holds messages hides), after STARTTLS on the same port if it
-    /// offers that, else on the implicit-TLS port.
+    /// offers that, then on the implicit-TLS port, then on submission with
+    /// STARTTLS, until one answers EHLO over TLS.
     ServerOwnGreeting,
 }
 
