@@ -907,7 +907,9 @@ fn streaming_hidden_on_the_way(report: &ProbeReport) -> Vec<&'static str> {
 
 /// What says that a proxy relays the session and holds the messages.
 fn held_for_scanning(report: &ProbeReport) -> String {
-    let hidden = streaming_hidden_on_the_way(report).join(" and ");
+    let hidden = streaming_hidden_on_the_way(report);
+    let them = if hidden.len() > 1 { "them" } else { "it" };
+    let hidden = hidden.join(" and ");
     let port = report.configured.endpoint.port;
     let own = match own_ehlo(report).and_then(|(endpoint, _)| endpoint) {
         Some(check) if check.security == Security::Tls => {
@@ -917,7 +919,7 @@ fn held_for_scanning(report: &ProbeReport) -> String {
         None => "after STARTTLS".to_string(),
     };
     format!(
-        "Port {port}'s EHLO, relayed in plaintext, lacks {hidden}; the server's own EHLO {own}, which a proxy cannot read, lists it. Something on this machine reads the session and hides what would let the client stream the message past it: a mail scanner that holds each message until it has scanned all of it. Small mails go; a large one keeps the client waiting at the end of DATA past its timeout."
+        "Port {port}'s EHLO, relayed in plaintext, lacks {hidden}; the server's own EHLO {own}, which a proxy cannot read, lists {them}. Something on this machine reads the session and hides what would let the client stream the message past it: a mail scanner that holds each message until it has scanned all of it. Small mails go; a large one keeps the client waiting at the end of DATA past its timeout."
     )
 }
 
@@ -1394,6 +1396,143 @@ mod tests {
             (diagnosis.rule, diagnosis.cause),
             ("only-port-25-fails", Cause::OutboundPort25Blocked)
         );
+    }
+
+    /// A worked attempt from its events, each `(milliseconds, event)`.
+    fn worked(
+        purpose: Purpose,
+        port: u16,
+        security: Security,
+        events: Vec<(u64, EventKind)>,
+    ) -> Attempt {
+        Attempt {
+            events: events
+                .into_iter()
+                .map(|(ms, what)| Event {
+                    at: Duration::from_millis(ms),
+                    what,
+                })
+                .collect(),
+            ..attempt(purpose, port, security, None)
+        }
+    }
+
+    fn ehlo(lines: &[&str]) -> Vec<(u64, EventKind)> {
+        let mut events = vec![(0, EventKind::Sent("EHLO pc".into()))];
+        for (index, line) in lines.iter().enumerate() {
+            let separator = if index + 1 == lines.len() { ' ' } else { '-' };
+            events.push((0, EventKind::Received(format!("250{separator}{line}"))));
+        }
+        events
+    }
+
+    fn tls_up() -> (u64, EventKind) {
+        let what = EventKind::TlsEstablished {
+            version: "TLSv1_3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        };
+        (0, what)
+    }
+
+    #[test]
+    fn streaming_extensions_missing_only_before_tls_are_a_holding_proxy() {
+        let plain = ehlo(&["mx", "SIZE 10", "STARTTLS"]);
+        let secure = ehlo(&["mx", "PIPELINING", "CHUNKING", "SIZE 10"]);
+        let session: Vec<_> = plain
+            .iter()
+            .cloned()
+            .chain([tls_up()])
+            .chain(secure.iter().cloned())
+            .collect();
+        let diagnosis = diagnose(&report(
+            worked(Purpose::Configured, 587, Security::StartTls, session),
+            vec![],
+            None,
+        ));
+        assert_eq!(diagnosis.cause, Cause::AntivirusHoldsMessage);
+        assert!(
+            diagnosis
+                .evidence
+                .iter()
+                .any(|e| e.contains("lacks PIPELINING and CHUNKING")
+                    && e.contains("after STARTTLS, which a proxy cannot read, lists them")),
+            "{:?}",
+            diagnosis.evidence
+        );
+        // The same extensions on both sides of STARTTLS: nothing hidden.
+        let session: Vec<_> = secure
+            .iter()
+            .cloned()
+            .chain([tls_up()])
+            .chain(secure.iter().cloned())
+            .collect();
+        let same = report(
+            worked(Purpose::Configured, 587, Security::StartTls, session),
+            vec![],
+            None,
+        );
+        assert_eq!(diagnose(&same).cause, Cause::Ok);
+        // A plaintext session compared with the check on port 465.
+        let own: Vec<_> = [tls_up()]
+            .into_iter()
+            .chain(secure.iter().cloned())
+            .collect();
+        let check = worked(Purpose::ServerOwnGreeting, 465, Security::Tls, own);
+        let diagnosis = diagnose(&report(
+            worked(Purpose::Configured, 25, Security::None, plain.clone()),
+            vec![check],
+            None,
+        ));
+        assert_eq!(diagnosis.cause, Cause::AntivirusHoldsMessage);
+        // Without a check there is nothing to compare with.
+        let alone = report(
+            worked(Purpose::Configured, 25, Security::None, plain),
+            vec![],
+            None,
+        );
+        assert_eq!(diagnose(&alone).cause, Cause::Ok);
+    }
+
+    #[test]
+    fn equal_bursts_a_command_round_trip_apart_are_a_cut_down_window() {
+        let paced = |gap: u64, window: Option<usize>| {
+            EventKind::Paced(crate::probe::pacing::Paced {
+                bytes: 2600,
+                bursts: 11,
+                window,
+                gap: Duration::from_millis(gap),
+            })
+        };
+        let session = |gap: u64, window: Option<usize>| {
+            vec![
+                (0, EventKind::Received("220 mx".into())),
+                (0, EventKind::Sent("EHLO pc".into())),
+                (100, EventKind::Received("250 mx".into())),
+                (100, tls_up().1),
+                (100, paced(gap, window)),
+            ]
+        };
+        let cause_of = |gap, window| {
+            diagnose(&report(
+                worked(
+                    Purpose::Configured,
+                    465,
+                    Security::Tls,
+                    session(gap, window),
+                ),
+                vec![],
+                None,
+            ))
+            .cause
+        };
+        assert_eq!(cause_of(100, Some(256)), Cause::TcpWindowScalingBroken);
+        assert_eq!(cause_of(120, Some(256)), Cause::TcpWindowScalingBroken);
+        // Silences unlike the round trip: a slow line, not a window.
+        assert_eq!(cause_of(10, Some(256)), Cause::Ok);
+        assert_eq!(cause_of(300, Some(256)), Cause::Ok);
+        // Bursts of unequal size, or too small for a TCP window.
+        assert_eq!(cause_of(100, None), Cause::Ok);
+        assert_eq!(cause_of(100, Some(16)), Cause::Ok);
     }
 
     #[test]
