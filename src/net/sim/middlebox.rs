@@ -18,6 +18,11 @@ use super::{SimNetwork, PIPE_CAPACITY};
 use crate::net::NetStream;
 use crate::probe::smtp::STREAMING_EXTENSIONS;
 
+/// The most of one message a holding scanner keeps, above the mock servers'
+/// 10 MB default message size; past it, it gives up scanning and passes the
+/// message on as it comes, so a client cannot make it keep any amount.
+const MAX_HELD: usize = 16 * 1024 * 1024;
+
 /// How long inspection boxes wait for their upstream.
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -155,6 +160,8 @@ struct LineRewriter {
     /// A message held for scanning, and when its final dot releases it.
     held: Vec<u8>,
     release_after: Option<Duration>,
+    /// Passing the rest of a message too large to hold, unscanned.
+    passing: bool,
 }
 
 impl LineRewriter {
@@ -170,6 +177,7 @@ impl LineRewriter {
             reply_lines: Vec::new(),
             held: Vec::new(),
             release_after: None,
+            passing: false,
         }
     }
 
@@ -179,6 +187,13 @@ impl LineRewriter {
         let Rewrite::HoldingScanner { scan_rate } = self.rewrite else {
             return line.to_vec();
         };
+        if self.passing || self.held.len().saturating_add(line.len()) > MAX_HELD {
+            // Too large to hold: what was held, then the rest as it comes.
+            self.passing = !done;
+            let mut out = std::mem::take(&mut self.held);
+            out.extend_from_slice(line);
+            return out;
+        }
         self.held.extend_from_slice(line);
         if !done {
             return Vec::new();
@@ -599,20 +614,12 @@ mod tests {
         let mut pix = LineRewriter::new(Rewrite::EsmtpInspection);
         let greeting = pix.server_sent(b"220 mx.example ESMTP 2007\r\n");
         assert_eq!(greeting, b"220 *****************200*\r\n");
-        let Pass::Forward(ehlo) = pix.client_sent(b"EHLO c\r\nHELO c\r\n") else {
-            panic!()
-        };
+        let ehlo = forwarded(pix.client_sent(b"EHLO c\r\nHELO c\r\n"));
         assert_eq!(ehlo, b"XXXXXX\r\nHELO c\r\n");
         assert_eq!(pix.server_sent(b"250 mx Hello\r\n"), b"250 mx Hello\r\n");
-        let Pass::Forward(data) = pix.client_sent(b"DATA\r\n") else {
-            panic!()
-        };
-        assert_eq!(data, b"DATA\r\n");
+        assert_eq!(forwarded(pix.client_sent(b"DATA\r\n")), b"DATA\r\n");
         pix.server_sent(b"354 go\r\n");
-        let Pass::Forward(text) = pix.client_sent(b"EHLO is just text here\r\n.\r\nEHLO x\r\n")
-        else {
-            panic!()
-        };
+        let text = forwarded(pix.client_sent(b"EHLO is just text here\r\n.\r\nEHLO x\r\n"));
         assert_eq!(text, b"EHLO is just text here\r\n.\r\nXXXXXX\r\n");
     }
 
@@ -636,9 +643,7 @@ mod tests {
         let reply = stripper.server_sent(b"250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n");
         assert_eq!(reply, b"250-mx\r\n250-XXXXXXXA\r\n250 AUTH PLAIN\r\n");
         assert_eq!(stripper.server_sent(b"STLS\r\n"), b"XXXX\r\n");
-        let Pass::Forward(command) = stripper.client_sent(b"STARTTLS\r\n") else {
-            panic!()
-        };
+        let command = forwarded(stripper.client_sent(b"STARTTLS\r\n"));
         assert_eq!(command, b"XXXXXXXX\r\n");
     }
 
@@ -656,6 +661,14 @@ mod tests {
         let mut throttle = CloseAfterGreeting::default();
         assert_eq!(throttle.server_sent(&[0x16, 0x03, 0x03, 0x0a, 0x00]), b"");
         assert!(throttle.hangs_up());
+    }
+
+    /// The bytes a filter forwards at once.
+    fn forwarded(pass: Pass) -> Vec<u8> {
+        match pass {
+            Pass::Forward(bytes) => bytes,
+            _ => panic!("not forwarded at once"),
+        }
     }
 
     #[test]
@@ -677,15 +690,9 @@ mod tests {
             scanner.server_sent(b"250 2.1.0 Ok\r\n"),
             b"250 2.1.0 Ok\r\n"
         );
-        let Pass::Forward(data) = scanner.client_sent(b"DATA\r\n") else {
-            panic!()
-        };
-        assert_eq!(data, b"DATA\r\n");
+        assert_eq!(forwarded(scanner.client_sent(b"DATA\r\n")), b"DATA\r\n");
         scanner.server_sent(b"354 go\r\n");
-        let Pass::Forward(nothing) = scanner.client_sent(b"Subject: x\r\n\r\n") else {
-            panic!()
-        };
-        assert!(nothing.is_empty());
+        assert!(forwarded(scanner.client_sent(b"Subject: x\r\n\r\n")).is_empty());
         let Pass::After(delay, message) = scanner.client_sent(b"body\r\n.\r\nQUIT\r\n") else {
             panic!()
         };
@@ -695,6 +702,35 @@ mod tests {
             Duration::from_secs_f64(2.3),
             "23 bytes at 10 a second"
         );
+    }
+
+    #[test]
+    fn a_message_too_large_to_hold_passes_unscanned() {
+        let mut scanner = LineRewriter::new(Rewrite::HoldingScanner { scan_rate: 10 });
+        assert_eq!(forwarded(scanner.client_sent(b"DATA\r\n")), b"DATA\r\n");
+        scanner.server_sent(b"354 go\r\n");
+        let line = vec![b'x'; 1024 * 1024 - 2]
+            .into_iter()
+            .chain(*b"\r\n")
+            .collect::<Vec<u8>>();
+        for _ in 0..16 {
+            assert!(forwarded(scanner.client_sent(&line)).is_empty());
+        }
+        assert_eq!(
+            forwarded(scanner.client_sent(&line)).len(),
+            MAX_HELD + line.len(),
+            "what was held goes on with the line past the limit"
+        );
+        assert_eq!(forwarded(scanner.client_sent(b"more\r\n")), b"more\r\n");
+        assert_eq!(forwarded(scanner.client_sent(b".\r\n")), b".\r\n");
+        // The next message is held again.
+        assert_eq!(forwarded(scanner.client_sent(b"DATA\r\n")), b"DATA\r\n");
+        scanner.server_sent(b"354 go\r\n");
+        assert!(forwarded(scanner.client_sent(b"small\r\n")).is_empty());
+        assert!(matches!(
+            scanner.client_sent(b".\r\n"),
+            Pass::After(_, held) if held == b"small\r\n.\r\n"
+        ));
     }
 
     #[test]
