@@ -60,33 +60,7 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
         .map(|a| a.endpoint.clone());
     let mut evidence: Vec<String> = report.attempts().map(describe).collect();
     let (rule, cause) = match configured.failure() {
-        None if ipv6_refused(configured) => {
-            evidence.push(
-                "The IPv6 address refused the connection (an answer: the IPv6 path works) and the IPv4 one worked: nothing listens on the IPv6 address the name publishes."
-                    .into(),
-            );
-            ("worked-after-ipv6-refused", Cause::Ipv6ServiceMissing)
-        }
-        None if fell_back_from_ipv6(configured) => {
-            evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
-            ("worked-after-ipv6-failed", Cause::Ipv6Broken)
-        }
-        None if answered_by_a_local_proxy(report) => {
-            evidence.push(answered_from_this_machine(report));
-            (
-                "answered-from-this-machine",
-                Cause::AntivirusAnswersForServer,
-            )
-        }
-        None if cut_down_window(configured).is_some() => {
-            evidence.extend(cut_down_window(configured).map(window_evidence));
-            ("one-window-per-round-trip", Cause::TcpWindowScalingBroken)
-        }
-        None if !streaming_hidden_on_the_way(report).is_empty() => {
-            evidence.push(held_for_scanning(report));
-            ("streaming-hidden-before-tls", Cause::AntivirusHoldsMessage)
-        }
-        None => ("worked", Cause::Ok),
+        None => worked_with(report, &mut evidence),
         Some((step, failure)) => classify(report, step, failure, &mut evidence),
     };
     let mut remedy = cause.info().remedy.to_string();
@@ -116,6 +90,40 @@ pub fn diagnose(report: &ProbeReport) -> Diagnosis {
         remedy,
         suggestion,
     }
+}
+
+/// What a session that worked still shows, in order, each check made once:
+/// the first that applies names the cause and adds its evidence; else it
+/// simply worked.
+fn worked_with(report: &ProbeReport, evidence: &mut Vec<String>) -> (&'static str, Cause) {
+    let configured = &report.configured;
+    if ipv6_refused(configured) {
+        evidence.push(
+            "The IPv6 address refused the connection (an answer: the IPv6 path works) and the IPv4 one worked: nothing listens on the IPv6 address the name publishes."
+                .into(),
+        );
+        return ("worked-after-ipv6-refused", Cause::Ipv6ServiceMissing);
+    }
+    if fell_back_from_ipv6(configured) {
+        evidence.push("The IPv6 address failed and the IPv4 one worked.".into());
+        return ("worked-after-ipv6-failed", Cause::Ipv6Broken);
+    }
+    if answered_by_a_local_proxy(report) {
+        evidence.push(answered_from_this_machine(report));
+        return (
+            "answered-from-this-machine",
+            Cause::AntivirusAnswersForServer,
+        );
+    }
+    if let Some(window) = cut_down_window(configured) {
+        evidence.push(window_evidence(window));
+        return ("one-window-per-round-trip", Cause::TcpWindowScalingBroken);
+    }
+    if let Some(hidden) = streaming_hidden_on_the_way(report) {
+        evidence.push(held_for_scanning(configured.endpoint.port, &hidden));
+        return ("streaming-hidden-before-tls", Cause::AntivirusHoldsMessage);
+    }
+    ("worked", Cause::Ok)
 }
 
 /// What every rule looks at: the report and its configured attempt's failure.
@@ -778,7 +786,6 @@ fn is_basic_auth_refusal(failure: &Failure, lowered: &str) -> bool {
         )
 }
 
-/// Whether lowercased server text contains any of `phrases`.
 /// Whether the session that worked was greeted from this machine while the
 /// server, where a proxy cannot read, greets under another name (a server
 /// that calls itself `localhost` does so on every port).
@@ -885,33 +892,44 @@ fn own_ehlo(report: &ProbeReport) -> Option<(Option<&Endpoint>, Vec<&str>)> {
         })
 }
 
-/// The streaming extensions (PIPELINING, CHUNKING) the server lists where
-/// a proxy cannot read and the EHLO relayed in plaintext left out: what a
-/// proxy that holds each message hides. Empty when nothing is missing or
+/// Streaming extensions (PIPELINING, CHUNKING) the server lists where a
+/// proxy cannot read and the EHLO relayed in plaintext left out: what a
+/// proxy that holds each message hides.
+struct HiddenStreaming<'a> {
+    /// The extensions left out, in [`smtp::STREAMING_EXTENSIONS`]' order.
+    keywords: Vec<&'static str>,
+    /// The check that heard the server's own EHLO; none when it came after
+    /// STARTTLS in the configured session.
+    heard_in: Option<&'a Endpoint>,
+}
+
+/// What the plaintext EHLO left out; `None` when nothing is missing or
 /// there is nothing to compare.
-fn streaming_hidden_on_the_way(report: &ProbeReport) -> Vec<&'static str> {
+fn streaming_hidden_on_the_way(report: &ProbeReport) -> Option<HiddenStreaming<'_>> {
     let configured = &report.configured;
-    let plain = configured
+    let (_, plain) = configured
         .ehlo_keywords()
         .into_iter()
-        .find(|(tls, _)| !*tls);
-    let (Some((_, plain)), Some((_, own))) = (plain, own_ehlo(report)) else {
-        return Vec::new();
-    };
-    smtp::STREAMING_EXTENSIONS
+        .find(|(tls, _)| !*tls)?;
+    let (heard_in, own) = own_ehlo(report)?;
+    let keywords: Vec<&'static str> = smtp::STREAMING_EXTENSIONS
         .iter()
         .copied()
         .filter(|keyword| smtp::offers(&own, keyword) && !smtp::offers(&plain, keyword))
-        .collect()
+        .collect();
+    (!keywords.is_empty()).then_some(HiddenStreaming { keywords, heard_in })
 }
 
-/// What says that a proxy relays the session and holds the messages.
-fn held_for_scanning(report: &ProbeReport) -> String {
-    let hidden = streaming_hidden_on_the_way(report);
-    let them = if hidden.len() > 1 { "them" } else { "it" };
-    let hidden = hidden.join(" and ");
-    let port = report.configured.endpoint.port;
-    let own = match own_ehlo(report).and_then(|(endpoint, _)| endpoint) {
+/// What says that a proxy relays the session on `port` and holds the
+/// messages.
+fn held_for_scanning(port: u16, hidden: &HiddenStreaming<'_>) -> String {
+    let them = if hidden.keywords.len() > 1 {
+        "them"
+    } else {
+        "it"
+    };
+    let keywords = hidden.keywords.join(" and ");
+    let own = match hidden.heard_in {
         Some(check) if check.security == Security::Tls => {
             format!("on port {}, over TLS", check.port)
         }
@@ -919,7 +937,7 @@ fn held_for_scanning(report: &ProbeReport) -> String {
         None => "after STARTTLS".to_string(),
     };
     format!(
-        "Port {port}'s EHLO, relayed in plaintext, lacks {hidden}; the server's own EHLO {own}, which a proxy cannot read, lists {them}. Something on this machine reads the session and hides what would let the client stream the message past it: a mail scanner that holds each message until it has scanned all of it. Small mails go; a large one keeps the client waiting at the end of DATA past its timeout."
+        "Port {port}'s EHLO, relayed in plaintext, lacks {keywords}; the server's own EHLO {own}, which a proxy cannot read, lists {them}. Something on this machine reads the session and hides what would let the client stream the message past it: a mail scanner that holds each message until it has scanned all of it. Small mails go; a large one keeps the client waiting at the end of DATA past its timeout."
     )
 }
 
@@ -965,6 +983,7 @@ fn names_a_connection_limit(lowered: &str) -> bool {
     )
 }
 
+/// Whether lowercased server text contains any of `phrases`.
 fn mentions_any(lowered: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|phrase| lowered.contains(phrase))
 }

@@ -677,16 +677,16 @@ impl Prober {
             && endpoint.security != Security::Tls
             && !self.time_left().is_zero()
         {
-            let upgrade_here = !local_greeting
-                && plain_ehlo.is_some_and(|(_, keywords)| smtp::offers(&keywords, "STARTTLS"));
+            let starttls_here =
+                plain_ehlo.is_some_and(|(_, keywords)| smtp::offers(&keywords, "STARTTLS"));
             let mut checks = Vec::new();
-            for own in unreadable_by_a_proxy(endpoint, local_greeting, upgrade_here) {
+            for own in unreadable_by_a_proxy(endpoint, local_greeting, starttls_here) {
                 let check = self
                     .attempt(Purpose::ServerOwnGreeting, &own, Plan::Reach)
                     .await;
                 let answered = check.ehlo_keywords().iter().any(|(tls, _)| *tls);
                 checks.push(check);
-                if answered || local_greeting || self.time_left().is_zero() {
+                if answered || self.time_left().is_zero() {
                     break;
                 }
             }
@@ -955,7 +955,7 @@ fn wants_follow_ups(account: &Account, configured: &Attempt) -> bool {
 fn unreadable_by_a_proxy(
     endpoint: &Endpoint,
     local_greeting: bool,
-    upgrade_here: bool,
+    starttls_here: bool,
 ) -> Vec<Endpoint> {
     let implicit = Endpoint {
         port: endpoint.protocol.default_port(Security::Tls),
@@ -975,7 +975,7 @@ fn unreadable_by_a_proxy(
         ..endpoint.clone()
     };
     let mut places = Vec::new();
-    if upgrade_here {
+    if starttls_here {
         places.push(here);
     }
     places.push(implicit);

@@ -57,10 +57,9 @@ pub fn shape(reads: &[(Duration, usize)]) -> Option<Paced> {
     let sizes: Vec<usize> = bursts.iter().map(|(_, _, size)| *size).collect();
     let (before_last, _) = sizes.split_at(sizes.len() - 1);
     let window = before_last
-        .iter()
-        .all(|size| Some(size) == before_last.first())
-        .then(|| before_last.first().copied())
-        .flatten();
+        .first()
+        .copied()
+        .filter(|first| before_last.iter().all(|size| size == first));
     Some(Paced {
         bytes: sizes.iter().sum(),
         bursts: bursts.len(),

@@ -213,7 +213,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 if product.is_empty() || product.chars().any(char::is_control) {
                     return problem(
                         layer,
-                        format!("{at}: `product` goes into the proxy's greeting: give a name without line breaks or control characters, such as \"avast! Antivirus\""),
+                        format!("{at}: `product` names the proxy in its greeting or the network log: give a name without line breaks or control characters, such as \"avast! Antivirus\""),
                     );
                 }
             }
