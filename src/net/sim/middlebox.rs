@@ -333,11 +333,21 @@ fn strip_starttls(line: &str) -> String {
     line.to_string()
 }
 
+/// The longest line a line-rewriting box waits for the end of; longer, it
+/// takes what it has as a line, so a peer that never ends one cannot make
+/// it keep any amount (SMTP's own limit is 1,000 bytes).
+const MAX_PENDING_LINE: usize = 64 * 1024;
+
+/// Passes each complete line of `pending` through `each`, and the rest too
+/// once it is longer than [`MAX_PENDING_LINE`].
 fn take_lines(pending: &mut Vec<u8>, mut each: impl FnMut(&[u8]) -> Vec<u8>) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = pending.iter().position(|&b| b == b'\n') {
         let line: Vec<u8> = pending.drain(..=end).collect();
         out.extend(each(&line));
+    }
+    if pending.len() > MAX_PENDING_LINE {
+        out.extend(each(&std::mem::take(pending)));
     }
     out
 }
@@ -731,6 +741,18 @@ mod tests {
             scanner.client_sent(b".\r\n"),
             Pass::After(_, held) if held == b"small\r\n.\r\n"
         ));
+    }
+
+    #[test]
+    fn a_line_without_end_is_not_kept_for_ever() {
+        let mut stripper = LineRewriter::new(Rewrite::StartTlsStripper);
+        let endless = vec![b'a'; MAX_PENDING_LINE];
+        assert!(forwarded(stripper.client_sent(&endless)).is_empty());
+        let passed = forwarded(stripper.client_sent(b"aa"));
+        assert_eq!(passed.len(), MAX_PENDING_LINE + 2);
+        assert!(stripper.client_pending.is_empty());
+        assert_eq!(stripper.server_sent(&endless), b"");
+        assert_eq!(stripper.server_sent(b"a").len(), MAX_PENDING_LINE + 1);
     }
 
     #[test]
