@@ -601,3 +601,58 @@ fn a_holding_scanner_keeps_the_client_waiting_after_the_dot() {
     );
     assert_eq!(waits[1], std::time::Duration::ZERO);
 }
+
+/// A replay's world agrees TLS keys with one in-process share, which only
+/// its own parties use: the probe's client completes the handshake, a
+/// client with fresh shares (any real one) is refused, and the same world
+/// built for any client (as `serve` builds it) accepts that client.
+#[test]
+fn a_replayed_world_agrees_keys_only_with_its_own_parties() {
+    use mailprobe::net::Network;
+    use mock_mail_servers::tls::{AcceptAnyCertificate, KeyExchange};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    let scenario = load("seed/gmail-like-scanner-fixed.yaml");
+    let clock = harness::scenario_clock(&scenario);
+    let runtime = harness::scenario_runtime().unwrap();
+    let greets = |world: harness::world::BuiltWorld, client: KeyExchange| async move {
+        let address = world
+            .network
+            .resolve("smtp.gmail-like.example")
+            .await
+            .unwrap()[0];
+        let stream = world
+            .network
+            .connect(SocketAddr::new(address, 465))
+            .await
+            .unwrap();
+        let provider = client.provider();
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("smtp.gmail-like.example").unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut greeting = [0u8; 4];
+        tls.read_exact(&mut greeting)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(greeting == *b"220 ")
+    };
+    runtime.block_on(async {
+        let for_probe = || harness::world::build_for_probe(&scenario.world, clock).unwrap();
+        let for_anyone = || harness::world::build(&scenario.world, clock).unwrap();
+        assert_eq!(for_probe().key_exchange, KeyExchange::InProcess);
+        assert_eq!(greets(for_probe(), KeyExchange::InProcess).await, Ok(true));
+        let refused = greets(for_probe(), KeyExchange::Fresh).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(greets(for_anyone(), KeyExchange::Fresh).await, Ok(true));
+    });
+}

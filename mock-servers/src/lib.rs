@@ -65,6 +65,7 @@
 //!   journal of accepted messages.
 //! - [`sasl`]: AUTH PLAIN and LOGIN encodings.
 //! - [`tls`]: a test CA and per-host certificates made with rcgen.
+//! - [`key_exchange`]: fresh X25519 shares, or one share for parties of one process.
 //! - [`stream`], [`connection`]: a stream that can be upgraded to TLS in place.
 //! - [`listen`]: an accept loop that survives running out of descriptors.
 //!
@@ -88,6 +89,7 @@
 pub mod connection;
 pub mod fixture;
 pub mod imap;
+pub mod key_exchange;
 pub mod line;
 pub mod listen;
 pub mod mailstore;

@@ -20,18 +20,13 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use time::{Duration, OffsetDateTime};
 
-/// The one crypto provider used throughout: ring, offering AES-128-GCM with
-/// SHA-256 first as browsers and most mail clients do.
-///
-/// (rustls lists AES-256-GCM with SHA-384 first; its key schedule costs a
-/// SHA-512 block per step, which the SHA extensions of today's CPUs do not
-/// speed up as they do SHA-256.)
+pub use crate::key_exchange::KeyExchange;
+
+/// The crypto provider for any peer: ring, offering AES-128-GCM with
+/// SHA-256 first as browsers and most mail clients do, with fresh key
+/// shares ([`KeyExchange::Fresh`]).
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    let mut provider = rustls::crypto::ring::default_provider();
-    provider
-        .cipher_suites
-        .sort_by_key(|suite| suite.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
-    Arc::new(provider)
+    KeyExchange::Fresh.provider()
 }
 
 /// Why certificates or TLS configuration could not be made.
@@ -273,7 +268,7 @@ impl CertificateAuthority {
         Ok(ServerIdentity {
             chain,
             key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-            config: OnceLock::new(),
+            configs: Default::default(),
         })
     }
 }
@@ -380,8 +375,9 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
 pub struct ServerIdentity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    /// Made on first use: loading the key is the costly part.
-    config: OnceLock<Arc<rustls::ServerConfig>>,
+    /// Made on first use, one per [`KeyExchange`]: loading the key is the
+    /// costly part.
+    configs: [OnceLock<Arc<rustls::ServerConfig>>; 2],
 }
 
 impl ServerIdentity {
@@ -395,7 +391,7 @@ impl ServerIdentity {
         ServerIdentity {
             chain: self.chain.iter().take(1).cloned().collect(),
             key: self.key.clone_key(),
-            config: OnceLock::new(),
+            configs: Default::default(),
         }
     }
 
@@ -414,17 +410,25 @@ impl ServerIdentity {
     }
 
     /// A rustls server configuration presenting this identity with the
-    /// default protocol versions (TLS 1.2 and 1.3).
+    /// default protocol versions (TLS 1.2 and 1.3), for any client.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
-        if let Some(config) = self.config.get() {
+        self.server_config_with(KeyExchange::Fresh)
+    }
+
+    /// [`ServerIdentity::server_config`] agreeing keys as `key_exchange` says.
+    pub fn server_config_with(
+        &self,
+        key_exchange: KeyExchange,
+    ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+        let slot = &self.configs[key_exchange as usize];
+        if let Some(config) = slot.get() {
             return Ok(config.clone());
         }
-        let config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+        let config = rustls::ServerConfig::builder_with_provider(key_exchange.provider())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(self.chain.clone(), self.key.clone_key())?;
-        Ok(self
-            .config
+        Ok(slot
             .get_or_init(|| Arc::new(as_mock_server(config)))
             .clone())
     }
@@ -444,12 +448,13 @@ impl ServerIdentity {
 pub fn config_by_server_name(
     named: &ServerIdentity,
     default: &ServerIdentity,
+    key_exchange: KeyExchange,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
     let resolver = ByServerName {
         named: named.certified_key()?,
         default: default.certified_key()?,
     };
-    let config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+    let config = rustls::ServerConfig::builder_with_provider(key_exchange.provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
@@ -646,7 +651,7 @@ mod tests {
         let default = authority
             .issue(&["server1.hosting.example".into()], validity)
             .unwrap();
-        let config = config_by_server_name(&named, &default).unwrap();
+        let config = config_by_server_name(&named, &default, KeyExchange::Fresh).unwrap();
         assert_eq!(shown(config.clone(), true), *named.certificate());
         assert_eq!(shown(config, false), *default.certificate());
     }

@@ -219,7 +219,7 @@ pub fn as_the_client(mut prober: Prober, client: &ClientSpec) -> Prober {
 async fn run_in_runtime(scenario: &Scenario, at_once: bool) -> Result<ScenarioRun, RunError> {
     let started = tokio::time::Instant::now();
     let clock = scenario_clock(scenario);
-    let built = world::build(&scenario.world, clock)?;
+    let built = world::build_for_probe(&scenario.world, clock)?;
     let network: Arc<dyn Network> = Arc::new(built.network.clone());
     let tls_for = |client: &ClientSpec| tls_client(&built, client, clock);
 
@@ -308,6 +308,7 @@ pub fn tls_client(
         }
     };
     let tls = TlsClient::new(roots, Arc::new(VirtualClock::starting_at(unix_seconds)))
+        .agreeing_keys(world.key_exchange)
         .knowing_intermediates(world.intermediates.clone())
         .knowing_other_stores(world.current_roots.clone(), world.distrusted_roots.clone());
     if client.sni {

@@ -10,7 +10,8 @@ use mock_mail_servers::serve::{MailServer, ServerTls};
 use mock_mail_servers::smtp::session::{parent_domain, AuthBeforeTls};
 use mock_mail_servers::smtp::{RelayPolicy, Reply, SmtpConfig, SmtpServer};
 use mock_mail_servers::tls::{
-    config_by_server_name, CertificateAuthority, KeyKind, ServerIdentity, TlsSetupError, Validity,
+    config_by_server_name, CertificateAuthority, KeyExchange, KeyKind, ServerIdentity,
+    TlsSetupError, Validity,
 };
 use mock_mail_servers::TlsMode;
 use rustls::RootCertStore;
@@ -61,6 +62,9 @@ pub struct BuiltWorld {
     root: Arc<CertificateAuthority>,
     /// Every server port, in the scenario's order.
     pub ports: Vec<ServerPort>,
+    /// How the world's servers agree TLS keys: a client of the world uses
+    /// the same (see [`build_for_probe`]).
+    pub key_exchange: KeyExchange,
 }
 
 impl BuiltWorld {
@@ -184,8 +188,9 @@ pub struct Root {
     pub kept: Option<(String, Validity)>,
 }
 
-/// Builds `world` with certificates valid around `clock`. Must run inside a
-/// tokio runtime: servers are spawned as connections arrive.
+/// Builds `world` with certificates valid around `clock`, for any client.
+/// Must run inside a tokio runtime: servers are spawned as connections
+/// arrive.
 pub fn build(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildError> {
     build_with_root(world, clock, &Root::default())
 }
@@ -195,6 +200,24 @@ pub fn build_with_root(
     world: &World,
     clock: OffsetDateTime,
     root: &Root,
+) -> Result<BuiltWorld, BuildError> {
+    build_with(world, clock, root, KeyExchange::Fresh)
+}
+
+/// [`build`] for clients of this process only, such as a replay's probe
+/// (its TLS client from [`crate::harness::tls_client`]): TLS keys are
+/// agreed with one in-process share ([`KeyExchange::InProcess`]), which
+/// spares each handshake its four X25519 multiplications; a real client's
+/// handshake fails.
+pub fn build_for_probe(world: &World, clock: OffsetDateTime) -> Result<BuiltWorld, BuildError> {
+    build_with(world, clock, &Root::default(), KeyExchange::InProcess)
+}
+
+fn build_with(
+    world: &World,
+    clock: OffsetDateTime,
+    root: &Root,
+    key_exchange: KeyExchange,
 ) -> Result<BuiltWorld, BuildError> {
     let validity = Validity::around(clock);
     let (root_key, root_validity) = match &root.kept {
@@ -214,6 +237,7 @@ pub fn build_with_root(
     }
     let store = SharedStore::new(mail_store(&world.users)?);
     let mut builder = SimNetworkBuilder::new();
+    builder.key_exchange(key_exchange);
     let mut listening = Listening {
         builder: &mut builder,
         ports: Vec::new(),
@@ -228,10 +252,10 @@ pub fn build_with_root(
         }
         let identity = authorities.identity(name, host.certificate.as_ref())?;
         let modern = match &host.without_sni {
-            None => identity.server_config()?,
+            None => identity.server_config_with(key_exchange)?,
             Some(spec) => {
                 let default = authorities.identity(name, Some(spec))?;
-                config_by_server_name(&identity, &default)?
+                config_by_server_name(&identity, &default, key_exchange)?
             }
         };
         let tls = if host.legacy_tls {
@@ -322,6 +346,7 @@ pub fn build_with_root(
         store,
         root: authorities.trusted.clone(),
         ports,
+        key_exchange,
     })
 }
 

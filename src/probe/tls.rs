@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use mock_mail_servers::tls::{crypto_provider, AcceptAnyCertificate};
+use mock_mail_servers::tls::{crypto_provider, AcceptAnyCertificate, KeyExchange};
 
 use super::observation::TlsFailure;
 use super::x509::{self, CertificateInfo};
@@ -103,6 +103,14 @@ impl TlsClient {
     /// The handshake still fails, as it does for clients without them.
     pub fn knowing_intermediates(mut self, intermediates: Vec<CertificateDer<'static>>) -> Self {
         self.known_intermediates = intermediates.into();
+        self
+    }
+
+    /// Agrees keys as `key_exchange` says: [`KeyExchange::InProcess`] only
+    /// with servers of this process that do so too (a world built by
+    /// [`crate::harness::world::build_for_probe`]).
+    pub fn agreeing_keys(mut self, key_exchange: KeyExchange) -> Self {
+        self.provider = key_exchange.provider();
         self
     }
 

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mock_mail_servers::tls::KeyExchange;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -586,7 +587,7 @@ async fn intercept_tls(
     let Ok(name) = ServerName::try_from(host.to_string()) else {
         return;
     };
-    let connector = TlsConnector::from(accept_any_server_config());
+    let connector = TlsConnector::from(accept_any_server_config(network.key_exchange()));
     let Ok(upstream) = connector.connect(name, upstream).await else {
         network.record(format!("resigning-scanner: TLS to {host} failed"));
         return;
@@ -595,8 +596,8 @@ async fn intercept_tls(
 }
 
 /// The scanner's own client side trusts any server, as such products did.
-fn accept_any_server_config() -> Arc<rustls::ClientConfig> {
-    let provider = mock_mail_servers::tls::crypto_provider();
+fn accept_any_server_config(key_exchange: KeyExchange) -> Arc<rustls::ClientConfig> {
+    let provider = key_exchange.provider();
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default versions")

@@ -19,7 +19,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use mock_mail_servers::tls::{CertificateAuthority, Validity};
+use mock_mail_servers::tls::{CertificateAuthority, KeyExchange, Validity};
 use tokio::time::Instant;
 
 use super::{BoxFuture, NetStream, Network};
@@ -50,6 +50,7 @@ pub type HostGate = Arc<dyn Fn() -> Option<firewall::Action> + Send + Sync>;
 struct Resigners {
     authorities: BTreeMap<String, Arc<CertificateAuthority>>,
     validity: Option<Validity>,
+    key_exchange: KeyExchange,
 }
 
 struct Inner {
@@ -137,6 +138,7 @@ pub struct SimNetworkBuilder {
     resolver: Resolver,
     authorities: BTreeMap<String, Arc<CertificateAuthority>>,
     validity: Option<Validity>,
+    key_exchange: KeyExchange,
 }
 
 impl SimNetworkBuilder {
@@ -225,6 +227,13 @@ impl SimNetworkBuilder {
         self.validity = Some(validity);
     }
 
+    /// How the network's own TLS parties (a re-signing scanner's two
+    /// sides) agree keys: [`KeyExchange::InProcess`] when every client is
+    /// of this process too (the default is [`KeyExchange::Fresh`]).
+    pub fn key_exchange(&mut self, key_exchange: KeyExchange) {
+        self.key_exchange = key_exchange;
+    }
+
     /// The finished network. Its log's timestamps count from now.
     pub fn build(self) -> SimNetwork {
         SimNetwork {
@@ -236,6 +245,7 @@ impl SimNetworkBuilder {
                 resigners: Resigners {
                     authorities: self.authorities,
                     validity: self.validity,
+                    key_exchange: self.key_exchange,
                 },
                 log: Mutex::new(EventLog::default()),
                 origin: Instant::now(),
@@ -308,7 +318,12 @@ impl SimNetwork {
         let identity = authority
             .issue_shared(&[host.to_string()], resigners.validity?)
             .ok()?;
-        identity.server_config().ok()
+        identity.server_config_with(resigners.key_exchange).ok()
+    }
+
+    /// How the network's own TLS parties agree keys.
+    fn key_exchange(&self) -> KeyExchange {
+        self.inner.resigners.key_exchange
     }
 
     /// Connects to host `host` (an index) on `port`, entering the path at layer `start`.
