@@ -53,9 +53,28 @@ def start(command, **options):
     return process
 
 
+def run_time(pid):
+    """CPU seconds of `pid`'s live threads from the scheduler's own count
+    (/proc/PID/task/TID/sched, to the microsecond), or None where the kernel
+    does not show it. /proc/PID/stat counts in ticks of 10 ms: a run of
+    3,000 messages at 25 µs each is 75 ms, which ticks measure to ±13%."""
+    total = 0.0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/sched") as sched:
+                line = next((l for l in sched if l.startswith("se.sum_exec_runtime")), None)
+            if line is None:
+                return None
+            total += float(line.split(":")[1]) / 1000
+    except OSError:
+        return None
+    return total
+
+
 def cpu_seconds(pid):
-    """User + system CPU of `pid`, its live children, and children it reaped."""
-    total = 0
+    """User + system CPU of `pid`, its live children, and children it reaped
+    (these in ticks: the kernel keeps no finer count of them)."""
+    total = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -66,11 +85,13 @@ def cpu_seconds(pid):
             continue
         # fields[0] is field 3 (state): ppid is 4, utime 14, stime 15, cutime 16, cstime 17.
         ppid, utime, stime, cutime, cstime = (int(fields[i]) for i in (1, 11, 12, 13, 14))
+        if int(entry) != pid and ppid != pid:
+            continue
+        live = run_time(int(entry))
+        total += (utime + stime) / TICKS if live is None else live
         if int(entry) == pid:
-            total += utime + stime + cutime + cstime
-        elif ppid == pid:
-            total += utime + stime
-    return total / TICKS
+            total += (cutime + cstime) / TICKS
+    return total
 
 
 def free_port():
