@@ -15,7 +15,13 @@ pub fn default_jobs() -> usize {
 
 /// Calls `work(i)` for every `i` in `0..count` on up to `jobs` threads, and
 /// `emit` on the calling thread with each result in the order of `i`, as
-/// soon as every earlier one is in.
+/// soon as every earlier one is in (and the calling thread is between two
+/// jobs of its own).
+///
+/// The calling thread is one of the `jobs`: a thread a core, none woken
+/// for each result. (A receiving thread besides `jobs` workers cost a
+/// sixth of the throughput on two cores, where a replay takes 200 µs:
+/// `bench --rounds 40`, ~7,100 scenarios/s against ~8,400.)
 pub fn in_order<T: Send>(
     count: usize,
     jobs: usize,
@@ -30,7 +36,7 @@ pub fn in_order<T: Send>(
     let next = AtomicUsize::new(0);
     let (results, received) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
+        for _ in 1..jobs {
             let results = results.clone();
             let (next, work) = (&next, &work);
             scope.spawn(move || loop {
@@ -43,12 +49,24 @@ pub fn in_order<T: Send>(
         drop(results);
         let mut early = BTreeMap::new();
         let mut due = 0;
-        for (i, result) in received {
-            early.insert(i, result);
+        let mut emit_due = |early: &mut BTreeMap<usize, T>| {
             while let Some(result) = early.remove(&due) {
                 emit(result);
                 due += 1;
             }
+        };
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= count {
+                break;
+            }
+            early.insert(i, work(i));
+            early.extend(received.try_iter());
+            emit_due(&mut early);
+        }
+        for (i, result) in received {
+            early.insert(i, result);
+            emit_due(&mut early);
         }
     });
 }
