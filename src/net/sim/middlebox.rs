@@ -457,7 +457,7 @@ pub(super) fn spawn(
 ) -> NetStream {
     let (client, local) = tokio::io::duplex(PIPE_CAPACITY);
     if let Middlebox::AnsweringScanner { product } = &middlebox {
-        network.record(format!(
+        network.record(format_args!(
             "{}: answers {}:{port} itself",
             middlebox.name(),
             network.host_name(host)
@@ -466,7 +466,7 @@ pub(super) fn spawn(
         return Box::new(client);
     }
     if let Middlebox::HoldingScanner { product, scan_rate } = &middlebox {
-        network.record(format!(
+        network.record(format_args!(
             "{} ({product}): relays {}:{port}, holding each message to scan it at {scan_rate} bytes/s",
             middlebox.name(),
             network.host_name(host)
@@ -486,13 +486,13 @@ pub(super) fn spawn(
         let upstream = match tokio::time::timeout(upstream_timeout, connect).await {
             Ok(Ok(upstream)) => upstream,
             Ok(Err(error)) => {
-                network.record(format!(
+                network.record(format_args!(
                     "{box_name}: upstream {name}:{port} failed ({error}); closing client"
                 ));
                 return;
             }
             Err(_) => {
-                network.record(format!(
+                network.record(format_args!(
                     "{box_name}: upstream {name}:{port} not answered in {}s; closing client",
                     upstream_timeout.as_secs()
                 ));
@@ -516,12 +516,12 @@ pub(super) fn spawn(
         match relay(Box::new(local), upstream, filter.as_mut()).await {
             RelayEnd::Done => {}
             RelayEnd::HungUp => {
-                network.record(format!(
+                network.record(format_args!(
                     "{box_name}: passed {name}:{port}'s greeting, then closed the connection"
                 ));
             }
             RelayEnd::ClosedOnTls => {
-                network.record(format!(
+                network.record(format_args!(
                     "{box_name}: client started TLS to {name}:{port}; closing"
                 ));
             }
@@ -533,7 +533,7 @@ pub(super) fn spawn(
                 let Middlebox::ResigningScanner { issuer, .. } = &middlebox else {
                     return;
                 };
-                network.record(format!(
+                network.record(format_args!(
                     "{box_name}: intercepting TLS to {name}:{port} as \"{issuer}\""
                 ));
                 intercept_tls(&network, issuer, &name, hello, client, upstream).await;
@@ -579,7 +579,7 @@ async fn intercept_tls(
         .accept(Prefixed::new(hello, client))
         .await
     else {
-        network.record(format!(
+        network.record(format_args!(
             "resigning-scanner: client refused the certificate for {host}"
         ));
         return;
@@ -589,7 +589,7 @@ async fn intercept_tls(
     };
     let connector = TlsConnector::from(accept_any_server_config(network.key_exchange()));
     let Ok(upstream) = connector.connect(name, upstream).await else {
-        network.record(format!("resigning-scanner: TLS to {host} failed"));
+        network.record(format_args!("resigning-scanner: TLS to {host} failed"));
         return;
     };
     relay(Box::new(client), Box::new(upstream), &mut PassThrough).await;

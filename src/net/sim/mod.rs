@@ -275,7 +275,8 @@ impl SimNetwork {
         lines
     }
 
-    fn record(&self, event: String) {
+    /// Logs `event`, formatted only if the log has room for it.
+    fn record(&self, event: std::fmt::Arguments<'_>) {
         let mut log = self.inner.log.lock().unwrap_or_else(|p| p.into_inner());
         if log.lines.len() >= LOG_LIMIT {
             log.dropped = log.dropped.saturating_add(1);
@@ -345,33 +346,36 @@ impl SimNetwork {
             }
             let stream = match route.verdict {
                 Verdict::Drop { layer } => {
-                    network.record(format!("{}: drop {name}:{port}", layer_name(layer)));
+                    network.record(format_args!("{}: drop {name}:{port}", layer_name(layer)));
                     std::future::pending().await
                 }
                 Verdict::Reject { layer } => {
-                    network.record(format!("{}: reject {name}:{port}", layer_name(layer)));
+                    network.record(format_args!("{}: reject {name}:{port}", layer_name(layer)));
                     return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
                 }
                 Verdict::Unreachable { layer } => {
-                    network.record(format!(
+                    network.record(format_args!(
                         "{}: host unreachable {name}:{port}",
                         layer_name(layer)
                     ));
                     return Err(io::Error::from(io::ErrorKind::HostUnreachable));
                 }
                 Verdict::NoRoute { layer } => {
-                    network.record(format!("{}: no route to {name}:{port}", layer_name(layer)));
+                    network.record(format_args!(
+                        "{}: no route to {name}:{port}",
+                        layer_name(layer)
+                    ));
                     return Err(io::Error::from(io::ErrorKind::NetworkUnreachable));
                 }
                 Verdict::Reset { layer } => {
-                    network.record(format!(
+                    network.record(format_args!(
                         "{}: accept then reset {name}:{port}",
                         layer_name(layer)
                     ));
                     link::reset_at_once()
                 }
                 Verdict::Redirect { layer, to } => {
-                    network.record(format!(
+                    network.record(format_args!(
                         "{}: redirect {name}:{port} to {to}:{port}",
                         layer_name(layer)
                     ));
@@ -383,7 +387,7 @@ impl SimNetwork {
                         .await?
                 }
                 Verdict::Intercept { layer, middlebox } => {
-                    network.record(format!(
+                    network.record(format_args!(
                         "{}: {} intercepts {name}:{port}",
                         layer_name(layer),
                         middlebox.name()
@@ -392,11 +396,12 @@ impl SimNetwork {
                 }
                 Verdict::Deliver => match network.host_gate(host) {
                     Some(firewall::Action::Drop) => {
-                        network.record(format!("{name}: own firewall (a ban) drops :{port}"));
+                        network.record(format_args!("{name}: own firewall (a ban) drops :{port}"));
                         std::future::pending().await
                     }
                     Some(_) => {
-                        network.record(format!("{name}: own firewall (a ban) rejects :{port}"));
+                        network
+                            .record(format_args!("{name}: own firewall (a ban) rejects :{port}"));
                         return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
                     }
                     None => network.deliver(host, port)?,
@@ -472,7 +477,7 @@ impl SimNetwork {
         {
             return Err(stream);
         }
-        self.record(format!(
+        self.record(format_args!(
             "{}:{}: connection accepted",
             target.name,
             addr.port()
@@ -488,13 +493,13 @@ impl SimNetwork {
     fn deliver(&self, host: usize, port: u16) -> io::Result<NetStream> {
         let target = &self.inner.hosts[host];
         let Some(service) = target.services.get(&port) else {
-            self.record(format!(
+            self.record(format_args!(
                 "{}:{port}: nothing listening, refused",
                 target.name
             ));
             return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
         };
-        self.record(format!("{}:{port}: connection accepted", target.name));
+        self.record(format_args!("{}:{port}: connection accepted", target.name));
         let (client, server) = tokio::io::duplex(PIPE_CAPACITY);
         tokio::spawn(service(Box::new(server)));
         Ok(Box::new(client))
@@ -518,15 +523,15 @@ impl Network for SimNetwork {
             match self.inner.resolver {
                 Resolver::Answers => {}
                 Resolver::Down => {
-                    self.record(format!("dns: {host}: no answer from the resolver"));
+                    self.record(format_args!("dns: {host}: no answer from the resolver"));
                     std::future::pending::<()>().await;
                 }
                 Resolver::Fails => {
-                    self.record(format!("dns: {host}: SERVFAIL"));
+                    self.record(format_args!("dns: {host}: SERVFAIL"));
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "SERVFAIL"));
                 }
                 Resolver::NoNetwork => {
-                    self.record(format!("dns: {host}: no route to the resolver"));
+                    self.record(format_args!("dns: {host}: no route to the resolver"));
                     return Err(io::Error::from(io::ErrorKind::NetworkUnreachable));
                 }
             }
@@ -536,7 +541,7 @@ impl Network for SimNetwork {
                     Ok(found.v6.into_iter().chain([found.v4]).collect())
                 }
                 None => {
-                    self.record(format!("dns: {host}: no such name"));
+                    self.record(format_args!("dns: {host}: no such name"));
                     Err(io::Error::new(
                         io::ErrorKind::NotFound,
                         format!("{host}: no such name"),
@@ -550,7 +555,7 @@ impl Network for SimNetwork {
         match self.host_by_ip(addr.ip()) {
             Some((host, family)) => self.connect_from(0, host, addr.port(), family),
             None => Box::pin(async move {
-                self.record(format!("{addr}: no route, SYN lost"));
+                self.record(format_args!("{addr}: no route, SYN lost"));
                 std::future::pending().await
             }),
         }
