@@ -127,7 +127,7 @@ def medians(results):
 def serve_world():
     """`mailprobe serve` of bench/worlds/bench.yaml: the process and its ports by world port."""
     process = start(
-        [MAILPROBE, "serve", os.path.join(ROOT, "bench/worlds/bench.yaml"), "--for", "3600s"],
+        [MAILPROBE, "serve", os.path.join(ROOT, "bench/worlds/bench.yaml"), "--for", "3600s", "--ca-key", "ecdsa"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ports = {}
     for line in process.stdout:
