@@ -16,6 +16,8 @@ pub const MAX_TEXT_LINE: usize = 1000;
 /// RFC 4954 section 4: an AUTH command line and each SASL response may be
 /// up to 12,288 octets (with CRLF), for large initial responses.
 pub const MAX_AUTH_LINE: usize = 12_288;
+/// The largest message buffer a session keeps for its next message.
+const MESSAGE_BUFFER_KEPT: usize = 64 * 1024;
 
 /// Who may send mail to which recipients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,6 +192,8 @@ pub struct SmtpSession {
     authenticated: Option<String>,
     from: String,
     recipients: Vec<String>,
+    /// The message being received, in a buffer reused from one
+    /// transaction to the next (up to [`MESSAGE_BUFFER_KEPT`]).
     message: Vec<u8>,
     message_too_long_line: bool,
     /// The message passed the SIZE limit: the rest is read and discarded.
@@ -672,7 +676,14 @@ impl SmtpSession {
     fn reset_transaction(&mut self) {
         self.from.clear();
         self.recipients.clear();
-        self.message = Vec::new();
+        // The next message grows in the same buffer, unless it grew large:
+        // mailboxes get exact copies, and a session does not sit on a big
+        // message's memory.
+        if self.message.capacity() > MESSAGE_BUFFER_KEPT {
+            self.message = Vec::new();
+        } else {
+            self.message.clear();
+        }
         self.message_too_long_line = false;
         self.message_oversized = false;
     }
