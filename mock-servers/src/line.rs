@@ -76,7 +76,7 @@ impl LineBuffer {
     /// line end, or more bytes than a line may hold.
     pub fn has_line(&self) -> bool {
         let pending = self.pending();
-        pending.len() > self.max_line || pending.contains(&b'\n')
+        pending.len() > self.max_line || memchr::memchr(b'\n', pending).is_some()
     }
 
     /// Takes the next complete line, or `None` when more data is needed.
@@ -88,7 +88,7 @@ impl LineBuffer {
     pub fn next_line_ref(&mut self) -> Option<LineRef<'_>> {
         loop {
             let pending = &self.buffer[self.start..];
-            match pending.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', pending) {
                 Some(end) => {
                     let from = self.start;
                     self.start += end + 1;
