@@ -943,6 +943,40 @@ mod tests {
         assert_eq!(sent.last(), Some(&452));
     }
 
+    /// Two messages in one session: each mailbox copy is the message alone,
+    /// the buffer is kept for the next message, and a large one's is let go.
+    #[test]
+    fn the_message_buffer_is_reused_but_a_large_one_is_let_go() {
+        let (mut session, store) = new_session(RelayPolicy::AuthOnly, false);
+        let send = |session: &mut SmtpSession, body: &str| {
+            let envelope = ["MAIL FROM:<x@y>", "RCPT TO:<taro@other.example>", "DATA"];
+            codes(session, &envelope);
+            let sent = codes(session, &[body, "."]);
+            assert_eq!(sent, [0, 250]);
+        };
+        codes(&mut session, &["EHLO c"]);
+        send(&mut session, "first");
+        let kept = session.message.capacity();
+        assert!(kept >= "first\r\n".len() && session.message.is_empty());
+        send(&mut session, "second");
+        assert!(session.message.capacity() >= kept, "the buffer was kept");
+        let stored: Vec<Vec<u8>> = store
+            .lock()
+            .messages("taro")
+            .iter()
+            .map(|m| m.content.clone())
+            .collect();
+        assert_eq!(stored, [b"first\r\n".to_vec(), b"second\r\n".to_vec()]);
+        let large = "x".repeat(990);
+        let envelope = ["MAIL FROM:<x@y>", "RCPT TO:<taro@other.example>", "DATA"];
+        codes(&mut session, &envelope);
+        for _ in 0..(MESSAGE_BUFFER_KEPT / 990 + 1) {
+            codes(&mut session, &[large.as_str()]);
+        }
+        assert_eq!(codes(&mut session, &["."]), [250]);
+        assert_eq!(session.message.capacity(), 0, "a large buffer is let go");
+    }
+
     #[test]
     fn sequence_errors_and_unknown_commands() {
         let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
