@@ -1,5 +1,6 @@
-//! The one I/O loop both servers share: greet, read a line, answer, upgrade
-//! to TLS or close when the session says so.
+//! The one I/O loop the servers share (greet, read a line, answer, upgrade
+//! to TLS or close when the session says so), and the one server type
+//! around it: SMTP, POP3 and IMAP differ only in their sessions.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use crate::connection::{Connection, ReadError};
 use crate::line::LineRef;
+use crate::mailstore::SharedStore;
 use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
@@ -24,6 +26,90 @@ pub trait MailServer: Clone + Send + Sync + 'static {
 
 /// How many connections a server serves at once unless configured otherwise.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
+/// A protocol's session, as a [`LineServer`] starts one per connection.
+pub trait ServedSession: LineSession + Send + 'static {
+    /// The server's configuration, shared by its sessions.
+    type Config: std::fmt::Debug + Send + Sync + 'static;
+    /// A session for a fresh connection in `mode`; `tls_available` says
+    /// whether the server has a certificate (to offer STARTTLS/STLS with).
+    fn start(
+        config: Arc<Self::Config>,
+        store: SharedStore,
+        mode: TlsMode,
+        tls_available: bool,
+    ) -> Self;
+    /// How many connections the server serves at once.
+    fn max_connections(config: &Self::Config) -> usize;
+    /// How long a client may stay silent before the server closes.
+    fn idle_timeout(config: &Self::Config) -> Duration;
+}
+
+/// A mock server of one protocol: configuration, mail store and TLS
+/// identity, ready to serve any number of connections; its clones share
+/// the store and the connection count. [`crate::smtp::SmtpServer`],
+/// [`crate::pop3::Pop3Server`] and [`crate::imap::ImapServer`] are this
+/// with their sessions.
+pub struct LineServer<P: ServedSession> {
+    config: Arc<P::Config>,
+    store: SharedStore,
+    tls: ServerTls,
+    connections: ConnectionLimit,
+}
+
+impl<P: ServedSession> LineServer<P> {
+    /// A server; with [`ServerTls::None`], STARTTLS/STLS is not offered
+    /// and implicit TLS fails.
+    pub fn new(config: P::Config, store: SharedStore, tls: ServerTls) -> Self {
+        LineServer {
+            connections: ConnectionLimit::new(P::max_connections(&config)),
+            config: Arc::new(config),
+            store,
+            tls,
+        }
+    }
+
+    /// Serves one client over `stream` until it quits, idles out or
+    /// disconnects.
+    pub async fn serve<S: AsyncStream>(&self, stream: S, mode: TlsMode) -> io::Result<()> {
+        let tls_available = self.tls.is_available();
+        let session = P::start(self.config.clone(), self.store.clone(), mode, tls_available);
+        let admitted = self.connections.try_admit();
+        let idle_timeout = P::idle_timeout(&self.config);
+        serve_session(stream, session, mode, &self.tls, idle_timeout, admitted).await
+    }
+}
+
+impl<P: ServedSession> Clone for LineServer<P> {
+    fn clone(&self) -> Self {
+        LineServer {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            tls: self.tls.clone(),
+            connections: self.connections.clone(),
+        }
+    }
+}
+
+impl<P: ServedSession> std::fmt::Debug for LineServer<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineServer")
+            .field("config", &self.config)
+            .field("tls", &self.tls)
+            .field("connections", &self.connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: ServedSession> MailServer for LineServer<P> {
+    fn serve<S: AsyncStream + 'static>(
+        &self,
+        stream: S,
+        mode: TlsMode,
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        LineServer::serve(self, stream, mode)
+    }
+}
 
 /// Counts a server's open connections against a cap, shared by its clones.
 #[derive(Debug, Clone)]

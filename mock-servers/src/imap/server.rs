@@ -1,64 +1,31 @@
 //! The IMAP server: configuration plus store, serving connections over any stream.
 
-use std::io;
 use std::sync::Arc;
 
 use crate::imap::session::{ImapConfig, ImapSession, MAX_COMMAND_LINE};
 use crate::line::LineRef;
 use crate::mailstore::SharedStore;
-use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
-use crate::stream::AsyncStream;
+use crate::serve::{LineServer, LineSession, ServedSession};
 use crate::{Next, TlsMode};
 
-/// An IMAP server: configuration, mail store and TLS identity.
-#[derive(Debug, Clone)]
-pub struct ImapServer {
-    config: Arc<ImapConfig>,
-    store: SharedStore,
-    tls: ServerTls,
-    connections: ConnectionLimit,
-}
+/// An IMAP server: configuration, mail store and TLS identity, ready to serve
+/// any number of connections, each until LOGOUT, idle timeout or disconnect.
+pub type ImapServer = LineServer<ImapSession>;
 
-impl ImapServer {
-    /// A server; with `ServerTls::None`, STARTTLS is not offered and
-    /// implicit TLS fails.
-    pub fn new(config: ImapConfig, store: SharedStore, tls: ServerTls) -> Self {
-        ImapServer {
-            connections: ConnectionLimit::new(config.max_connections),
-            config: Arc::new(config),
-            store,
-            tls,
-        }
+impl ServedSession for ImapSession {
+    type Config = ImapConfig;
+
+    fn start(config: Arc<ImapConfig>, store: SharedStore, mode: TlsMode, tls: bool) -> Self {
+        let starttls = mode == TlsMode::StartTls && tls;
+        ImapSession::new(config, store, starttls, mode == TlsMode::Implicit)
     }
 
-    /// Serves one client over `stream` until LOGOUT, idle timeout or disconnect.
-    pub async fn serve<S: AsyncStream>(&self, stream: S, mode: TlsMode) -> io::Result<()> {
-        let session = ImapSession::new(
-            self.config.clone(),
-            self.store.clone(),
-            mode == TlsMode::StartTls && self.tls.is_available(),
-            mode == TlsMode::Implicit,
-        );
-        let admitted = self.connections.try_admit();
-        serve_session(
-            stream,
-            session,
-            mode,
-            &self.tls,
-            self.config.idle_timeout,
-            admitted,
-        )
-        .await
+    fn max_connections(config: &ImapConfig) -> usize {
+        config.max_connections
     }
-}
 
-impl MailServer for ImapServer {
-    fn serve<S: AsyncStream + 'static>(
-        &self,
-        stream: S,
-        mode: TlsMode,
-    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
-        ImapServer::serve(self, stream, mode)
+    fn idle_timeout(config: &ImapConfig) -> std::time::Duration {
+        config.idle_timeout
     }
 }
 

@@ -1,62 +1,30 @@
 //! The POP3 server: configuration plus store, serving connections over any stream.
 
-use std::io;
 use std::sync::Arc;
 
 use crate::line::LineRef;
 use crate::mailstore::SharedStore;
 use crate::pop3::session::{Pop3Config, Pop3Session, MAX_COMMAND_LINE};
-use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
-use crate::stream::AsyncStream;
+use crate::serve::{LineServer, LineSession, ServedSession};
 use crate::{Next, TlsMode};
 
-/// A POP3 server: configuration, mail store and TLS identity.
-#[derive(Debug, Clone)]
-pub struct Pop3Server {
-    config: Arc<Pop3Config>,
-    store: SharedStore,
-    tls: ServerTls,
-    connections: ConnectionLimit,
-}
+/// A POP3 server: configuration, mail store and TLS identity, ready to serve
+/// any number of connections, each until QUIT, idle timeout or disconnect.
+pub type Pop3Server = LineServer<Pop3Session>;
 
-impl Pop3Server {
-    /// A server; with `ServerTls::None`, STLS is not offered and implicit TLS fails.
-    pub fn new(config: Pop3Config, store: SharedStore, tls: ServerTls) -> Self {
-        Pop3Server {
-            connections: ConnectionLimit::new(config.max_connections),
-            config: Arc::new(config),
-            store,
-            tls,
-        }
+impl ServedSession for Pop3Session {
+    type Config = Pop3Config;
+
+    fn start(config: Arc<Pop3Config>, store: SharedStore, mode: TlsMode, tls: bool) -> Self {
+        Pop3Session::new(config, store, mode == TlsMode::StartTls && tls)
     }
 
-    /// Serves one client over `stream` until QUIT, idle timeout or disconnect.
-    pub async fn serve<S: AsyncStream>(&self, stream: S, mode: TlsMode) -> io::Result<()> {
-        let session = Pop3Session::new(
-            self.config.clone(),
-            self.store.clone(),
-            mode == TlsMode::StartTls && self.tls.is_available(),
-        );
-        let admitted = self.connections.try_admit();
-        serve_session(
-            stream,
-            session,
-            mode,
-            &self.tls,
-            self.config.idle_timeout,
-            admitted,
-        )
-        .await
+    fn max_connections(config: &Pop3Config) -> usize {
+        config.max_connections
     }
-}
 
-impl MailServer for Pop3Server {
-    fn serve<S: AsyncStream + 'static>(
-        &self,
-        stream: S,
-        mode: TlsMode,
-    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
-        Pop3Server::serve(self, stream, mode)
+    fn idle_timeout(config: &Pop3Config) -> std::time::Duration {
+        config.idle_timeout
     }
 }
 

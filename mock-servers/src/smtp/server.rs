@@ -1,64 +1,31 @@
 //! The SMTP server: configuration plus store, serving connections over any stream.
 
-use std::io;
 use std::sync::Arc;
 
 use crate::line::LineRef;
 use crate::mailstore::SharedStore;
-use crate::serve::{serve_session, ConnectionLimit, LineSession, MailServer, ServerTls};
+use crate::serve::{LineServer, LineSession, ServedSession};
 use crate::smtp::session::{SmtpConfig, SmtpSession};
-use crate::stream::AsyncStream;
 use crate::{Next, TlsMode};
 
 /// An SMTP server: configuration, mail store and TLS identity, ready to serve
-/// any number of connections.
-#[derive(Debug, Clone)]
-pub struct SmtpServer {
-    config: Arc<SmtpConfig>,
-    store: SharedStore,
-    tls: ServerTls,
-    connections: ConnectionLimit,
-}
+/// any number of connections, each until QUIT, idle timeout or disconnect.
+pub type SmtpServer = LineServer<SmtpSession>;
 
-impl SmtpServer {
-    /// A server; with `ServerTls::None`, STARTTLS is not offered and implicit TLS fails.
-    pub fn new(config: SmtpConfig, store: SharedStore, tls: ServerTls) -> Self {
-        SmtpServer {
-            connections: ConnectionLimit::new(config.max_connections),
-            config: Arc::new(config),
-            store,
-            tls,
-        }
+impl ServedSession for SmtpSession {
+    type Config = SmtpConfig;
+
+    fn start(config: Arc<SmtpConfig>, store: SharedStore, mode: TlsMode, tls: bool) -> Self {
+        let starttls = mode == TlsMode::StartTls && tls;
+        SmtpSession::new(config, store, starttls, mode == TlsMode::Implicit)
     }
 
-    /// Serves one client over `stream` until QUIT, idle timeout or disconnect.
-    pub async fn serve<S: AsyncStream>(&self, stream: S, mode: TlsMode) -> io::Result<()> {
-        let session = SmtpSession::new(
-            self.config.clone(),
-            self.store.clone(),
-            mode == TlsMode::StartTls && self.tls.is_available(),
-            mode == TlsMode::Implicit,
-        );
-        let admitted = self.connections.try_admit();
-        serve_session(
-            stream,
-            session,
-            mode,
-            &self.tls,
-            self.config.idle_timeout,
-            admitted,
-        )
-        .await
+    fn max_connections(config: &SmtpConfig) -> usize {
+        config.max_connections
     }
-}
 
-impl MailServer for SmtpServer {
-    fn serve<S: AsyncStream + 'static>(
-        &self,
-        stream: S,
-        mode: TlsMode,
-    ) -> impl std::future::Future<Output = io::Result<()>> + Send {
-        SmtpServer::serve(self, stream, mode)
+    fn idle_timeout(config: &SmtpConfig) -> std::time::Duration {
+        config.idle_timeout
     }
 }
 
