@@ -291,11 +291,10 @@ fn build_with(
         for spec in rules {
             let rule = rule(spec);
             if let Action::Intercept(Middlebox::ResigningScanner { issuer, .. }) = &rule.action {
-                builder.resigning_authority(
-                    issuer,
-                    CertificateAuthority::shared(issuer, validity, KeyKind::default(), None)?,
-                    validity,
-                );
+                // A named root of the world: a client that imported it (as
+                // antivirus installers add theirs to the system's store)
+                // lists it in `trust`.
+                builder.resigning_authority(issuer, authorities.root(issuer)?, validity);
             }
             layer.rules.push(rule);
         }

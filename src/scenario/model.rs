@@ -788,9 +788,10 @@ pub struct ClientSpec {
     #[serde(default)]
     pub clock: Option<Clock>,
     /// The roots the client's trust store holds, by name, when it is not
-    /// today's: an old system's store without newer roots, or one that
-    /// still holds a root current stores removed. Absent: a current store
-    /// (the world's root and its `roots` that are not distrusted).
+    /// today's: an old system's store without newer roots, one that still
+    /// holds a root current stores removed, or one an antivirus added its
+    /// re-signing root to (its `issuer`). Absent: a current store (the
+    /// world's root and its `roots` that are not distrusted).
     #[serde(default)]
     pub trust: Option<Vec<String>>,
     /// The newest TLS version the client speaks, when it predates TLS 1.2:
