@@ -123,6 +123,17 @@ fn worked_with(report: &ProbeReport, evidence: &mut Vec<String>) -> (&'static st
         evidence.push(held_for_scanning(configured.endpoint.port, &hidden));
         return ("streaming-hidden-before-tls", Cause::AntivirusHoldsMessage);
     }
+    let certificate = certificate(configured);
+    if let Some((issuer, product)) =
+        certificate.and_then(|c| Some((&c.issuer, antivirus_product(&c.issuer)?)))
+    {
+        evidence.push(format!(
+            "The certificate was issued by \"{issuer}\", {product}'s root, which this client trusts: \
+             {product} reads the TLS session and passes it on. Mail works here; a client with a \
+             trust store of its own (Thunderbird) refuses the same certificate."
+        ));
+        return ("worked-through-trusted-scanner", Cause::Ok);
+    }
     ("worked", Cause::Ok)
 }
 
@@ -1451,6 +1462,41 @@ mod tests {
             cipher: "TLS13_AES_128_GCM_SHA256".into(),
         };
         (0, what)
+    }
+
+    /// A session that worked with a certificate from an antivirus root the
+    /// client trusts is still `ok`, and says who reads it; one with the
+    /// provider's certificate simply worked.
+    #[test]
+    fn a_trusted_scanner_is_named_in_a_session_that_worked() {
+        let issued_by = |issuer: &str| {
+            let info = CertificateInfo {
+                subject: "smtp.provider.example".into(),
+                issuer: issuer.into(),
+                names: vec!["smtp.provider.example".into()],
+                not_before: "2026-01-01".into(),
+                not_after: "2027-01-01".into(),
+                self_signed: false,
+                chain_length: 1,
+                missing_intermediate: None,
+                current_root: None,
+                distrusted_root: None,
+            };
+            let events = vec![(0, EventKind::Certificate(info)), tls_up()];
+            diagnose(&report(
+                worked(Purpose::Configured, 465, Security::Tls, events),
+                vec![],
+                None,
+            ))
+        };
+        let scanned = issued_by("Avast Web/Mail Shield Root");
+        assert_eq!(
+            (scanned.rule, scanned.cause),
+            ("worked-through-trusted-scanner", Cause::Ok)
+        );
+        assert!(scanned.evidence.iter().any(|e| e.contains("Avast reads")));
+        let direct = issued_by("ISRG Root X1");
+        assert_eq!((direct.rule, direct.cause), ("worked", Cause::Ok));
     }
 
     #[test]
