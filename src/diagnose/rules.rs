@@ -123,9 +123,8 @@ fn worked_with(report: &ProbeReport, evidence: &mut Vec<String>) -> (&'static st
         evidence.push(held_for_scanning(configured.endpoint.port, &hidden));
         return ("streaming-hidden-before-tls", Cause::AntivirusHoldsMessage);
     }
-    let certificate = certificate(configured);
     if let Some((issuer, product)) =
-        certificate.and_then(|c| Some((&c.issuer, antivirus_product(&c.issuer)?)))
+        certificate(configured).and_then(|c| Some((&c.issuer, antivirus_product(&c.issuer)?)))
     {
         evidence.push(format!(
             "The certificate was issued by \"{issuer}\", {product}'s root, which this client trusts: \

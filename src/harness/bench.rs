@@ -82,7 +82,9 @@ fn start_up(scenarios: &[&Scenario], rounds: usize) -> Result<(Duration, Duratio
             runtimes.push(started.elapsed());
             let started = Instant::now();
             let clock = super::scenario_clock(scenario);
-            runtime.block_on(async { super::world::build(&scenario.world, clock).map(drop) })?;
+            runtime.block_on(async {
+                super::world::build_for_probe(&scenario.world, clock).map(drop)
+            })?;
             worlds.push(started.elapsed());
         }
     }
