@@ -156,8 +156,10 @@ struct LineRewriter {
     in_data: bool,
     raw: bool,
     /// The lines of a multi-line reply held until its last line, when
-    /// lines are left out of it.
+    /// lines are left out of it, and their bytes (at most
+    /// [`MAX_PENDING_LINE`]: past it, all but the last go on).
     reply_lines: Vec<String>,
+    reply_bytes: usize,
     /// A message held for scanning, and when its final dot releases it.
     held: Vec<u8>,
     release_after: Option<Duration>,
@@ -176,6 +178,7 @@ impl LineRewriter {
             in_data: false,
             raw: false,
             reply_lines: Vec::new(),
+            reply_bytes: 0,
             held: Vec::new(),
             release_after: None,
             passing: false,
@@ -277,20 +280,39 @@ impl LineRewriter {
             .iter()
             .any(|hidden| keyword.eq_ignore_ascii_case(hidden))
         {
+            self.reply_bytes = self.reply_bytes.saturating_add(keyword.len());
             self.reply_lines.push(keyword.to_string());
         }
         if continued {
-            return Vec::new();
+            // A server that never ends its reply cannot make the box keep
+            // it all: past the limit the lines held go on, but the last
+            // waits, so the reply still ends on a line this box wrote.
+            if self.reply_bytes <= MAX_PENDING_LINE {
+                return Vec::new();
+            }
+            let kept = self.reply_lines.pop();
+            let out = reply_250(&self.reply_lines, ending, false);
+            self.reply_lines.clear();
+            self.reply_lines.extend(kept);
+            self.reply_bytes = self.reply_lines.first().map_or(0, String::len);
+            return out;
         }
         let lines = std::mem::take(&mut self.reply_lines);
-        let last = lines.len().saturating_sub(1);
-        let mut out = String::new();
-        for (index, line) in lines.iter().enumerate() {
-            let separator = if index == last { ' ' } else { '-' };
-            out.push_str(&format!("250{separator}{line}{ending}"));
-        }
-        out.into_bytes()
+        self.reply_bytes = 0;
+        reply_250(&lines, ending, true)
     }
+}
+
+/// `lines` as `250` reply lines, continued (`250-`) but for the last when
+/// `ends` says the reply ends with it.
+fn reply_250(lines: &[String], ending: &str, ends: bool) -> Vec<u8> {
+    let last = lines.len().saturating_sub(1);
+    let mut out = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        let separator = if ends && index == last { ' ' } else { '-' };
+        out.push_str(&format!("250{separator}{line}{ending}"));
+    }
+    out.into_bytes()
 }
 
 /// `220 mx.example ESMTP` → `220 **2****0*******`: only the code, the
@@ -343,10 +365,15 @@ const MAX_PENDING_LINE: usize = 64 * 1024;
 /// once it is longer than [`MAX_PENDING_LINE`].
 fn take_lines(pending: &mut Vec<u8>, mut each: impl FnMut(&[u8]) -> Vec<u8>) -> Vec<u8> {
     let mut out = Vec::new();
-    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-        let line: Vec<u8> = pending.drain(..=end).collect();
-        out.extend(each(&line));
+    // The lines are taken by offset and dropped at once: draining each line
+    // would move the rest of a large chunk once a line.
+    let mut start = 0;
+    while let Some(length) = pending[start..].iter().position(|&b| b == b'\n') {
+        let end = start + length + 1;
+        out.extend(each(&pending[start..end]));
+        start = end;
     }
+    pending.drain(..start);
     if pending.len() > MAX_PENDING_LINE {
         out.extend(each(&std::mem::take(pending)));
     }
@@ -754,6 +781,36 @@ mod tests {
         assert!(stripper.client_pending.is_empty());
         assert_eq!(stripper.server_sent(&endless), b"");
         assert_eq!(stripper.server_sent(b"a").len(), MAX_PENDING_LINE + 1);
+    }
+
+    #[test]
+    fn a_reply_without_end_is_not_kept_for_ever() {
+        let mut scanner = LineRewriter::new(Rewrite::HoldingScanner { scan_rate: 10 });
+        let line = format!("250-{}\r\n", "x".repeat(996));
+        let mut passed = Vec::new();
+        for _ in 0..200 {
+            passed.extend(scanner.server_sent(line.as_bytes()));
+            assert!(scanner.reply_bytes <= MAX_PENDING_LINE + 1000);
+        }
+        assert!(
+            passed.len() > 100 * line.len(),
+            "the lines past the limit go on"
+        );
+        assert!(passed.ends_with(line.as_bytes()), "as continued lines");
+        // The reply still ends on its last line, without the streaming one.
+        let end = scanner.server_sent(b"250-SIZE 10\r\n250 CHUNKING\r\n");
+        assert!(end.ends_with(b"\r\n250 SIZE 10\r\n"), "{end:?}");
+        assert_eq!(scanner.reply_bytes, 0);
+    }
+
+    #[test]
+    fn many_lines_in_one_chunk_each_pass() {
+        let mut stripper = LineRewriter::new(Rewrite::StartTlsStripper);
+        let chunk = "250-SIZE 10\r\n".repeat(10_000) + "250-STARTTLS\r\n250 X";
+        let out = stripper.server_sent(chunk.as_bytes());
+        assert_eq!(out.len(), chunk.len() - 5);
+        assert!(out.ends_with(b"250-SIZE 10\r\n250-XXXXXXXA\r\n"));
+        assert_eq!(stripper.server_pending, b"250 X");
     }
 
     #[test]
