@@ -217,6 +217,27 @@ fn bad_names_inside_hosts_are_located() {
     );
 }
 
+/// A store may hold roots this world has no use for (an old store's DST
+/// Root CA X3), but a root's name in the wrong case is a slip, named.
+#[test]
+fn a_trust_store_names_roots_in_their_own_spelling() {
+    let with_trust = |names: &str| format!("{MINIMAL}  trust: [{names}]\n");
+    let text = with_trust("\"DST Root CA X3\", \"mailprobe World Root CA\"");
+    assert!(scenario::parse(&text, Path::new("old.yaml")).is_ok());
+    let error = scenario::parse(
+        &with_trust("\"mailprobe world root ca\""),
+        Path::new("case.yaml"),
+    )
+    .unwrap_err();
+    assert_eq!((error.line, error.column), (Some(8), Some(12)), "{error}");
+    assert!(
+        error
+            .message
+            .contains("the world's root is spelt `mailprobe World Root CA`"),
+        "{error}"
+    );
+}
+
 #[test]
 fn an_intermediate_cannot_come_from_another_issuer() {
     for mixed in [

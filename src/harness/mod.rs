@@ -290,8 +290,8 @@ pub fn tls_client(
 ) -> TlsClient {
     let now = client.clock.map_or(clock, |c| c.0);
     let unix_seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    // A store of another era holds the roots it names; validation checks
-    // that each names a root of the world.
+    // A store of another era holds the roots it names; a name no root of
+    // the world has is one no server here uses.
     let roots = match &client.trust {
         None => world.roots.clone(),
         Some(names) => {

@@ -790,8 +790,10 @@ pub struct ClientSpec {
     /// The roots the client's trust store holds, by name, when it is not
     /// today's: an old system's store without newer roots, one that still
     /// holds a root current stores removed, or one an antivirus added its
-    /// re-signing root to (its `issuer`). Absent: a current store (the
-    /// world's root and its `roots` that are not distrusted).
+    /// re-signing root to (its `issuer`). A name no root of the world has
+    /// is a root no server here uses (an old store's "DST Root CA X3").
+    /// Absent: a current store (the world's root and its `roots` that are
+    /// not distrusted).
     #[serde(default)]
     pub trust: Option<Vec<String>>,
     /// The newest TLS version the client speaks, when it predates TLS 1.2:

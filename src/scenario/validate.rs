@@ -316,6 +316,7 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         }
     }
 
+    let roots = root_names_of(scenario);
     let probes: Vec<(&str, &ClientSpec, Option<&Expectations>)> =
         match (&scenario.client, scenario.probes.is_empty()) {
             (Some(_), false) => {
@@ -394,6 +395,21 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
                 );
             }
         }
+        // A name no root of the world has is a root the store holds that
+        // no server here uses (an old store's DST Root CA X3); one that
+        // differs from a root's only in case is a slip.
+        for listed in client.trust.iter().flatten() {
+            let slip = roots
+                .iter()
+                .find(|root| **root != listed && root.eq_ignore_ascii_case(listed));
+            if let Some(root) = slip {
+                return problem_after(
+                    &[name, "trust"],
+                    listed,
+                    format!("probe `{name}`: `trust` names `{listed}`; the world's root is spelt `{root}`"),
+                );
+            }
+        }
         for control in client.control.iter().flat_map(|c| c.as_slice()) {
             if !hosts.iter().any(|h| h.eq_ignore_ascii_case(control)) {
                 return problem(
@@ -432,6 +448,28 @@ pub fn validate(scenario: &Scenario, source: &str) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// The roots a client's `trust` can name: the world's own, its `roots`,
+/// the issuers certificates name, and the re-signing scanners' roots.
+fn root_names_of(scenario: &Scenario) -> BTreeSet<&str> {
+    use crate::harness::world::{DEFAULT_RESIGNING_ISSUER, WORLD_CA_NAME};
+    let world = &scenario.world;
+    let issuers = world.hosts.values().flat_map(|host| {
+        let certificates = host.certificate.iter().chain(host.without_sni.iter());
+        certificates.filter_map(|c| c.issuer.as_deref())
+    });
+    let scanners = world
+        .network
+        .values()
+        .flatten()
+        .filter(|rule| rule.intercept == Some(MiddleboxName::ResigningScanner))
+        .map(|rule| rule.issuer.as_deref().unwrap_or(DEFAULT_RESIGNING_ISSUER));
+    std::iter::once(WORLD_CA_NAME)
+        .chain(world.roots.iter().map(|root| root.name.as_str()))
+        .chain(issuers)
+        .chain(scanners)
+        .collect()
 }
 
 /// Why an expected `client_error` cannot match, if it cannot: a code (or
