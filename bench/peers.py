@@ -4,7 +4,9 @@ machine, interleaved (peer A, peer B, A, B, ...) and reported as medians.
 
 1. SMTP: Postfix's smtp-sink against `mailprobe serve` (the mock SMTP server),
    both driven by Postfix's smtp-source in four modes. Reported: messages per
-   second, and the server's CPU per message from /proc (user + system).
+   second, and the server's CPU per message from /proc (user + system). Beside
+   them, when bench/peers.sh has built it, bench/smtp_floor.rs: the least a
+   server can do (blocking sockets, fixed replies), what the kernel costs alone.
 2. POP3: Dovecot (login processes reused: service_count = 0) against the mock
    POP3 server, plain and TLS: sessions of login + RETR of a 10 KB message,
    driven by one Python client. Reported: sessions per second and server CPU
@@ -145,6 +147,9 @@ def smtp_server(name):
     if name == "mailprobe":
         process, ports = serve_world()
         return process, ports[25]
+    if name == "floor":
+        process = start([FLOOR], stdout=subprocess.PIPE, text=True)
+        return process, int(process.stdout.readline())
     port = free_port()
     # smtp-sink drops root privileges to -u's user when run as root.
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
@@ -158,6 +163,8 @@ def smtp_server(name):
 # back, or to an outside address the world's open relay accepts and drops,
 # as smtp-sink drops everything.
 MOCK_RECIPIENTS = {"mailprobe": "taro@bench.example", "mailprobe, dropping": "someone@elsewhere.example"}
+# bench/smtp_floor.rs, built by bench/peers.sh: the least a server can do.
+FLOOR = os.path.join(ROOT, "target", "release", "smtp-floor")
 
 
 def smtp(args, rounds):
@@ -165,10 +172,11 @@ def smtp(args, rounds):
              ("10 sessions", 10, False), ("10 sessions, reused", 10, True)]
     rows = []
     for label, sessions, reuse in modes:
-        results = {name: [] for name in ("smtp-sink", *MOCK_RECIPIENTS)}
+        floor = ("floor",) if os.path.exists(FLOOR) else ()
+        results = {name: [] for name in ("smtp-sink", *MOCK_RECIPIENTS, *floor)}
         for _ in range(rounds):
             for name in results:
-                process, port = smtp_server("smtp-sink" if name == "smtp-sink" else "mailprobe")
+                process, port = smtp_server(name if name in ("smtp-sink", "floor") else "mailprobe")
                 recipient = MOCK_RECIPIENTS.get(name, "taro@bench.example")
                 command = ["smtp-source", "-s", str(sessions), "-m", str(args.messages), "-l", "1024",
                            "-f", "hanako@elsewhere.example", "-t", recipient]
@@ -181,13 +189,14 @@ def smtp(args, rounds):
                 results[name].append((args.messages / wall, cpu / args.messages * 1e6))
         rows.append((label, medians(results)))
     print(f"\nSMTP, {args.messages} messages of 1 KB per run, median of {rounds} interleaved runs")
+    floor = "floor" in rows[0][1]
     print("| mode | smtp-sink msg/s | smtp-sink CPU µs/msg | mock msg/s | mock CPU µs/msg | mock/sink CPU "
-          "| mock dropping: msg/s | CPU µs/msg | /sink CPU |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| mock dropping: msg/s | CPU µs/msg | /sink CPU |" + (" floor: msg/s | CPU µs/msg | /sink CPU |" if floor else ""))
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if floor else ""))
     for label, r in rows:
         sink_rate, sink_cpu = r["smtp-sink"]
         cells = []
-        for name in MOCK_RECIPIENTS:
+        for name in (*MOCK_RECIPIENTS, *(("floor",) if floor else ())):
             rate, cpu = r[name]
             ratio = cpu / sink_cpu if sink_cpu else float("nan")
             cells.append(f"{rate:.0f} | {cpu:.1f} | {ratio:.2f}x")

@@ -24,6 +24,8 @@ if command -v service >/dev/null; then
 fi
 
 cargo build --release --quiet
+# The least an SMTP server can do, beside smtp-sink and the mock.
+rustc -O --edition 2021 bench/smtp_floor.rs -o target/release/smtp-floor
 echo "machine: $(nproc) cores, $(uname -sr)"
 echo "mailprobe bench (the scenario library):"
 ./target/release/mailprobe bench --rounds 5
