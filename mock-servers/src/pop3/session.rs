@@ -74,10 +74,47 @@ impl Pop3Config {
 pub struct Response {
     /// `+OK` or `-ERR` with text.
     pub status: Status,
-    /// Body lines of a multi-line response, not yet dot-stuffed.
-    pub body: Option<Vec<Vec<u8>>>,
+    /// The body of a multi-line response, not yet dot-stuffed.
+    pub body: Option<Body>,
     /// What the I/O loop does after sending.
     pub next: Next,
+}
+
+/// The body of a multi-line response, before dot-stuffing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Short lines, each without its line ending (CAPA, LIST, UIDL).
+    Lines(Vec<Vec<u8>>),
+    /// Message text (RETR, TOP) in one buffer, without the last line's
+    /// ending: its lines are found as it is written, not copied one by one.
+    Text(Vec<u8>),
+}
+
+impl Body {
+    /// The lines, without their endings (CRLF, or a bare LF).
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let (listed, text): (&[Vec<u8>], Option<&[u8]>) = match self {
+            Body::Lines(lines) => (lines, None),
+            Body::Text(text) => (&[], Some(text)),
+        };
+        let text_lines = text
+            .into_iter()
+            .flat_map(|text| text_lines(text).map(|(_, line)| line));
+        listed.iter().map(Vec::as_slice).chain(text_lines)
+    }
+}
+
+/// The lines of `text` split at LF, each with its CR removed, and the
+/// offset where each starts.
+fn text_lines(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    let mut start = 0;
+    ends.map(move |end| {
+        let line = &text[start..end];
+        let at = start;
+        start = end.saturating_add(1);
+        (at, line.strip_suffix(b"\r").unwrap_or(line))
+    })
 }
 
 impl Response {
@@ -103,8 +140,8 @@ impl Response {
         }
     }
 
-    fn with_body(mut self, lines: Vec<Vec<u8>>) -> Self {
-        self.body = Some(lines);
+    fn with_body(mut self, body: Body) -> Self {
+        self.body = Some(body);
         self
     }
 
@@ -125,7 +162,7 @@ impl Response {
         use std::io::Write;
         let _ = write!(out, "{}\r\n", self.status);
         if let Some(body) = &self.body {
-            for line in body {
+            for line in body.lines() {
                 if line.starts_with(b".") {
                     out.push(b'.');
                 }
@@ -212,7 +249,9 @@ impl Pop3Session {
 
     fn command(&mut self, command: Command) -> Response {
         match command {
-            Command::Capa => Response::ok("Capability list follows").with_body(self.capabilities()),
+            Command::Capa => {
+                Response::ok("Capability list follows").with_body(Body::Lines(self.capabilities()))
+            }
             Command::Noop => Response::ok(""),
             Command::Quit => self.quit(),
             _ if matches!(self.state, State::Authorization { .. }) => self.authorization(command),
@@ -334,7 +373,7 @@ impl Pop3Session {
                         live(n).map(|m| format!("{n} {}", m.content.len()).into_bytes())
                     })
                     .collect();
-                Response::ok("scan listing follows").with_body(lines)
+                Response::ok("scan listing follows").with_body(Body::Lines(lines))
             }
             Command::Uidl(Some(n)) => match live(n) {
                 Some(message) => Response::ok(format!("{n} {}", message.uid)),
@@ -344,16 +383,16 @@ impl Pop3Session {
                 let lines = (1..=messages.len())
                     .filter_map(|n| live(n).map(|m| format!("{n} {}", m.uid).into_bytes()))
                     .collect();
-                Response::ok("unique-id listing follows").with_body(lines)
+                Response::ok("unique-id listing follows").with_body(Body::Lines(lines))
             }
             Command::Retr(n) => match live(n) {
                 Some(message) => Response::ok(format!("{} octets", message.content.len()))
-                    .with_body(body_lines(&message.content, None)),
+                    .with_body(message_text(&message.content, None)),
                 None => Response::err("no such message"),
             },
             Command::Top(n, count) => match live(n) {
                 Some(message) => Response::ok("top of message follows")
-                    .with_body(body_lines(&message.content, Some(count))),
+                    .with_body(message_text(&message.content, Some(count))),
                 None => Response::err("no such message"),
             },
             Command::Dele(n) => {
@@ -405,21 +444,31 @@ impl Drop for Pop3Session {
     }
 }
 
-/// A message's lines; with `Some(n)`, the headers, the blank line and `n` body lines.
-fn body_lines(content: &[u8], top: Option<usize>) -> Vec<Vec<u8>> {
+/// A message's text; with `Some(n)`, the headers, the blank line and `n`
+/// body lines.
+fn message_text(content: &[u8], top: Option<usize>) -> Body {
     let text = content.strip_suffix(b"\r\n").unwrap_or(content);
-    let mut lines: Vec<Vec<u8>> = text
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
-        .collect();
-    if let Some(count) = top {
-        let header_end = lines
-            .iter()
-            .position(|l| l.is_empty())
-            .unwrap_or(lines.len());
-        lines.truncate((header_end + 1 + count).min(lines.len()));
-    }
-    lines
+    let Some(count) = top else {
+        return Body::Text(text.to_vec());
+    };
+    let mut header_end = None;
+    // Where the first line past the headers, the blank line and `count`
+    // more starts, if there is one.
+    let cut = text_lines(text)
+        .enumerate()
+        .find_map(|(index, (start, line))| {
+            if header_end.is_none() && line.is_empty() {
+                header_end = Some(index);
+            }
+            let past = header_end.is_some_and(|end| index > end.saturating_add(count));
+            past.then_some(start)
+        });
+    let kept_text = match cut {
+        // Without the kept last line's LF (and CR, removed as it is written).
+        Some(start) => &text[..start.saturating_sub(1)],
+        None => text,
+    };
+    Body::Text(kept_text.to_vec())
 }
 
 #[cfg(test)]
@@ -479,7 +528,7 @@ mod tests {
         );
         assert_eq!(oks(&responses), vec![false, true, true, true, true, true]);
         assert_eq!(responses[3].status.text, "2 47");
-        assert_eq!(responses[4].body.as_ref().unwrap().len(), 2);
+        assert_eq!(responses[4].body.as_ref().unwrap().lines().count(), 2);
         assert!(responses[5].status.text.starts_with("2 mp"));
     }
 
@@ -560,16 +609,55 @@ mod tests {
         );
     }
 
+    /// RETR and TOP write the lines a split into one allocation per line
+    /// wrote: CRLF or bare LF endings, a last line with or without one, no
+    /// blank line, TOP past the end.
+    #[test]
+    fn message_text_has_the_lines_of_a_split_per_line() {
+        fn split_per_line(content: &[u8], top: Option<usize>) -> Vec<Vec<u8>> {
+            let text = content.strip_suffix(b"\r\n").unwrap_or(content);
+            let mut lines: Vec<Vec<u8>> = text
+                .split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+                .collect();
+            if let Some(count) = top {
+                let end = lines
+                    .iter()
+                    .position(|l| l.is_empty())
+                    .unwrap_or(lines.len());
+                lines.truncate((end + 1 + count).min(lines.len()));
+            }
+            lines
+        }
+        let contents: [&[u8]; 8] = [
+            b"",
+            b"\r\n",
+            b"Subject: a\r\n\r\none\r\n.two\r\nthree\r\n",
+            b"Subject: a\n\none\ntwo\n",
+            b"Subject: a\r\n\r\none\r\ntwo",
+            b"Subject: a\r\nX: b\r\n",
+            b"\r\n\r\n\r\n",
+            b"a\r\r\nb\rc\n",
+        ];
+        for content in contents {
+            for top in [None, Some(0), Some(1), Some(2), Some(5)] {
+                let body = message_text(content, top);
+                let lines: Vec<Vec<u8>> = body.lines().map(<[u8]>::to_vec).collect();
+                assert_eq!(lines, split_per_line(content, top), "{content:?} {top:?}");
+            }
+        }
+    }
+
     #[test]
     fn capa_offers_stls_only_before_login_and_tls() {
         let store = store_with_two_messages();
         let mut session = new_session(&store);
         let capa = session.handle_line(b"CAPA");
-        assert!(capa.body.unwrap().contains(&b"STLS".to_vec()));
+        assert!(capa.body.unwrap().lines().any(|line| line == b"STLS"));
         assert_eq!(session.handle_line(b"STLS").next, Next::StartTls);
         session.tls_established();
         let capa = session.handle_line(b"CAPA");
-        assert!(!capa.body.unwrap().contains(&b"STLS".to_vec()));
+        assert!(!capa.body.unwrap().lines().any(|line| line == b"STLS"));
         assert!(!session.handle_line(b"STLS").status.ok);
     }
 }

@@ -80,16 +80,21 @@ impl Reply {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let last = self.lines.len().saturating_sub(1);
         for (i, line) in self.lines.iter().enumerate() {
-            let separator = if i == last { b' ' } else { b'-' };
-            match self.code {
-                100..=999 => out.extend_from_slice(&digits(self.code)),
-                other => out.extend_from_slice(other.to_string().as_bytes()),
-            }
-            out.push(separator);
-            out.extend_from_slice(line.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            write_line(out, self.code, i == last, line);
         }
     }
+}
+
+/// Appends one reply line as sent on the wire: the code, `-` or (on the
+/// `last` line) a space, the text and CRLF.
+pub(crate) fn write_line(out: &mut Vec<u8>, code: u16, last: bool, text: &str) {
+    match code {
+        100..=999 => out.extend_from_slice(&digits(code)),
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+    out.push(if last { b' ' } else { b'-' });
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A three-digit code's digits, without formatting machinery.

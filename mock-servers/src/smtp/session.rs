@@ -1,12 +1,13 @@
 //! The SMTP server state machine: lines in, replies out, no I/O.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::mailstore::{domain_of, serves, Received, SharedStore};
 use crate::sasl::{self, Mechanism};
 use crate::smtp::command::{Command, CommandError};
-use crate::smtp::reply::Reply;
+use crate::smtp::reply::{self, Reply};
 pub use crate::Next;
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF.
@@ -133,15 +134,66 @@ pub fn parent_domain(hostname: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The reply to send, if any (message text lines get none).
-    pub reply: Option<Reply>,
+    pub reply: Option<Answer>,
     /// What comes next.
     pub next: Next,
 }
 
+/// A reply as the session gives it: most are one line of fixed text,
+/// written without an allocation; the rest a whole [`Reply`] (EHLO's
+/// list, a reply the configuration sets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// One line: its code and text.
+    Line(u16, Cow<'static, str>),
+    /// Any reply.
+    Reply(Reply),
+}
+
+impl Answer {
+    /// The reply code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Answer::Line(code, _) => *code,
+            Answer::Reply(reply) => reply.code,
+        }
+    }
+
+    /// Appends the reply as sent on the wire to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Answer::Line(code, text) => reply::write_line(out, *code, true, text),
+            Answer::Reply(reply) => reply.write_to(out),
+        }
+    }
+
+    /// The reply as it goes on the wire.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+
+    /// The reply as a [`Reply`], to read its lines.
+    pub fn into_reply(self) -> Reply {
+        match self {
+            Answer::Line(code, text) => Reply::new(code, text),
+            Answer::Reply(reply) => reply,
+        }
+    }
+}
+
 impl Response {
-    fn reply(code: u16, text: impl Into<String>) -> Self {
+    fn reply(code: u16, text: impl Into<Cow<'static, str>>) -> Self {
         Response {
-            reply: Some(Reply::new(code, text)),
+            reply: Some(Answer::Line(code, text.into())),
+            next: Next::Continue,
+        }
+    }
+
+    fn configured(reply: &Reply) -> Self {
+        Response {
+            reply: Some(Answer::Reply(reply.clone())),
             next: Next::Continue,
         }
     }
@@ -233,10 +285,7 @@ impl SmtpSession {
                 220,
                 format!("{} ESMTP mailprobe mock", self.config.hostname),
             ),
-            Some(reply) if reply.code == 220 => Response {
-                reply: Some(reply.clone()),
-                next: Next::Continue,
-            },
+            Some(reply) if reply.code == 220 => Response::configured(reply),
             Some(reply) => {
                 self.state = State::Refused;
                 let next = if reply.code == 421 {
@@ -244,10 +293,7 @@ impl SmtpSession {
                 } else {
                     Next::Continue
                 };
-                Response {
-                    reply: Some(reply.clone()),
-                    next,
-                }
+                Response::configured(reply).then(next)
             }
         }
     }
@@ -350,7 +396,7 @@ impl SmtpSession {
                 self.state = State::Ready;
                 self.reset_transaction();
                 Response {
-                    reply: Some(self.ehlo_reply(&domain)),
+                    reply: Some(Answer::Reply(self.ehlo_reply(&domain))),
                     next: Next::Continue,
                 }
             }
@@ -521,10 +567,7 @@ impl SmtpSession {
                 .log_in(hostname, user, password, &self.config.domains)
         {
             if let Some(refusal) = &self.config.refuse_logins {
-                return Response {
-                    reply: Some(refusal.clone()),
-                    next: Next::Continue,
-                };
+                return Response::configured(refusal);
             }
             self.authenticated = Some(user.to_string());
             Response::reply(235, "2.7.0 Authentication successful")
@@ -576,10 +619,7 @@ impl SmtpSession {
             return Response::reply(553, "5.1.3 Bad recipient address syntax");
         }
         if let (None, Some(refusal)) = (&self.authenticated, &self.config.refuse_unauthenticated) {
-            return Response {
-                reply: Some(refusal.clone()),
-                next: Next::Continue,
-            };
+            return Response::configured(refusal);
         }
         let local =
             serves(&self.config.domains, &domain_of(&to)) && !self.config.domains.is_empty();
@@ -724,7 +764,7 @@ mod tests {
                 session
                     .handle_line(line.as_bytes())
                     .reply
-                    .map_or(0, |r| r.code)
+                    .map_or(0, |r| r.code())
             })
             .collect()
     }
@@ -732,22 +772,34 @@ mod tests {
     #[test]
     fn ehlo_lists_starttls_only_before_tls() {
         let (mut session, _) = new_session(RelayPolicy::AuthOnly, true);
-        let reply = session.handle_line(b"EHLO client").reply.unwrap();
+        let reply = session
+            .handle_line(b"EHLO client")
+            .reply
+            .unwrap()
+            .into_reply();
         assert!(reply.lines.contains(&"STARTTLS".to_string()));
         assert!(reply.lines.contains(&"AUTH PLAIN LOGIN".to_string()));
         let response = session.handle_line(b"STARTTLS");
         assert_eq!(response.next, Next::StartTls);
         session.tls_established();
         assert_eq!(codes(&mut session, &["MAIL FROM:<a@b>"]), vec![503]);
-        let reply = session.handle_line(b"EHLO client").reply.unwrap();
+        let reply = session
+            .handle_line(b"EHLO client")
+            .reply
+            .unwrap()
+            .into_reply();
         assert!(!reply.lines.contains(&"STARTTLS".to_string()));
-        assert_eq!(session.handle_line(b"STARTTLS").reply.unwrap().code, 503);
+        assert_eq!(session.handle_line(b"STARTTLS").reply.unwrap().code(), 503);
     }
 
     #[test]
     fn starttls_without_tls_support_is_not_implemented() {
         let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
-        let reply = session.handle_line(b"EHLO client").reply.unwrap();
+        let reply = session
+            .handle_line(b"EHLO client")
+            .reply
+            .unwrap()
+            .into_reply();
         assert!(!reply.lines.contains(&"STARTTLS".to_string()));
         assert_eq!(codes(&mut session, &["STARTTLS"]), vec![502]);
     }
@@ -843,7 +895,7 @@ mod tests {
     fn overlong_lines_get_500_5_5_6() {
         let (mut session, _) = new_session(RelayPolicy::AuthOnly, false);
         assert_eq!(session.max_line(), MAX_AUTH_LINE);
-        let reply = session.line_too_long().reply.unwrap();
+        let reply = session.line_too_long().reply.unwrap().into_reply();
         assert_eq!((reply.code, reply.enhanced_status()), (500, Some("5.5.6")));
         let long_command = format!("NOOP {}", "x".repeat(MAX_COMMAND_LINE));
         assert_eq!(codes(&mut session, &[long_command.as_str()]), vec![500]);
@@ -1003,11 +1055,11 @@ mod tests {
         let mut config = (*session.config).clone();
         config.auth_before_tls = AuthBeforeTls::Hidden;
         session.config = Arc::new(config.clone());
-        let ehlo = session.handle_line(b"EHLO c").reply.unwrap();
+        let ehlo = session.handle_line(b"EHLO c").reply.unwrap().into_reply();
         assert!(!ehlo.lines.iter().any(|l| l.starts_with("AUTH")));
         assert_eq!(codes(&mut session, &["AUTH LOGIN"]), vec![530]);
         session.tls_established();
-        let ehlo = session.handle_line(b"EHLO c").reply.unwrap();
+        let ehlo = session.handle_line(b"EHLO c").reply.unwrap().into_reply();
         assert!(ehlo.lines.contains(&"AUTH PLAIN LOGIN".to_string()));
 
         config.auth_before_tls = AuthBeforeTls::EncryptionRequired;
@@ -1025,7 +1077,7 @@ mod tests {
         session.config = Arc::new(config.clone());
         let greeting = session.greeting();
         assert_eq!(
-            (greeting.reply.unwrap().code, greeting.next),
+            (greeting.reply.unwrap().code(), greeting.next),
             (554, Next::Continue)
         );
         assert_eq!(codes(&mut session, &["EHLO c", "QUIT"]), vec![503, 221]);
