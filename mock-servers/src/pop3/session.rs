@@ -110,7 +110,7 @@ fn text_lines(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
     let mut start = 0;
     ends.map(move |end| {
-        let line = &text[start..end];
+        let line = text.get(start..end).unwrap_or_default();
         let at = start;
         start = end.saturating_add(1);
         (at, line.strip_suffix(b"\r").unwrap_or(line))
@@ -465,7 +465,7 @@ fn message_text(content: &[u8], top: Option<usize>) -> Body {
         });
     let kept_text = match cut {
         // Without the kept last line's LF (and CR, removed as it is written).
-        Some(start) => &text[..start.saturating_sub(1)],
+        Some(start) => text.get(..start.saturating_sub(1)).unwrap_or(text),
         None => text,
     };
     Body::Text(kept_text.to_vec())
