@@ -670,7 +670,7 @@ fn a_replayed_world_agrees_keys_only_with_its_own_parties() {
     runtime.block_on(async {
         let for_probe = || harness::world::build_for_probe(&scenario.world, clock).unwrap();
         let for_anyone = || harness::world::build(&scenario.world, clock).unwrap();
-        assert_eq!(for_probe().key_exchange, KeyExchange::InProcess);
+        assert_eq!(for_probe().key_exchange(), KeyExchange::InProcess);
         assert_eq!(greets(for_probe(), KeyExchange::InProcess).await, Ok(true));
         let refused = greets(for_probe(), KeyExchange::Fresh).await;
         assert!(refused.is_err(), "{refused:?}");

@@ -308,7 +308,7 @@ pub fn tls_client(
         }
     };
     let tls = TlsClient::new(roots, Arc::new(VirtualClock::starting_at(unix_seconds)))
-        .agreeing_keys(world.key_exchange)
+        .agreeing_keys(world.key_exchange())
         .knowing_intermediates(world.intermediates.clone())
         .knowing_other_stores(world.current_roots.clone(), world.distrusted_roots.clone());
     if client.sni {

@@ -62,12 +62,15 @@ pub struct BuiltWorld {
     root: Arc<CertificateAuthority>,
     /// Every server port, in the scenario's order.
     pub ports: Vec<ServerPort>,
-    /// How the world's servers agree TLS keys: a client of the world uses
-    /// the same (see [`build_for_probe`]).
-    pub key_exchange: KeyExchange,
 }
 
 impl BuiltWorld {
+    /// How the world's servers agree TLS keys: a client of the world uses
+    /// the same (see [`build_for_probe`]).
+    pub fn key_exchange(&self) -> KeyExchange {
+        self.network.key_exchange()
+    }
+
     /// The world's root certificate in PEM, for real clients of a served
     /// world. Made when asked: a replay never needs it.
     pub fn ca_pem(&self) -> String {
@@ -345,7 +348,6 @@ fn build_with(
         store,
         root: authorities.trusted.clone(),
         ports,
-        key_exchange,
     })
 }
 

@@ -227,9 +227,10 @@ impl SimNetworkBuilder {
         self.validity = Some(validity);
     }
 
-    /// How the network's own TLS parties (a re-signing scanner's two
-    /// sides) agree keys: [`KeyExchange::InProcess`] when every client is
-    /// of this process too (the default is [`KeyExchange::Fresh`]).
+    /// How the network's TLS parties (a re-signing scanner's two sides,
+    /// and the servers of the world built on it) agree keys:
+    /// [`KeyExchange::InProcess`] when every client is of this process too
+    /// (the default is [`KeyExchange::Fresh`]).
     pub fn key_exchange(&mut self, key_exchange: KeyExchange) {
         self.key_exchange = key_exchange;
     }
@@ -322,8 +323,9 @@ impl SimNetwork {
         identity.server_config_with(resigners.key_exchange).ok()
     }
 
-    /// How the network's own TLS parties agree keys.
-    fn key_exchange(&self) -> KeyExchange {
+    /// How the network's TLS parties agree keys: its re-signing scanners,
+    /// and the servers of the world it was built for.
+    pub fn key_exchange(&self) -> KeyExchange {
         self.inner.resigners.key_exchange
     }
 
