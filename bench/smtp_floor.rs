@@ -4,13 +4,17 @@
 //! command is inside `recv`, with no readiness poll before it), one
 //! connection at a time, a fixed reply per command, the message text
 //! skipped, no parsing, no store, no timeouts. Not a server to use: it
-//! serves one client at a time and would wait for ever on a silent one.
+//! serves one client at a time and would wait for ever on a silent one
+//! (it only drops one that sends a line of more than 64 KiB).
 //!
 //! Built by bench/peers.sh: `rustc -O --edition 2021 bench/smtp_floor.rs`.
 //! Listens on 127.0.0.1 on a free port, which it prints.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
+
+/// The longest line kept waiting for its end (SMTP's own limit is 1,000).
+const MAX_LINE: usize = 64 * 1024;
 
 fn main() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -65,6 +69,10 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             }
         }
         pending.drain(..start);
+        if pending.len() > MAX_LINE {
+            // A peer that never ends a line is not kept in memory.
+            return Ok(());
+        }
         if !replies.is_empty() {
             stream.write_all(&replies)?;
         }
